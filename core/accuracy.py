@@ -1,0 +1,144 @@
+"""Accuracy assessment: confusion matrix, overall accuracy, kappa, per-class scores.
+
+Convention: confusion matrix rows are the reference (truth), columns the prediction, so row
+sums are reference pixels per class and recall is the producer's accuracy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .classes import ClassInfo
+
+
+@dataclass(frozen=True)
+class ClassScore:
+    """Per-class scores; NaN where undefined (no reference or no predicted pixel)."""
+
+    name: str
+    value: int
+    precision: float  # user's accuracy
+    recall: float  # producer's accuracy
+    f1: float
+    support: int  # reference pixels
+
+
+@dataclass(frozen=True)
+class AccuracyReport:
+    """Accuracy of a classification against reference labels.
+
+    Attributes:
+        overall_accuracy: share of correctly classified reference pixels.
+        kappa: Cohen's kappa.
+        confusion_matrix: rows = reference, columns = predicted, class index order.
+        classes: the classes, in matrix order.
+        per_class: precision / recall / F1 / support per class.
+        n_pixels: reference pixels compared.
+        method: how the accuracy was estimated (e.g. grouped split by polygon).
+        warnings: caveats (classes without validation pixels, pixel-split fallback, ...).
+    """
+
+    overall_accuracy: float
+    kappa: float
+    confusion_matrix: list[list[int]]
+    classes: tuple[ClassInfo, ...]
+    per_class: tuple[ClassScore, ...]
+    n_pixels: int
+    method: str = ""
+    warnings: tuple[str, ...] = field(default=())
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (NaN becomes None)."""
+
+        def clean(v: Any) -> Any:
+            if isinstance(v, float) and not np.isfinite(v):
+                return None
+            return v
+
+        return {
+            "overall_accuracy": clean(self.overall_accuracy),
+            "kappa": clean(self.kappa),
+            "n_pixels": self.n_pixels,
+            "method": self.method,
+            "confusion_matrix_orientation": "rows = reference (truth), columns = predicted",
+            "classes": [asdict(c) for c in self.classes],
+            "confusion_matrix": self.confusion_matrix,
+            "per_class": {
+                s.name: {k: clean(v) for k, v in asdict(s).items() if k != "name"}
+                for s in self.per_class
+            },
+            "precision": {s.name: clean(s.precision) for s in self.per_class},
+            "recall": {s.name: clean(s.recall) for s in self.per_class},
+            "f1": {s.name: clean(s.f1) for s in self.per_class},
+            "warnings": list(self.warnings),
+        }
+
+
+def confusion_matrix(reference: np.ndarray, predicted: np.ndarray, n_classes: int) -> np.ndarray:
+    """Counts of (reference, predicted) class-index pairs, shape (n_classes, n_classes)."""
+    ref = np.asarray(reference, dtype=np.int64)
+    pred = np.asarray(predicted, dtype=np.int64)
+    flat = np.bincount(ref * n_classes + pred, minlength=n_classes * n_classes)
+    return flat.reshape(n_classes, n_classes)
+
+
+def report_from_matrix(
+    matrix: np.ndarray,
+    classes: Sequence[ClassInfo],
+    method: str = "",
+    warnings: Sequence[str] = (),
+) -> AccuracyReport:
+    """Scores from a confusion matrix (rows = reference)."""
+    m = np.asarray(matrix, dtype=np.float64)
+    total = m.sum()
+    diag = np.diag(m)
+    ref = m.sum(axis=1)
+    pred = m.sum(axis=0)
+    oa = float(diag.sum() / total) if total else float("nan")
+    expected = float((ref * pred).sum() / total**2) if total else float("nan")
+    kappa = (oa - expected) / (1 - expected) if total and expected < 1 else float("nan")
+    if total and expected >= 1:  # a single class, perfectly predicted
+        kappa = 1.0 if oa == 1.0 else 0.0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        precision = np.where(pred > 0, diag / pred, np.nan)
+        recall = np.where(ref > 0, diag / ref, np.nan)
+        f1 = np.where((precision + recall) > 0, 2 * precision * recall / (precision + recall), 0.0)
+    f1 = np.where(np.isnan(precision) | np.isnan(recall), np.nan, f1)
+    warn = list(warnings)
+    absent = [c.name for c, r in zip(classes, ref) if r == 0]
+    if absent:
+        warn.append(
+            f"No reference pixel for class(es) {', '.join(absent)}: their recall and F1 are "
+            "undefined and they do not count in the overall accuracy."
+        )
+    scores = tuple(
+        ClassScore(c.name, c.value, float(p), float(r), float(f), int(s))
+        for c, p, r, f, s in zip(classes, precision, recall, f1, ref)
+    )
+    return AccuracyReport(
+        overall_accuracy=oa,
+        kappa=float(kappa),
+        confusion_matrix=m.astype(np.int64).tolist(),
+        classes=tuple(classes),
+        per_class=scores,
+        n_pixels=int(total),
+        method=method,
+        warnings=tuple(warn),
+    )
+
+
+def assess(
+    reference: np.ndarray,
+    predicted: np.ndarray,
+    classes: Sequence[ClassInfo],
+    method: str = "",
+    warnings: Sequence[str] = (),
+) -> AccuracyReport:
+    """Accuracy of class indices ``predicted`` against ``reference``."""
+    return report_from_matrix(
+        confusion_matrix(reference, predicted, len(classes)), classes, method, warnings
+    )

@@ -1,0 +1,67 @@
+"""Plain-callable hooks for progress, per-epoch history and cancellation.
+
+The core never sees Qt or QGIS: the plugin adapts ``QgsProcessingFeedback`` / ``QgsTask`` to
+these callables, the command line adapts a terminal progress bar.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from .errors import CancelledError
+
+ProgressFn = Callable[[float], None]
+"""Receives a completion percentage in [0, 100]."""
+CancelFn = Callable[[], bool]
+"""Returns True when the user asked to stop."""
+EpochFn = Callable[[dict[str, Any]], None]
+"""Receives one history record per epoch (epoch, train_loss, val_loss, val_accuracy, ...)."""
+LogFn = Callable[[str], None]
+
+
+def _no_progress(_: float) -> None:
+    return None
+
+
+def _never() -> bool:
+    return False
+
+
+def _no_epoch(_: dict[str, Any]) -> None:
+    return None
+
+
+def _no_log(_: str) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class Hooks:
+    """Callbacks handed to long-running core functions.
+
+    Attributes:
+        progress: called with 0-100 as work advances.
+        cancelled: polled often (every batch / block); True stops the work.
+        epoch: called after each training epoch with that epoch's history record.
+        log: human-readable messages (device chosen, warnings, losses).
+    """
+
+    progress: ProgressFn = field(default=_no_progress)
+    cancelled: CancelFn = field(default=_never)
+    epoch: EpochFn = field(default=_no_epoch)
+    log: LogFn = field(default=_no_log)
+
+    def check(self) -> None:
+        """Raise :class:`CancelledError` when the user asked to stop."""
+        if self.cancelled():
+            raise CancelledError()
+
+    def scaled(self, start: float, end: float) -> Hooks:
+        """Hooks whose progress 0-100 maps onto ``start``-``end`` of this one (multi-step work)."""
+        outer = self.progress
+
+        def progress(p: float) -> None:
+            outer(start + (end - start) * max(0.0, min(100.0, p)) / 100.0)
+
+        return Hooks(progress=progress, cancelled=self.cancelled, epoch=self.epoch, log=self.log)

@@ -1,0 +1,312 @@
+"""Command line: ``python -m landcover_mlp.core train | classify | evaluate | demo``.
+
+Bad input ends with a one-line reason and a non-zero exit status, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from .callbacks import Hooks
+from .config import (
+    ACTIVATIONS,
+    DEVICES,
+    PIXEL_RULES,
+    ModelConfig,
+    PredictionConfig,
+    SamplingConfig,
+    SplitConfig,
+    TrainingConfig,
+    TrainRequest,
+    parse_hidden_layers,
+)
+from .errors import CancelledError, LandCoverError
+from .raster import parse_bands
+
+log = logging.getLogger("landcover_mlp")
+
+
+class TerminalProgress:
+    """A one-line progress bar on stderr (plain lines when stderr is not a terminal)."""
+
+    def __init__(self, label: str, stream: TextIO | None = None) -> None:
+        self.label = label
+        self.stream = stream or sys.stderr
+        self.tty = self.stream.isatty()
+        self.last = -1
+
+    def __call__(self, percent: float) -> None:
+        p = int(percent)
+        if p == self.last or (not self.tty and p % 10 and p != 100):
+            return
+        self.last = p
+        bar = "#" * (p // 4) + "-" * (25 - p // 4)
+        end = "\r" if self.tty and p < 100 else "\n"
+        self.stream.write(f"{self.label:<10} [{bar}] {p:3d}%{end}")
+        self.stream.flush()
+
+
+def _hooks(label: str, quiet: bool, verbose_epochs: bool = False) -> Hooks:
+    def on_epoch(rec: dict[str, Any]) -> None:
+        if verbose_epochs:
+            val = rec.get("val_loss")
+            log.info(
+                "epoch %d: train loss %.4f%s",
+                rec["epoch"],
+                rec["train_loss"],
+                ""
+                if val is None
+                else f", validation loss {val:.4f}, accuracy {rec['val_accuracy']:.1%}",
+            )
+
+    return Hooks(
+        progress=(lambda _: None) if quiet else TerminalProgress(label),
+        epoch=on_epoch,
+        log=log.info,
+    )
+
+
+def _add_training_options(p: argparse.ArgumentParser) -> None:
+    d, m, s = TrainingConfig(), ModelConfig(), SplitConfig()
+    p.add_argument("--raster", required=True, help="image to learn from")
+    p.add_argument("--bands", default="", help="1-based bands, e.g. 1-7 or 1,2,4 (default: all)")
+    p.add_argument(
+        "--polygons", required=True, help="training polygons (GeoPackage, shapefile, GeoJSON, ...)"
+    )
+    p.add_argument("--layer", default=None, help="layer name inside --polygons (default: first)")
+    p.add_argument("--class-field", required=True, help="field holding the class (integer or text)")
+    p.add_argument(
+        "--validation-polygons",
+        default=None,
+        help="separate validation polygons (same class field)",
+    )
+    p.add_argument(
+        "--pixel-rule",
+        choices=PIXEL_RULES,
+        default="centre",
+        help="which pixels a polygon takes (default: centre)",
+    )
+    p.add_argument(
+        "--max-per-class", type=int, default=None, help="cap on samples per class (random, seeded)"
+    )
+    p.add_argument(
+        "--validation-share",
+        type=float,
+        default=s.validation_share,
+        help=f"share of each class's polygons held out (default {s.validation_share})",
+    )
+    p.add_argument(
+        "--hidden-layers",
+        default=",".join(map(str, m.hidden_layers)),
+        help="neurons per hidden layer (default %(default)s)",
+    )
+    p.add_argument(
+        "--activation", choices=ACTIVATIONS, default=m.activation, help="default %(default)s"
+    )
+    p.add_argument("--dropout", type=float, default=m.dropout, help="default %(default)s")
+    p.add_argument(
+        "--learning-rate", type=float, default=d.learning_rate, help="default %(default)s"
+    )
+    p.add_argument("--momentum", type=float, default=d.momentum, help="default %(default)s")
+    p.add_argument("--batch-size", type=int, default=d.batch_size, help="default %(default)s")
+    p.add_argument(
+        "--epochs", type=int, default=d.epochs, help="maximum epochs (default %(default)s)"
+    )
+    p.add_argument(
+        "--patience",
+        type=int,
+        default=d.patience,
+        help="early-stopping patience in epochs, 0 = off (default %(default)s)",
+    )
+    p.add_argument("--weight-decay", type=float, default=d.weight_decay, help="default %(default)s")
+    p.add_argument(
+        "--no-class-weights", action="store_true", help="do not balance the loss by class frequency"
+    )
+    p.add_argument("--seed", type=int, default=d.seed, help="random seed (default %(default)s)")
+    p.add_argument("--device", choices=DEVICES, default="auto", help="default %(default)s")
+
+
+def request_from_args(a: argparse.Namespace) -> TrainRequest:
+    """Build the training request from parsed arguments."""
+    return TrainRequest(
+        raster=a.raster,
+        polygons=a.polygons,
+        polygons_layer=a.layer,
+        validation_polygons=a.validation_polygons,
+        sampling=SamplingConfig(
+            class_field=a.class_field,
+            bands=parse_bands(a.bands) or (),
+            pixel_rule=a.pixel_rule,
+            max_per_class=a.max_per_class,
+            seed=a.seed,
+        ),
+        split=SplitConfig(validation_share=a.validation_share, seed=a.seed),
+        model=ModelConfig(parse_hidden_layers(a.hidden_layers), a.activation, a.dropout),
+        training=TrainingConfig(
+            learning_rate=a.learning_rate,
+            momentum=a.momentum,
+            epochs=a.epochs,
+            batch_size=a.batch_size,
+            patience=a.patience,
+            class_weights=not a.no_class_weights,
+            weight_decay=a.weight_decay,
+            seed=a.seed,
+            device=a.device,
+        ),
+    )
+
+
+def _side(path: Path, suffix: str) -> Path:
+    return path.with_name(path.name.split(".")[0] + suffix)
+
+
+def cmd_train(a: argparse.Namespace) -> int:
+    from .model_io import save_model
+    from .reports import plot_loss_curves, write_history_csv, write_report_html, write_report_json
+    from .workflow import train_model
+
+    model_path = Path(a.model)
+    result = train_model(request_from_args(a), _hooks("training", a.quiet, a.verbose))
+    save_model(result.model, model_path)
+    curve = plot_loss_curves(
+        result.model.history, _side(model_path, "_loss.png"), result.model.info["best_epoch"]
+    )
+    write_history_csv(result.model.history, _side(model_path, "_loss.csv"))
+    print(f"Model: {model_path}")
+    print(f"Loss curves: {curve}")
+    if result.report is not None:
+        details = {"training pixels": result.n_train, "validation pixels": result.n_validation,
+                   "best epoch": result.model.info["best_epoch"], "device": result.model.info["device"]}  # fmt: skip
+        write_report_json(
+            result.report, _side(model_path, "_validation.json"), {"details": details}
+        )
+        html = write_report_html(result.report, _side(model_path, "_validation.html"),
+                                 "Validation report", details, curve)  # fmt: skip
+        print(f"Validation report: {html}")
+        print(
+            f"Overall accuracy {result.report.overall_accuracy:.1%}, kappa {result.report.kappa:.3f} ({result.report.method})"
+        )
+    return 0
+
+
+def cmd_classify(a: argparse.Namespace) -> int:
+    from .model_io import load_model
+    from .prediction import classify_raster
+
+    model = load_model(a.model)
+    res = classify_raster(
+        a.raster, model, a.output, a.confidence, a.probabilities,
+        PredictionConfig(memory_mb=a.memory_mb, device=a.device), _hooks("classify", a.quiet),
+    )  # fmt: skip
+    mpx = res.valid_pixels / 1e6
+    print(f"Class raster: {res.classified} ({mpx:.2f} Mpx in {res.seconds:.1f} s on {res.device})")
+    for p in (res.confidence, res.probabilities):
+        if p:
+            print(f"Written: {p}")
+    return 0
+
+
+def cmd_evaluate(a: argparse.Namespace) -> int:
+    from .evaluation import evaluate
+    from .reports import write_report_html, write_report_json
+
+    rep = evaluate(
+        a.classified,
+        a.reference,
+        a.class_field,
+        a.pixel_rule == "all_touched",
+        _hooks("evaluate", a.quiet),
+    )
+    write_report_json(rep, a.report)
+    if a.html:
+        write_report_html(rep, a.html, "Accuracy report")
+    print(f"Overall accuracy {rep.overall_accuracy:.1%}, kappa {rep.kappa:.3f}; report: {a.report}")
+    for w in rep.warnings:
+        print("Warning: " + w)
+    return 0
+
+
+def cmd_demo(a: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    return run_demo(Path(a.out), quiet=a.quiet)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for all sub-commands."""
+    parser = argparse.ArgumentParser(prog="python -m landcover_mlp.core",
+        description="Land-cover classification with a multilayer perceptron (Land Cover MLP).")  # fmt: skip
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log every epoch")
+    sub = parser.add_subparsers(dest="command", required=True)
+    t = sub.add_parser("train", help="train a model from a raster and training polygons")
+    _add_training_options(t)
+    t.add_argument("--model", required=True, help="model file to write (.safetensors)")
+    t.set_defaults(func=cmd_train)
+    c = sub.add_parser("classify", help="classify a raster with a trained model")
+    c.add_argument(
+        "--raster", required=True, help="image with the same bands as the training image"
+    )
+    c.add_argument("--model", required=True, help="model file")
+    c.add_argument("--output", required=True, help="class raster (.tif)")
+    c.add_argument("--confidence", default=None, help="optional confidence raster (.tif)")
+    c.add_argument(
+        "--probabilities", default=None, help="optional per-class probability raster (.tif)"
+    )
+    c.add_argument(
+        "--memory-mb",
+        type=int,
+        default=PredictionConfig().memory_mb,
+        help="block memory budget (default %(default)s)",
+    )
+    c.add_argument("--device", choices=DEVICES, default="auto", help="default %(default)s")
+    c.set_defaults(func=cmd_classify)
+    e = sub.add_parser("evaluate", help="accuracy of a class raster against reference data")
+    e.add_argument("--classified", required=True, help="class raster")
+    e.add_argument(
+        "--reference",
+        required=True,
+        help="reference polygons (with --class-field) or reference raster",
+    )
+    e.add_argument("--class-field", default=None, help="class field of the reference polygons")
+    e.add_argument(
+        "--pixel-rule", choices=PIXEL_RULES, default="centre", help="default %(default)s"
+    )
+    e.add_argument("--report", required=True, help="JSON report to write")
+    e.add_argument("--html", default=None, help="also write an HTML report")
+    e.set_defaults(func=cmd_evaluate)
+    d = sub.add_parser("demo", help="generate the sample scene and run the whole job on it")
+    d.add_argument("--out", default="demo_output", help="output folder (default %(default)s)")
+    d.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    started = time.perf_counter()
+    try:
+        status = int(args.func(args))
+    except CancelledError as exc:
+        print(f"cancelled: {exc}", file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:
+        print("cancelled: interrupted; no partial output was left.", file=sys.stderr)
+        return 130
+    except LandCoverError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if not args.quiet:
+        log.info("Done in %.1f s.", time.perf_counter() - started)
+    return status
+
+
+__all__ = ["main", "build_parser", "json"]

@@ -1,0 +1,173 @@
+"""Accuracy of any classified raster against reference polygons or a reference raster."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from osgeo import gdal
+
+from .accuracy import AccuracyReport, report_from_matrix
+from .callbacks import Hooks
+from .classes import ClassInfo, default_colour
+from .errors import LandCoverError
+from .raster import RasterInfo, iter_windows, open_raster, raster_info, same_grid
+from .vector import iter_polygon_pixels, open_polygons
+
+
+def raster_classes(ds: gdal.Dataset, values: np.ndarray | None = None) -> tuple[ClassInfo, ...]:
+    """Classes of a class raster from its category names and colour table.
+
+    When the raster carries no category names, ``values`` (the values present) name them.
+    """
+    band = ds.GetRasterBand(1)
+    names = band.GetCategoryNames() or []
+    table = band.GetRasterColorTable()
+    nodata = band.GetNoDataValue()
+    found = [i for i, n in enumerate(names) if n] if names else []
+    if not found and values is not None:
+        found = [int(v) for v in values if nodata is None or v != nodata]
+    classes: list[ClassInfo] = []
+    for v in found:
+        name = names[v] if v < len(names) and names[v] else str(v)
+        colour = None
+        if table is not None and v < table.GetCount():
+            r, g, b, _ = table.GetColorEntry(v)
+            colour = f"#{r:02x}{g:02x}{b:02x}"
+        classes.append(ClassInfo(v, name, colour or default_colour(name, len(classes))))
+    return tuple(classes)
+
+
+def _distinct_values(ds: gdal.Dataset, info: RasterInfo) -> np.ndarray:
+    band = ds.GetRasterBand(1)
+    seen: set[int] = set()
+    for w in iter_windows(info, 4_000_000):
+        seen.update(np.unique(band.ReadAsArray(w.xoff, w.yoff, w.xsize, w.ysize)).tolist())
+    return np.array(sorted(seen))
+
+
+def _merge(a: tuple[ClassInfo, ...], b: tuple[ClassInfo, ...]) -> tuple[ClassInfo, ...]:
+    by_value = {c.value: c for c in b}
+    by_value.update({c.value: c for c in a})
+    return tuple(by_value[v] for v in sorted(by_value))
+
+
+def evaluate(
+    classified: str | Path,
+    reference: str | Path,
+    class_field: str | None = None,
+    all_touched: bool = False,
+    hooks: Hooks | None = None,
+) -> AccuracyReport:
+    """Compare a class raster with reference polygons or a reference raster.
+
+    Args:
+        classified: class raster (e.g. written by :func:`classify_raster`).
+        reference: polygon layer (needs ``class_field``) or a class raster on the same grid.
+        class_field: reference class field; text classes are matched to the classified
+            raster's class names, integer classes to its values.
+        all_touched: pixel rule for the reference polygons.
+        hooks: progress and cancel.
+
+    Returns:
+        The accuracy report; the confusion matrix rows are the reference.
+
+    Raises:
+        LandCoverError: unreadable input, unknown classes, different grids, no overlap.
+    """
+    hooks = hooks or Hooks()
+    ds = open_raster(classified)
+    info = raster_info(ds)
+    nodata = ds.GetRasterBand(1).GetNoDataValue()
+    band = ds.GetRasterBand(1)
+    if class_field:
+        source = open_polygons(reference, class_field)
+        classes = raster_classes(ds, _distinct_values(ds, info))
+        key = {c.name: c.value for c in classes} if source.is_text else None
+        pairs_ref, pairs_pred, unknown = [], [], set()
+        log: list[str] = []
+        for part in iter_polygon_pixels(source, info, all_touched, log):
+            hooks.check()
+            w = part.window
+            pred = band.ReadAsArray(w.xoff, w.yoff, w.xsize, w.ysize)[part.mask]
+            if key is not None:
+                if part.raw_class not in key:
+                    unknown.add(str(part.raw_class))
+                    continue
+                ref_value = key[str(part.raw_class)]
+            else:
+                ref_value = int(part.raw_class)  # type: ignore[call-overload]
+            pairs_ref.append(np.full(pred.size, ref_value, dtype=np.int64))
+            pairs_pred.append(pred.astype(np.int64))
+        if unknown:
+            raise LandCoverError(
+                f"Reference classes {', '.join(sorted(unknown))} are not classes of "
+                f"'{Path(classified).name}' ({', '.join(c.name for c in classes)}): use the "
+                "same class names as for training."
+            )
+        if not pairs_ref:
+            raise LandCoverError(
+                "No reference polygon overlaps the classified raster: check their area and CRS."
+            )
+        ref = np.concatenate(pairs_ref)
+        pred = np.concatenate(pairs_pred)
+        if not source.is_text:
+            extra = tuple(
+                ClassInfo(int(v), str(v), default_colour(str(v), i))
+                for i, v in enumerate(np.unique(ref))
+            )
+            classes = _merge(classes, extra)
+        method = f"reference polygons '{Path(reference).name}' (field {class_field})"
+        warnings = log
+    else:
+        rds = open_raster(reference)
+        rinfo = raster_info(rds)
+        if not same_grid(info, rinfo):
+            raise LandCoverError(
+                f"Reference raster '{Path(reference).name}' is not on the grid of "
+                f"'{Path(classified).name}' ({rinfo.width}x{rinfo.height} vs "
+                f"{info.width}x{info.height}): resample it to the same grid first."
+            )
+        rnodata = rds.GetRasterBand(1).GetNoDataValue()
+        refs, preds = [], []
+        windows = list(iter_windows(info, 4_000_000))
+        for k, w in enumerate(windows):
+            hooks.check()
+            r = rds.GetRasterBand(1).ReadAsArray(w.xoff, w.yoff, w.xsize, w.ysize)
+            p = band.ReadAsArray(w.xoff, w.yoff, w.xsize, w.ysize)
+            ok = np.ones(r.shape, dtype=bool) if rnodata is None else r != rnodata
+            if rnodata is None:
+                ok &= r != 0
+            refs.append(r[ok].astype(np.int64))
+            preds.append(p[ok].astype(np.int64))
+            hooks.progress(100.0 * (k + 1) / len(windows))
+        ref, pred = np.concatenate(refs), np.concatenate(preds)
+        classes = _merge(
+            raster_classes(ds, _distinct_values(ds, info)),
+            raster_classes(rds, np.unique(ref)),
+        )
+        method = f"reference raster '{Path(reference).name}'"
+        warnings = []
+    unclassified = pred == nodata if nodata is not None else np.zeros(pred.size, bool)
+    if unclassified.any():
+        warnings.append(
+            f"{int(unclassified.sum())} reference pixel(s) are nodata in the classified "
+            "raster and were left out."
+        )
+    ref, pred = ref[~unclassified], pred[~unclassified]
+    if ref.size == 0:
+        raise LandCoverError("No reference pixel falls on a classified pixel: nothing to compare.")
+    classes = _merge(
+        classes,
+        tuple(
+            ClassInfo(int(v), str(v), default_colour(str(v), 0))
+            for v in np.unique(np.concatenate([ref, pred]))
+        ),
+    )
+    lut = np.full(max(c.value for c in classes) + 1, -1, dtype=np.int64)
+    lut[[c.value for c in classes]] = np.arange(len(classes))
+    lut_ref, lut_pred = lut[ref], lut[pred]
+    n = len(classes)
+    matrix = np.bincount(lut_ref * n + lut_pred, minlength=n * n).reshape(n, n)
+    hooks.progress(100.0)
+    return report_from_matrix(matrix, classes, method, warnings)

@@ -1,0 +1,226 @@
+"""Raster input: open any GDAL raster, choose bands, mask nodata, read in native blocks.
+
+Reading is always window by window so memory does not grow with the raster size.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from osgeo import gdal, osr
+
+from .errors import LandCoverError
+
+gdal.UseExceptions()
+osr.UseExceptions()
+
+
+@dataclass(frozen=True)
+class Window:
+    """A pixel window of a raster: column/row offset and size."""
+
+    xoff: int
+    yoff: int
+    xsize: int
+    ysize: int
+
+    @property
+    def pixels(self) -> int:
+        """Number of pixels in the window."""
+        return self.xsize * self.ysize
+
+
+@dataclass(frozen=True)
+class RasterInfo:
+    """What the core needs to know about an input raster.
+
+    Attributes:
+        path: file name (or any GDAL connection string).
+        width: columns.
+        height: rows.
+        band_count: number of bands in the file.
+        geotransform: GDAL affine geotransform.
+        crs_wkt: CRS as WKT, "" when the raster has none.
+        block_size: native (x, y) block size of band 1.
+        nodata: per-band nodata value (None when unset), index 0 is band 1.
+        band_names: per-band description (or "Band N" when empty).
+        data_types: per-band GDAL data type name.
+    """
+
+    path: str
+    width: int
+    height: int
+    band_count: int
+    geotransform: tuple[float, ...]
+    crs_wkt: str
+    block_size: tuple[int, int]
+    nodata: tuple[float | None, ...]
+    band_names: tuple[str, ...]
+    data_types: tuple[str, ...]
+
+
+def open_raster(path: str | Path) -> gdal.Dataset:
+    """Open a raster read-only with a clear error when it cannot be read.
+
+    Args:
+        path: raster file name or GDAL connection string.
+
+    Returns:
+        The open GDAL dataset.
+
+    Raises:
+        LandCoverError: the file is missing or not a raster GDAL can read.
+    """
+    path = str(path)
+    if not path:
+        raise LandCoverError("No raster was given: choose the image to classify.")
+    try:
+        ds = gdal.Open(path, gdal.GA_ReadOnly)
+    except RuntimeError as exc:
+        if not Path(path).exists() and "/vsi" not in path and ":" not in path[2:]:
+            raise LandCoverError(f"Raster '{path}' does not exist: check the path.") from exc
+        raise LandCoverError(
+            f"GDAL cannot open '{path}' as a raster ({exc}); choose a GeoTIFF or another "
+            "GDAL-readable image."
+        ) from exc
+    if ds is None or ds.RasterCount == 0:
+        raise LandCoverError(f"'{path}' has no raster bands: choose a multi-band image.")
+    return ds
+
+
+def raster_info(ds_or_path: gdal.Dataset | str | Path) -> RasterInfo:
+    """Describe a raster (size, grid, CRS, blocks, nodata, band names)."""
+    ds = ds_or_path if isinstance(ds_or_path, gdal.Dataset) else open_raster(ds_or_path)
+    bands = [ds.GetRasterBand(i + 1) for i in range(ds.RasterCount)]
+    names = tuple((b.GetDescription() or f"Band {i + 1}") for i, b in enumerate(bands))
+    return RasterInfo(
+        path=ds.GetDescription(),
+        width=ds.RasterXSize,
+        height=ds.RasterYSize,
+        band_count=ds.RasterCount,
+        geotransform=tuple(ds.GetGeoTransform()),
+        crs_wkt=ds.GetProjection() or "",
+        block_size=tuple(bands[0].GetBlockSize()),  # type: ignore[arg-type]
+        nodata=tuple(b.GetNoDataValue() for b in bands),
+        band_names=names,
+        data_types=tuple(gdal.GetDataTypeName(b.DataType) for b in bands),
+    )
+
+
+def resolve_bands(info: RasterInfo, bands: Sequence[int] | None) -> tuple[int, ...]:
+    """Validate 1-based band numbers; ``None`` or empty means all bands.
+
+    Raises:
+        LandCoverError: a band number is out of range or repeated.
+    """
+    if not bands:
+        return tuple(range(1, info.band_count + 1))
+    out = tuple(int(b) for b in bands)
+    bad = [b for b in out if b < 1 or b > info.band_count]
+    if bad:
+        raise LandCoverError(
+            f"Band(s) {', '.join(map(str, bad))} do not exist: '{Path(info.path).name}' has "
+            f"{info.band_count} band(s), numbered 1 to {info.band_count}."
+        )
+    if len(set(out)) != len(out):
+        raise LandCoverError(f"Band list {list(out)} repeats a band: list each band once.")
+    return out
+
+
+def parse_bands(text: str | None) -> tuple[int, ...] | None:
+    """Parse "1,2,5-7" into (1, 2, 5, 6, 7); empty or None means all bands."""
+    if text is None or not str(text).strip():
+        return None
+    out: list[int] = []
+    try:
+        for part in str(text).replace(" ", "").split(","):
+            if not part:
+                continue
+            if "-" in part:
+                lo, hi = (int(v) for v in part.split("-", 1))
+                out.extend(range(lo, hi + 1))
+            else:
+                out.append(int(part))
+    except ValueError as exc:
+        raise LandCoverError(
+            f"Cannot read band list '{text}': write band numbers like 1,2,3 or 1-7."
+        ) from exc
+    return tuple(out)
+
+
+def read_window(
+    ds: gdal.Dataset,
+    bands: Sequence[int],
+    window: Window,
+    nodata: Sequence[float | None],
+) -> tuple[np.ndarray, np.ndarray]:
+    """Read chosen bands of a window and the mask of valid pixels.
+
+    A pixel is valid when no chosen band equals its nodata value or is NaN, and the dataset's
+    own mask (alpha band / internal mask) marks it valid.
+
+    Args:
+        ds: open dataset.
+        bands: 1-based band numbers.
+        window: pixel window.
+        nodata: nodata value of every band of the file (index 0 is band 1).
+
+    Returns:
+        ``(data, valid)``: data in the native type, shape (bands, rows, cols); valid is a
+        boolean (rows, cols) array.
+    """
+    data = ds.ReadAsArray(
+        window.xoff, window.yoff, window.xsize, window.ysize, band_list=list(bands)
+    )
+    if data is None:
+        raise LandCoverError(f"Could not read pixels from '{ds.GetDescription()}'.")
+    data = data.reshape(len(bands), window.ysize, window.xsize)
+    valid = np.ones((window.ysize, window.xsize), dtype=bool)
+    for i, b in enumerate(bands):
+        nd = nodata[b - 1]
+        plane = data[i]
+        if nd is not None and not math.isnan(nd):
+            valid &= plane != np.asarray(nd).astype(plane.dtype)
+        if plane.dtype.kind == "f":
+            valid &= np.isfinite(plane)
+    band1 = ds.GetRasterBand(1)
+    if band1.GetMaskFlags() & gdal.GMF_PER_DATASET:
+        mask = band1.GetMaskBand().ReadAsArray(window.xoff, window.yoff, window.xsize, window.ysize)
+        valid &= mask > 0
+    return data, valid
+
+
+def iter_windows(info: RasterInfo, max_pixels: int) -> Iterator[Window]:
+    """Windows that cover the raster, aligned to native blocks, each at most ``max_pixels``.
+
+    Full-width strips when a strip of native block rows fits the budget (sequential reads),
+    otherwise tiles made of whole native blocks.
+    """
+    bx, by = info.block_size
+    bx = max(1, min(bx, info.width))
+    by = max(1, min(by, info.height))
+    max_pixels = max(max_pixels, bx * by)
+    if info.width * by <= max_pixels:
+        rows = max(by, (max_pixels // info.width) // by * by)
+        for y in range(0, info.height, rows):
+            yield Window(0, y, info.width, min(rows, info.height - y))
+        return
+    cols = max(bx, (max_pixels // by) // bx * bx)
+    for y in range(0, info.height, by):
+        for x in range(0, info.width, cols):
+            yield Window(x, y, min(cols, info.width - x), min(by, info.height - y))
+
+
+def same_grid(a: RasterInfo, b: RasterInfo, tolerance: float = 1e-6) -> bool:
+    """True when two rasters share size and geotransform (pixel-for-pixel comparable)."""
+    if (a.width, a.height) != (b.width, b.height):
+        return False
+    scale = max(abs(a.geotransform[1]), abs(a.geotransform[5]), 1e-12)
+    return all(
+        abs(x - y) <= tolerance * max(1.0, abs(x), scale)
+        for x, y in zip(a.geotransform, b.geotransform)
+    )
