@@ -179,6 +179,7 @@ class TrainRequest:
         model: architecture.
         training: optimiser settings.
         polygons_layer: layer name inside ``polygons`` (None = first layer).
+        validation_layer: layer name inside ``validation_polygons`` (None = first layer).
     """
 
     raster: str
@@ -189,6 +190,7 @@ class TrainRequest:
     model: ModelConfig = field(default_factory=ModelConfig)
     training: TrainingConfig = field(default_factory=TrainingConfig)
     polygons_layer: str | None = None
+    validation_layer: str | None = None
 
 
 @dataclass(frozen=True)

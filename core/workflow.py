@@ -80,6 +80,7 @@ def _split(
             request.validation_polygons,
             request.sampling,
             hooks.scaled(0, 100),
+            layer=request.validation_layer,
             classes=samples.classes,
         )
         warnings.extend(val.warnings)

@@ -21,6 +21,7 @@ from osgeo import gdal, ogr, osr
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
+Circle = tuple[float, float, float]  # centre col, centre row, radius (pixels)
 
 
 @dataclass(frozen=True)
@@ -83,66 +84,39 @@ PIXEL_SIZE = 10.0
 ORIGIN = (448_000.0, 5_412_000.0)  # UTM 33N, about 48.8 N 14.3 E (southern Bohemia)
 REFLECTANCE_SCALE = 10_000
 MIN_SIZE = 120
+_ATTEMPTS = 20
 
-_FILES = {
-    "raster": "sample_scene.tif",
-    "reference": "sample_reference.tif",
-    "training": "training_polygons.gpkg",
-    "validation": "validation_polygons.gpkg",
-}
 _GTIFF_OPTIONS = ["TILED=YES", "BLOCKXSIZE=256", "BLOCKYSIZE=256", "COMPRESS=DEFLATE"]
 
 
-@dataclass(frozen=True)
-class _Surface:
-    """Spectral model of one class: two endmembers mixed by a per-patch fraction."""
-
-    pure: tuple[float, ...]
-    alt: tuple[float, ...]
-    knots: tuple[tuple[float, ...], tuple[float, ...]]  # uniform draw -> mixing fraction
-    texture: float  # amplitude of the smooth within-patch variation of the fraction
-
-
-# Reflectances follow typical Sentinel-2 L2A values of each surface (B2 B3 B4 B8 B11 B12).
-_SURFACES: dict[str, _Surface] = {
-    "water": _Surface(
-        (0.040, 0.036, 0.022, 0.013, 0.007, 0.004),
-        (0.062, 0.072, 0.052, 0.032, 0.012, 0.007),
-        ((0.0, 1.0), (0.0, 0.6)),
-        0.10,
-    ),
-    "forest": _Surface(
-        (0.020, 0.038, 0.021, 0.27, 0.130, 0.060),
-        (0.030, 0.056, 0.032, 0.36, 0.175, 0.085),
-        ((0.0, 1.0), (0.0, 1.0)),
-        0.25,
-    ),
-    "grassland": _Surface(
-        (0.034, 0.068, 0.045, 0.37, 0.215, 0.105),
-        (0.060, 0.085, 0.092, 0.28, 0.300, 0.200),
-        ((0.0, 1.0), (0.0, 0.55)),
-        0.15,
-    ),
-    "cropland": _Surface(
-        (0.028, 0.072, 0.034, 0.44, 0.200, 0.090),
-        (0.055, 0.074, 0.096, 0.16, 0.225, 0.175),
-        ((0.0, 0.6, 0.88, 1.0), (0.0, 0.22, 0.6, 0.85)),
-        0.08,
-    ),
-    "bare_soil": _Surface(
-        (0.095, 0.125, 0.165, 0.245, 0.335, 0.295),
-        (0.080, 0.105, 0.135, 0.210, 0.295, 0.255),
-        ((0.0, 1.0), (0.0, 1.0)),
-        0.20,
-    ),
-    "built_up": _Surface(
-        (0.110, 0.120, 0.135, 0.185, 0.245, 0.225),
-        (0.085, 0.100, 0.140, 0.200, 0.280, 0.250),
-        ((0.0, 1.0), (0.0, 0.8)),
-        0.25,
-    ),
+# Endmember reflectances x 1000 (B2 B3 B4 B8 B11 B12), typical Sentinel-2 L2A values.
+_PURE = {
+    "water": (40, 36, 22, 13, 7, 4),  # clear, deep
+    "forest": (20, 38, 21, 270, 130, 60),  # dense conifer
+    "grassland": (34, 68, 45, 370, 215, 105),  # green meadow
+    "cropland": (28, 72, 34, 440, 200, 90),  # full-cover green crop
+    "bare_soil": (95, 125, 165, 245, 335, 295),  # dry bright soil, quarry
+    "built_up": (110, 120, 135, 185, 245, 225),  # concrete, grey roofs
 }
-_CLASS_VALUE = {cls.name: cls.value for cls in CLASSES}
+_ALT = {
+    "water": (62, 72, 52, 32, 12, 7),  # turbid, shallow
+    "forest": (30, 56, 32, 360, 175, 85),  # broadleaf
+    "grassland": (60, 85, 92, 280, 300, 200),  # dry grass
+    "cropland": (55, 74, 96, 160, 225, 175),  # tilled moist soil
+    "bare_soil": (80, 105, 135, 210, 295, 255),  # darker soil
+    "built_up": (85, 100, 140, 200, 280, 250),  # red tile roofs (soil-like: the hard pair)
+}
+# Per-patch uniform draw -> fraction of the alternative endmember (np.interp knots), and the
+# amplitude of its smooth within-patch texture. Cropland fields range from green to bare.
+_MIXING = {
+    "water": (((0, 1), (0, 0.6)), 0.1),
+    "forest": (((0, 1), (0, 1)), 0.25),
+    "grassland": (((0, 1), (0, 0.5)), 0.15),
+    "cropland": (((0, 0.65, 0.9, 1), (0, 0.18, 0.55, 0.85)), 0.08),
+    "bare_soil": (((0, 1), (0, 1)), 0.2),
+    "built_up": (((0, 1), (0, 0.8)), 0.25),
+}
+_WATER, _FOREST, _GRASS, _CROP, _BARE, _BUILT = (cls.value for cls in CLASSES)
 
 
 def generate_sample_scene(
@@ -155,7 +129,7 @@ def generate_sample_scene(
 
     Args:
         out_dir: Folder for the four output files; created when missing.
-        seed: Seed of every random draw.
+        seed: Non-negative seed of every random draw.
         width: Raster width in pixels (10 m each).
         height: Raster height in pixels.
 
@@ -164,36 +138,38 @@ def generate_sample_scene(
 
     Raises:
         ValueError: If the scene is smaller than ``MIN_SIZE`` pixels on a side.
-        RuntimeError: If too few polygons fit into the patches of some class.
+        RuntimeError: If, even after redrawing, too few polygons fit into some class.
         OSError: If GDAL cannot write a file.
     """
     if width < MIN_SIZE or height < MIN_SIZE:
         raise ValueError(f"width and height must be at least {MIN_SIZE} pixels")
-    rng_layout, rng_image, rng_polygons = (
-        np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(3)
-    )
-    labels, patches = _layout(rng_layout, height, width)
+    for attempt in range(_ATTEMPTS):  # redraw (deterministically) if a class has no room
+        rng_layout, rng_image, rng_polygons = (
+            np.random.default_rng(s) for s in np.random.SeedSequence([seed, attempt]).spawn(3)
+        )
+        labels, patches = _layout(rng_layout, height, width)
+        polygons = _place_polygons(rng_polygons, labels, patches)
+        if polygons is not None:
+            break
+    else:
+        raise RuntimeError(f"no room for the polygons of every class in {width}x{height} pixels")
     image = _synthesise(rng_image, labels, patches)
-    training, validation = _place_polygons(rng_polygons, labels, patches)
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     scene = SampleScene(
-        raster=out / _FILES["raster"],
-        polygons=out / _FILES["training"],
-        validation_polygons=out / _FILES["validation"],
-        reference=out / _FILES["reference"],
+        raster=out / "sample_scene.tif",
+        polygons=out / "training_polygons.gpkg",
+        validation_polygons=out / "validation_polygons.gpkg",
+        reference=out / "sample_reference.tif",
         class_field="class_name",
         classes=CLASSES,
     )
     _write_image(scene.raster, image, seed)
     _write_reference(scene.reference, labels)
-    _write_polygons(scene.polygons, "training", training)
-    _write_polygons(scene.validation_polygons, "validation", validation)
+    _write_polygons(scene.polygons, "training", polygons[0])
+    _write_polygons(scene.validation_polygons, "validation", polygons[1])
     return scene
-
-
-# --- random fields ----------------------------------------------------------------------------
 
 
 def _blur(array: FloatArray, sigma: float, pad: int = 0) -> FloatArray:
@@ -211,9 +187,6 @@ def _field(rng: np.random.Generator, shape: tuple[int, int], sigma: float) -> Fl
     """Smooth random field with zero mean and unit standard deviation (periodic edges)."""
     smooth = _blur(rng.standard_normal(shape), sigma)
     return (smooth - smooth.mean()) / smooth.std()
-
-
-# --- label map --------------------------------------------------------------------------------
 
 
 def _layout(rng: np.random.Generator, height: int, width: int) -> tuple[IntArray, IntArray]:
@@ -239,13 +212,12 @@ def _layout(rng: np.random.Generator, height: int, width: int) -> tuple[IntArray
         dist = (xx + warp[0] - sx) ** 2 + (yy + warp[1] - sy) ** 2
         closer = dist < best
         best[closer], patches[closer] = dist[closer], i
-    seed_elev = elevation[seeds[:, 1].astype(int), seeds[:, 0].astype(int)]
-    p_forest = np.where(seed_elev > 0.2, 0.75, 0.25)
-    cell_class = np.where(rng.uniform(size=n_cells) < p_forest, 2, 3)
-    upland = np.flatnonzero(~zone[seeds[:, 1].astype(int), seeds[:, 0].astype(int)])
+    col, row = seeds.astype(int).T
+    p_forest = np.where(elevation[row, col] > 0.2, 0.75, 0.25)
+    cell_class = np.where(rng.uniform(size=n_cells) < p_forest, _FOREST, _GRASS)
+    upland = np.flatnonzero(~zone[row, col])
     pool = upland if upland.size >= 4 else np.arange(n_cells)
-    bare = rng.choice(pool, size=max(3, round(0.12 * n_cells)), replace=False)
-    cell_class[bare] = _CLASS_VALUE["bare_soil"]
+    cell_class[rng.choice(pool, size=max(3, round(0.12 * n_cells)), replace=False)] = _BARE
     labels = cell_class[patches]
 
     # Fields: strips of irregular width in a slightly rotated grid, cut at staggered lengths.
@@ -260,7 +232,7 @@ def _layout(rng: np.random.Generator, height: int, width: int) -> tuple[IntArray
     ids, inverse = np.unique(field, return_inverse=True)
     inverse = inverse.reshape(shape)
     in_zone = np.bincount(inverse.ravel(), weights=zone.ravel()) / np.bincount(inverse.ravel())
-    field_class = np.where(rng.uniform(size=ids.size) < 0.82, 4, 3)
+    field_class = np.where(rng.uniform(size=ids.size) < 0.82, _CROP, _GRASS)
     agri = (in_zone > 0.5)[inverse]
     labels[agri] = field_class[inverse][agri]
     patches[agri] = 10_000 + inverse[agri]
@@ -275,27 +247,28 @@ def _layout(rng: np.random.Generator, height: int, width: int) -> tuple[IntArray
         angle = rng.uniform(0, 2 * np.pi)
         road = np.abs((xx - cx) * np.sin(angle) - (yy - cy) * np.cos(angle)) < 0.7
         road &= (xx - cx) * np.cos(angle) + (yy - cy) * np.sin(angle) > 0
-        labels[road], patches[road] = 6, next_id
+        labels[road], patches[road] = _BUILT, next_id
         phi = np.arctan2(yy - cy, xx - cx)
-        edge = radius * (1 + sum(rng.uniform(0, 0.12) * np.cos(h * phi + rng.uniform(0, 7))
-                                 for h in (2, 3, 5)))  # fmt: skip
+        edge = radius * (
+            1 + sum(rng.uniform(0, 0.12) * np.cos(h * phi + rng.uniform(0, 7)) for h in (2, 3, 5))
+        )
         inside = np.hypot(xx - cx, yy - cy) < edge
         pitch = rng.uniform(8.0, 12.0)
         bu, bv = np.floor(u / pitch), np.floor(v / pitch)
         street = (u % pitch < 1.5) | (v % pitch < 1.5)
         local = ((bu - bu.min()) * 1000 + bv - bv.min()).astype(np.int64)
-        kinds = rng.choice([6, 3, 5], size=int(local.max()) + 1, p=[0.84, 0.1, 0.06])
-        kind = np.where(street, 6, kinds[local] if k == 0 else 6)
+        kinds = rng.choice([_BUILT, _GRASS, _BARE], size=int(local.max()) + 1, p=[0.84, 0.1, 0.06])
+        kind = np.where(street, _BUILT, kinds[local] if k == 0 else _BUILT)  # parks: town only
         block = next_id + 1 + local
         labels[inside], patches[inside] = kind[inside], np.where(street, next_id, block)[inside]
         next_id = int(block.max()) + 1
 
     # Water last: the river, a lake and a pond (they may join, as real ones do).
     water = np.abs(yy - river_y) < river_half
-    labels[water], patches[water] = 1, next_id
+    labels[water], patches[water] = _WATER, next_id
     for j, radius in enumerate((max(rng.uniform(0.09, 0.12) * size, 16.0), max(0.05 * size, 9.0))):
-        water, lake = _lake(rng, xx, yy, radius, settlements, width, height)
-        labels[water], patches[water] = 1, next_id + 1 + j
+        water, lake = _lake(rng, xx, yy, radius, settlements)
+        labels[water], patches[water] = _WATER, next_id + 1 + j
         settlements.append(lake)
 
     nodata = (width - xx) / (0.24 * width) + yy / (0.36 * height) < 1.0  # swath edge
@@ -324,15 +297,10 @@ def _river(
 
 
 def _lake(
-    rng: np.random.Generator,
-    xx: FloatArray,
-    yy: FloatArray,
-    radius: float,
-    avoid: list[tuple[float, float, float]],
-    width: int,
-    height: int,
-) -> tuple[BoolArray, tuple[float, float, float]]:
+    rng: np.random.Generator, xx: FloatArray, yy: FloatArray, radius: float, avoid: list[Circle]
+) -> tuple[BoolArray, Circle]:
     """Mask and circle of a lake with a warped shore, away from ``avoid`` and the swath edge."""
+    height, width = xx.shape
     for _ in range(100):
         cx, cy = rng.uniform(0.12, 0.7) * width, rng.uniform(0.15, 0.85) * height
         if all(np.hypot(cx - ax, cy - ay) > ar + radius + 3 for ax, ay, ar in avoid):
@@ -345,9 +313,6 @@ def _lake(
     return np.hypot(a, b) + shore < 1.0, (cx, cy, radius)
 
 
-# --- spectra ----------------------------------------------------------------------------------
-
-
 def _synthesise(rng: np.random.Generator, labels: IntArray, patches: IntArray) -> FloatArray:
     """Reflectance image (bands, rows, cols) for a label map; 0 where the label is 0."""
     shape = labels.shape
@@ -358,15 +323,15 @@ def _synthesise(rng: np.random.Generator, labels: IntArray, patches: IntArray) -
     tint = 1 + 0.03 * rng.standard_normal((ids.size, len(WAVELENGTHS_NM)))
     coarse, fine = _field(rng, shape, 4.0), _field(rng, shape, 1.0)
     illumination = 1 + 0.03 * _field(rng, shape, 30.0)
-    grass = np.array(_SURFACES["grassland"].pure)
+    grass = np.array(_PURE["grassland"]) / 1000
 
     pure = np.zeros((*shape, len(WAVELENGTHS_NM)))
     for cls in CLASSES:
         mask = labels == cls.value
-        surface, patch = _SURFACES[cls.name], inverse[mask]
-        frac = np.interp(draw[patch], *surface.knots) + surface.texture * coarse[mask]
-        frac = np.clip(frac, 0.0, 1.0)[:, None]
-        spectra = (1 - frac) * np.array(surface.pure) + frac * np.array(surface.alt)
+        (knots, texture), patch = _MIXING[cls.name], inverse[mask]
+        frac = np.clip(np.interp(draw[patch], *knots) + texture * coarse[mask], 0.0, 1.0)
+        pure_end, alt_end = np.array(_PURE[cls.name]) / 1000, np.array(_ALT[cls.name]) / 1000
+        spectra = (1 - frac[:, None]) * pure_end + frac[:, None] * alt_end
         if cls.name == "built_up":  # gardens and street trees at sub-pixel scale
             green = np.clip(0.12 + 0.1 * fine[mask], 0.0, 0.4)[:, None]
             spectra = (1 - green) * spectra + green * grass
@@ -381,13 +346,8 @@ def _synthesise(rng: np.random.Generator, labels: IntArray, patches: IntArray) -
     return image
 
 
-# --- polygons ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Polygon:
-    value: int
-    ring: tuple[tuple[float, float], ...]  # pixel coordinates (col, row), closed
+# Class value and closed ring in pixel coordinates (col, row).
+_Polygon = tuple[int, tuple[tuple[float, float], ...]]
 
 
 def _depth(mask: BoolArray, cap: int) -> IntArray:
@@ -406,39 +366,46 @@ def _depth(mask: BoolArray, cap: int) -> IntArray:
 
 def _place_polygons(
     rng: np.random.Generator, labels: IntArray, patches: IntArray
-) -> tuple[list[_Polygon], list[_Polygon]]:
-    """Digitise training then validation polygons inside patches of each class.
+) -> tuple[list[_Polygon], list[_Polygon]] | None:
+    """Digitise training and validation polygons inside patches of each class, or None.
 
     Polygons sit inside circles that never come closer than two pixels, so no two intersect;
-    each set prefers patches that no earlier polygon of its class used.
+    each prefers a patch that no earlier polygon of its class used. The required minimum of
+    each set (3 training, 2 validation) is placed before the extra ones take up room; None
+    means the minimum did not fit.
     """
-    placed: list[tuple[float, float, float]] = []
+    scale = min(1.0, float(np.sqrt(labels.size / 120_000)))
+    extra_training, extra_validation = max(1, round(8 * scale)) - 3, max(0, round(4 * scale) - 2)
+    plan = (("training", 3), ("validation", 2))
+    plan += (("training", extra_training), ("validation", extra_validation))
+    placed: list[Circle] = []
     result: dict[str, list[_Polygon]] = {"training": [], "validation": []}
     for cls in CLASSES:
         depth = _depth(labels == cls.value, cap=10)
         used: set[int] = set()
-        for phase, target, minimum in (("training", 5, 3), ("validation", 3, 2)):
-            count = 0
-            for _ in range(target):
+        for step, (phase, count) in enumerate(plan):
+            for _ in range(count):
                 spot = _find_spot(rng, depth, patches, used, placed)
+                if spot is None and step < 2:
+                    return None
                 if spot is None:
                     break
-                cx, cy, radius = spot
                 placed.append(spot)
-                used.add(int(patches[int(cy), int(cx)]))
-                n = int(rng.integers(5, 9))
-                angles = 2 * np.pi * (np.arange(n) + rng.uniform(-0.3, 0.3, n)) / n
-                angles += rng.uniform(0, 2 * np.pi)
-                radii = radius * rng.uniform(0.6, 1.0, n)
-                ring = [(cx + r * np.cos(a), cy + r * np.sin(a)) for r, a in zip(radii, angles)]
-                result[phase].append(_Polygon(cls.value, (*ring, ring[0])))
-                count += 1
-            if count < minimum:
-                raise RuntimeError(
-                    f"only {count} {phase} polygons fit into class {cls.name!r}; "
-                    "make the scene larger"
-                )
+                used.add(int(patches[int(spot[1]), int(spot[0])]))
+                result[phase].append((cls.value, _ring(rng, spot)))
+    for polygons in result.values():
+        polygons.sort(key=lambda polygon: polygon[0])
     return result["training"], result["validation"]
+
+
+def _ring(rng: np.random.Generator, spot: Circle) -> tuple[tuple[float, float], ...]:
+    """Closed ring of 5-8 vertices at sorted, jittered angles: star-shaped, so simple."""
+    cx, cy, radius = spot
+    n = int(rng.integers(5, 9))
+    angles = 2 * np.pi * (np.arange(n) + rng.uniform(-0.3, 0.3, n)) / n + rng.uniform(0, 2 * np.pi)
+    radii = radius * rng.uniform(0.6, 1.0, n)
+    ring = [(cx + r * np.cos(a), cy + r * np.sin(a)) for r, a in zip(radii, angles)]
+    return (*ring, ring[0])
 
 
 def _find_spot(
@@ -446,8 +413,8 @@ def _find_spot(
     depth: IntArray,
     patches: IntArray,
     used: set[int],
-    placed: list[tuple[float, float, float]],
-) -> tuple[float, float, float] | None:
+    placed: list[Circle],
+) -> Circle | None:
     """Centre and radius (pixels) of a free spot deep enough inside the class, or None."""
     wanted = rng.uniform(5.0, 9.0) * float(np.clip(min(depth.shape) / 300, 0.6, 1.0))
     for radius in (wanted, 0.7 * wanted, 3.5, 3.0):
@@ -465,9 +432,6 @@ def _find_spot(
             if hits.size:
                 return float(cx[hits[0]]), float(cy[hits[0]]), float(radius)
     return None
-
-
-# --- writers ----------------------------------------------------------------------------------
 
 
 def _srs() -> osr.SpatialReference:
@@ -506,10 +470,8 @@ def _write_image(path: Path, image: FloatArray, seed: int) -> None:
     counts = np.where(valid, np.clip(counts, 1, 65535), 0).astype(np.uint16)
     tmp = _temporary(path)
     ds = _create_tiff(tmp, image.shape[1], image.shape[2], image.shape[0], gdal.GDT_UInt16)
-    ds.SetMetadata(
-        {"SOURCE": f"landcover_mlp synthetic sample scene, seed {seed}",
-         "REFLECTANCE_SCALE": str(REFLECTANCE_SCALE)}  # fmt: skip
-    )
+    ds.SetMetadataItem("SOURCE", f"landcover_mlp synthetic sample scene, seed {seed}")
+    ds.SetMetadataItem("REFLECTANCE_SCALE", str(REFLECTANCE_SCALE))
     for i, (description, nm) in enumerate(zip(BAND_DESCRIPTIONS, WAVELENGTHS_NM), start=1):
         band = ds.GetRasterBand(i)
         band.SetDescription(description)
@@ -529,13 +491,10 @@ def _write_reference(path: Path, labels: IntArray) -> None:
     table = gdal.ColorTable()
     table.SetColorEntry(0, (0, 0, 0, 0))
     for cls in CLASSES:
-        table.SetColorEntry(cls.value, (*_rgb(cls.colour), 255))
+        table.SetColorEntry(cls.value, (*bytes.fromhex(cls.colour[1:]), 255))
     band.SetRasterColorTable(table)
     band.SetRasterColorInterpretation(gdal.GCI_PaletteIndex)
-    names = [""] * (max(c.value for c in CLASSES) + 1)
-    for cls in CLASSES:
-        names[cls.value] = cls.name
-    band.SetCategoryNames(names)
+    band.SetCategoryNames(["", *(cls.name for cls in CLASSES)])  # index = value (1, 2, ...)
     band.WriteArray(labels.astype(np.uint8))
     ds = None
     _commit(tmp, path)
@@ -547,32 +506,22 @@ def _write_polygons(path: Path, layer_name: str, polygons: list[_Polygon]) -> No
     if ds is None:
         raise OSError(f"OGR could not create {tmp}: {gdal.GetLastErrorMsg()}")
     layer = ds.CreateLayer(layer_name, _srs(), ogr.wkbPolygon, ["FID=fid", "GEOMETRY_NAME=geom"])
-    for name, kind, width in (("class_id", ogr.OFTInteger, 0), ("class_name", ogr.OFTString, 32),
-                              ("colour", ogr.OFTString, 7)):  # fmt: skip
-        definition = ogr.FieldDefn(name, kind)
-        definition.SetWidth(width)
-        layer.CreateField(definition)
+    for name, kind in (("class_id", ogr.OFTInteger), ("class_name", ogr.OFTString)):
+        layer.CreateField(ogr.FieldDefn(name, kind))
+    layer.CreateField(ogr.FieldDefn("colour", ogr.OFTString))
     classes = {cls.value: cls for cls in CLASSES}
     layer.StartTransaction()
-    for polygon in polygons:
-        ring = ogr.Geometry(ogr.wkbLinearRing)
-        for col, row in polygon.ring:
-            x = round(ORIGIN[0] + col * PIXEL_SIZE, 2)
-            y = round(ORIGIN[1] - row * PIXEL_SIZE, 2)
-            ring.AddPoint_2D(x, y)
-        geometry = ogr.Geometry(ogr.wkbPolygon)
-        geometry.AddGeometry(ring)
+    for value, points in polygons:
+        xy = (
+            f"{ORIGIN[0] + c * PIXEL_SIZE:.2f} {ORIGIN[1] - r * PIXEL_SIZE:.2f}" for c, r in points
+        )
         feature = ogr.Feature(layer.GetLayerDefn())
-        feature.SetField("class_id", polygon.value)
-        feature.SetField("class_name", classes[polygon.value].name)
-        feature.SetField("colour", classes[polygon.value].colour)
-        feature.SetGeometry(geometry)
+        feature.SetField("class_id", value)
+        feature.SetField("class_name", classes[value].name)
+        feature.SetField("colour", classes[value].colour)
+        feature.SetGeometry(ogr.CreateGeometryFromWkt(f"POLYGON (({', '.join(xy)}))"))
         if layer.CreateFeature(feature) != 0:
             raise OSError(f"OGR could not write a feature to {tmp}")
     layer.CommitTransaction()
     ds = None
     _commit(tmp, path)
-
-
-def _rgb(colour: str) -> tuple[int, int, int]:
-    return int(colour[1:3], 16), int(colour[3:5], 16), int(colour[5:7], 16)

@@ -1,0 +1,440 @@
+"""Accuracy benchmark on the real data sets in ../shared/data (prints figures; not a test).
+
+For every data set, the default MLP of this plugin is compared with scikit-learn's
+``MLPClassifier`` (defaults, after a ``StandardScaler``) and ``RandomForestClassifier``:
+
+1. Polygon-grouped evaluation. Several seeded grouped splits of the polygons
+   (:func:`core.splitting.split_by_polygon`, 30 % of each class's polygons held out for
+   testing). Our MLP sees only the training polygons and carves its early-stopping
+   validation set out of them exactly as :func:`core.workflow.train_model` does (a grouped
+   split with the default :class:`SplitConfig`); scikit-learn's models train on all training
+   polygons. Classes with a single polygon fall back to a pixel split inside the core (the
+   script says which).
+2. Indian Pines, published pixel protocol (Roy et al. 2020, HybridSN, suppl. Table 1):
+   30 % of the labelled pixels per class at random for training (3,074 px, stratified, like
+   ``train_test_split(test_size=0.7, stratify=y)`` in their code), 70 % for testing.
+   Pixel-wise SVM: 85.30 +/- 2.81 % OA. Our MLP takes its early-stopping pixels as a random
+   stratified 30 % of the training pixels (the grouped split with one "polygon" per pixel).
+
+Reported: overall accuracy (OA) and Cohen's kappa on the test pixels, training seconds and
+the seconds to predict every valid pixel of the scene (in memory, no file I/O), as
+mean +/- std over the repeats. The last line of output is one JSON object with all figures.
+
+Run from the repository root: ``python benchmarks/accuracy.py [--quick]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data"
+PUBLISHED_SVM_OA = 85.30
+
+try:  # the repository root is the package; ``make`` puts build/plugins on PYTHONPATH
+    import landcover_mlp  # noqa: F401
+except ImportError:  # pragma: no cover - running the file directly
+    sys.path.insert(0, str(ROOT / "build" / "plugins"))
+
+from osgeo import gdal  # noqa: E402
+
+from landcover_mlp.core.accuracy import assess  # noqa: E402
+from landcover_mlp.core.config import (  # noqa: E402
+    ModelConfig,
+    PredictionConfig,
+    SamplingConfig,
+    SplitConfig,
+    TrainingConfig,
+)
+from landcover_mlp.core.model_io import LandCoverModel  # noqa: E402
+from landcover_mlp.core.raster import open_raster, raster_info, read_window  # noqa: E402
+from landcover_mlp.core.sampling import Samples, collect_samples  # noqa: E402
+from landcover_mlp.core.splitting import split_by_polygon  # noqa: E402
+
+gdal.UseExceptions()
+
+OURS, SK_MLP, SK_RF = "ours (default MLP)", "sklearn MLPClassifier", "sklearn RandomForest"
+MODELS = (OURS, SK_MLP, SK_RF)
+RF_TREES = 200
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A raster, its labelled polygons and the bands to use."""
+
+    name: str
+    raster: str
+    polygons: str
+    bands: tuple[int, ...] = ()
+    labels: str | None = None  # full ground-truth raster for the pixel protocol
+
+
+DATASETS = (
+    Dataset(
+        "landsat7_ogt",
+        "landsat7_ogt/LE70220491999322EDC01_stack.tif",
+        "landsat7_ogt/training_polygons.gpkg",
+        bands=(1, 2, 3, 4, 5, 6, 7),  # band 8 is the Fmask cloud mask
+    ),
+    Dataset(
+        "rstoolbox_lsat5", "rstoolbox_lsat5/lsat.tif", "rstoolbox_lsat5/training_polygons.gpkg"
+    ),
+    Dataset(
+        "indian_pines",
+        "indian_pines/indian_pines_corrected.tif",
+        "indian_pines/indian_pines_gt_polygons.gpkg",
+        labels="indian_pines/indian_pines_gt.tif",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Ours:
+    """The settings our MLP is trained with (the product defaults unless tuning)."""
+
+    model: ModelConfig = ModelConfig()
+    training: TrainingConfig = TrainingConfig()
+    split: SplitConfig = SplitConfig()
+
+
+@dataclass
+class Fitted:
+    predict: Callable[[np.ndarray], np.ndarray]
+    train_seconds: float
+    info: dict[str, float]
+
+
+def _path(relative: str) -> str:
+    path = DATA / relative
+    if not path.exists():
+        raise SystemExit(
+            f"Missing benchmark data: {path}. The real data sets live in ../shared/data "
+            "(relative to the repository root); see its README.md."
+        )
+    return str(path)
+
+
+def scene_pixels(raster: str, bands: Sequence[int]) -> np.ndarray:
+    """Every valid pixel of the raster, shape (n, bands), float32."""
+    ds = open_raster(raster)
+    info = raster_info(ds)
+    from landcover_mlp.core.raster import Window, resolve_bands
+
+    chosen = resolve_bands(info, bands)
+    data, valid = read_window(ds, chosen, Window(0, 0, info.width, info.height), info.nodata)
+    return data[:, valid].T.astype(np.float32)
+
+
+# ----------------------------------------------------------------------------- models
+
+
+def fit_ours(train: Samples, ours: Ours) -> Fitted:
+    """Exactly what train_model does with the training polygons, then the product predictor."""
+    from landcover_mlp.core.prediction import Predictor
+    from landcover_mlp.core.training import train_network
+
+    started = time.perf_counter()
+    split = split_by_polygon(train, ours.split)
+    if split.validation.any():
+        fit, val = train.subset(split.train), train.subset(split.validation)
+        xv, yv = val.x, val.y
+    else:
+        fit, xv, yv = train, None, None
+    net = train_network(fit.x, fit.y, xv, yv, len(train.classes), ours.model, ours.training)
+    seconds = time.perf_counter() - started
+    model = LandCoverModel(
+        state=net.state,
+        bands=train.bands,
+        band_names=train.band_names,
+        band_count=max(train.bands),
+        nodata=(None,) * len(train.bands),
+        classes=train.classes,
+        model=ours.model,
+    )
+    predictor = Predictor(model, "cpu", PredictionConfig().chunk_pixels)
+    return Fitted(
+        lambda x: predictor.run(x, want_probs=False)[0],
+        seconds,
+        {"best_epoch": net.best_epoch, "epochs": len(net.history)},
+    )
+
+
+def fit_sklearn(kind: str, x: np.ndarray, y: np.ndarray, seed: int) -> Fitted:
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.neural_network import MLPClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    if kind == SK_MLP:
+        clf = make_pipeline(StandardScaler(), MLPClassifier(random_state=seed))
+    else:
+        clf = RandomForestClassifier(n_estimators=RF_TREES, n_jobs=-1, random_state=seed)
+    started = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(x, y)
+    seconds = time.perf_counter() - started
+    info = {"epochs": float(clf[-1].n_iter_)} if kind == SK_MLP else {}
+    return Fitted(clf.predict, seconds, info)
+
+
+def run_model(
+    kind: str,
+    train: Samples,
+    test: Samples,
+    scene: np.ndarray,
+    ours: Ours,
+    seed: int,
+) -> dict[str, float]:
+    """Train one model, score it on the test pixels, time the prediction of the scene."""
+    if kind == OURS:
+        fitted = fit_ours(train, ours)
+    else:
+        fitted = fit_sklearn(kind, train.x, train.y, seed)
+    report = assess(test.y, fitted.predict(test.x), train.classes)
+    started = time.perf_counter()
+    fitted.predict(scene)
+    return {
+        "oa": 100.0 * report.overall_accuracy,
+        "kappa": report.kappa,
+        "train_s": fitted.train_seconds,
+        "predict_s": time.perf_counter() - started,
+        **fitted.info,
+    }
+
+
+# ----------------------------------------------------------------------------- protocols
+
+
+def grouped_runs(
+    samples: Samples, repeats: int, share: float = 0.3
+) -> list[tuple[Samples, Samples, tuple[str, ...]]]:
+    """Seeded grouped splits of the polygons: (train, test, warnings) per repeat."""
+    out = []
+    for r in range(repeats):
+        split = split_by_polygon(samples, SplitConfig(validation_share=share, seed=r))
+        out.append((samples.subset(split.train), samples.subset(split.validation), split.warnings))
+    return out
+
+
+def pixel_runs(dataset: Dataset, repeats: int) -> tuple[Samples, list[tuple[Samples, Samples]]]:
+    """The published Indian Pines protocol on the full ground-truth raster."""
+    from sklearn.model_selection import train_test_split
+
+    from landcover_mlp.core.classes import ClassInfo
+    from landcover_mlp.core.raster import resolve_bands
+
+    ds = open_raster(_path(dataset.raster))
+    info = raster_info(ds)
+    bands = resolve_bands(info, dataset.bands)
+    labels = gdal.Open(_path(dataset.labels)).ReadAsArray().ravel()
+    cube = ds.ReadAsArray(band_list=list(bands)).reshape(len(bands), -1)
+    pixel = np.flatnonzero(labels > 0)
+    values = np.unique(labels[pixel])
+    samples = Samples(
+        x=cube[:, pixel].T.astype(np.float32),
+        y=np.searchsorted(values, labels[pixel]).astype(np.int64),
+        polygon_id=pixel.astype(np.int64),  # one "polygon" per pixel: random inner split
+        pixel_index=pixel.astype(np.int64),
+        classes=tuple(ClassInfo(int(v), str(v), "#000000") for v in values),
+        bands=bands,
+        band_names=tuple(info.band_names[b - 1] for b in bands),
+    )
+    index = np.arange(len(samples))
+    runs = []
+    for seed in range(repeats):
+        tr, te = train_test_split(index, test_size=0.7, random_state=seed, stratify=samples.y)
+        runs.append((samples.subset(np.sort(tr)), samples.subset(np.sort(te))))
+    return samples, runs
+
+
+def summarise(records: list[dict[str, float]]) -> dict[str, float]:
+    out: dict[str, float] = {"n": len(records)}
+    for key in records[0]:
+        v = np.array([r[key] for r in records], dtype=np.float64)
+        out[key] = round(float(v.mean()), 4)
+        out[key + "_std"] = round(float(v.std(ddof=1)) if len(v) > 1 else 0.0, 4)
+    return out
+
+
+def evaluate(
+    runs: Sequence[tuple[Samples, Samples]],
+    scene: np.ndarray,
+    models: Sequence[str],
+    ours: Ours,
+    label: str,
+) -> dict[str, dict[str, float]]:
+    results: dict[str, dict[str, float]] = {}
+    for kind in models:
+        records = []
+        for seed, (train, test) in enumerate(runs):
+            records.append(run_model(kind, train, test, scene, ours, seed))
+            rec = records[-1]
+            print(
+                f"  {label:<28} {kind:<22} run {seed}: OA {rec['oa']:6.2f}  "
+                f"kappa {rec['kappa']:.3f}  train {rec['train_s']:6.2f}s",
+                file=sys.stderr,
+                flush=True,
+            )
+        results[kind] = summarise(records)
+    return results
+
+
+def benchmark(
+    repeats: int,
+    models: Sequence[str] = MODELS,
+    datasets: Sequence[str] | None = None,
+    pixel_protocol: bool = True,
+    ours: Ours | None = None,
+) -> dict[str, dict[str, dict[str, object]]]:
+    """All figures: {dataset: {protocol: {model: summary, ...}, ...}, ...}."""
+    ours = ours or Ours()
+    chosen = [d for d in DATASETS if datasets is None or d.name in datasets]
+    if not chosen:
+        raise SystemExit(f"No data set selected; choose from {[d.name for d in DATASETS]}.")
+    results: dict[str, dict[str, dict[str, object]]] = {}
+    for d in chosen:
+        sampling = SamplingConfig("class_id", bands=d.bands)
+        samples = collect_samples(_path(d.raster), _path(d.polygons), sampling)
+        scene = scene_pixels(_path(d.raster), d.bands)
+        runs = grouped_runs(samples, repeats)
+        fallback = sorted({w.split("'")[1] for _, _, ws in runs for w in ws if "'" in w})
+        per_class = np.bincount(
+            samples.y[np.unique(samples.polygon_id, return_index=True)[1]],
+            minlength=len(samples.classes),
+        )
+        results[d.name] = {
+            "polygon-grouped": {
+                "pixels": len(samples),
+                "polygons": int(per_class.sum()),
+                "classes": len(samples.classes),
+                "bands": len(samples.bands),
+                "scene_pixels": int(scene.shape[0]),
+                "mean_test_pixels": float(np.mean([len(te) for _, te, _ in runs])),
+                "single_polygon_classes_pixel_split": fallback,
+                **evaluate(
+                    [(tr, te) for tr, te, _ in runs], scene, models, ours, d.name + " grouped"
+                ),
+            }
+        }
+        if pixel_protocol and d.labels:
+            pix_samples, pruns = pixel_runs(d, repeats)
+            results[d.name]["pixel 30% (published)"] = {
+                "pixels": len(pix_samples),
+                "train_pixels": len(pruns[0][0]),
+                "test_pixels": len(pruns[0][1]),
+                "scene_pixels": int(scene.shape[0]),
+                "published_svm_oa": PUBLISHED_SVM_OA,
+                **evaluate(pruns, scene, models, ours, d.name + " pixel 30%"),
+            }
+    return results
+
+
+def print_table(results: dict[str, dict[str, dict[str, object]]], repeats: int) -> None:
+    ours = Ours()
+    print(
+        f"\nLand Cover MLP accuracy benchmark: mean +/- std over {repeats} seeded split(s); "
+        "predict = every valid pixel of the scene, in memory"
+    )
+    print(
+        f"our defaults: hidden {list(ours.model.hidden_layers)} {ours.model.activation}, "
+        f"dropout {ours.model.dropout}, lr {ours.training.learning_rate}, momentum "
+        f"{ours.training.momentum}, batch {ours.training.batch_size}, epochs "
+        f"{ours.training.epochs}, patience {ours.training.patience}, weight decay "
+        f"{ours.training.weight_decay}, class weights {ours.training.class_weights}, "
+        f"validation share {ours.split.validation_share}"
+    )
+    print(
+        f"sklearn: MLPClassifier() defaults after StandardScaler; "
+        f"RandomForestClassifier(n_estimators={RF_TREES}, n_jobs=-1)"
+    )
+    header = (
+        f"{'dataset':<16} {'protocol':<22} {'model':<22} {'OA %':>14} {'kappa':>15} "
+        f"{'train s':>13} {'predict s':>15}"
+    )
+    print(header)
+    print("-" * len(header))
+    for name, protocols in results.items():
+        for protocol, block in protocols.items():
+            for kind in MODELS:
+                s = block.get(kind)
+                if not isinstance(s, dict):
+                    continue
+                print(
+                    f"{name:<16} {protocol:<22} {kind:<22} "
+                    f"{s['oa']:6.2f} +/- {s['oa_std']:4.2f} "
+                    f"{s['kappa']:6.3f} +/- {s['kappa_std']:5.3f} "
+                    f"{s['train_s']:5.1f} +/- {s['train_s_std']:4.1f} "
+                    f"{s['predict_s']:6.3f} +/- {s['predict_s_std']:5.3f}"
+                )
+            notes = [
+                f"{k}={block[k]}"
+                for k in (
+                    "pixels",
+                    "polygons",
+                    "train_pixels",
+                    "test_pixels",
+                    "mean_test_pixels",
+                    "scene_pixels",
+                )
+                if k in block
+            ]
+            print(f"{'':<16} {'':<22} ({', '.join(notes)})")
+            if block.get("single_polygon_classes_pixel_split"):
+                print(
+                    f"{'':<16} {'':<22} (classes with one polygon, pixel split by the core: "
+                    f"{', '.join(block['single_polygon_classes_pixel_split'])})"  # type: ignore[arg-type]
+                )
+            if "published_svm_oa" in block:
+                print(f"{'':<16} {'':<22} (published pixel-wise SVM: {PUBLISHED_SVM_OA} % OA)")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="2 repeats instead of 5")
+    parser.add_argument("--repeats", type=int, help="number of seeded splits (overrides --quick)")
+    parser.add_argument("--datasets", nargs="+", help="only these data sets")
+    parser.add_argument("--models", nargs="+", choices=("ours", "mlp", "rf"), help="only these")
+    args = parser.parse_args(argv)
+    repeats = args.repeats or (2 if args.quick else 5)
+    pick = {"ours": OURS, "mlp": SK_MLP, "rf": SK_RF}
+    models = [pick[m] for m in args.models] if args.models else list(MODELS)
+    started = time.perf_counter()
+    results = benchmark(repeats, models, args.datasets)
+    print_table(results, repeats)
+    ours = Ours()
+    print(f"\ntotal {time.perf_counter() - started:.0f} s on {os.cpu_count()} CPU core(s)")
+    print(
+        json.dumps(
+            {
+                "benchmark": "accuracy",
+                "repeats": repeats,
+                "our_defaults": {
+                    "model": {
+                        **asdict(ours.model),
+                        "hidden_layers": list(ours.model.hidden_layers),
+                    },
+                    "training": asdict(ours.training),
+                    "split": asdict(ours.split),
+                },
+                "sklearn_rf_trees": RF_TREES,
+                "results": results,
+            }
+        )
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""QGIS glue: plugin class, Processing provider and algorithms, background tasks, styling."""

@@ -1,0 +1,1 @@
+"""Processing provider and algorithms (toolbox, batch mode, model designer, qgis_process)."""

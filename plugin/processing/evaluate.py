@@ -1,0 +1,119 @@
+"""landcover_mlp:evaluate - accuracy of a class raster against reference data."""
+
+from __future__ import annotations
+
+import csv
+
+from qgis.core import (
+    QgsProcessing,
+    QgsProcessingException,
+    QgsProcessingOutputNumber,
+    QgsProcessingParameterEnum,
+    QgsProcessingParameterFeatureSource,
+    QgsProcessingParameterField,
+    QgsProcessingParameterFileDestination,
+    QgsProcessingParameterRasterLayer,
+)
+
+from ...core.evaluation import evaluate
+from ...core.reports import write_report_html, write_report_json
+from ..feedback import hooks_from_feedback
+from .base import PIXEL_RULE_LABELS, LandCoverAlgorithm, tr
+from .jobs import core_call
+
+
+class EvaluateAlgorithm(LandCoverAlgorithm):
+    """Confusion matrix, overall accuracy, kappa and per-class scores of any class raster."""
+
+    REFERENCE_POLYGONS = "REFERENCE_POLYGONS"
+    REFERENCE_RASTER = "REFERENCE_RASTER"
+    CONFUSION_MATRIX = "CONFUSION_MATRIX"
+
+    def name(self) -> str:
+        return "evaluate"
+
+    def displayName(self) -> str:  # noqa: N802 - QGIS virtual
+        return tr("Assess classification accuracy")
+
+    def shortHelpString(self) -> str:  # noqa: N802 - QGIS virtual
+        return tr(
+            "Compares a class raster with reference polygons (and their class field) or with a "
+            "reference class raster on the same grid. Writes the confusion matrix (rows = "
+            "reference, columns = predicted) as CSV and an HTML report with overall accuracy, "
+            "kappa and per-class precision, recall and F1. Use reference data that was not "
+            "used for training, or the accuracy is flattered."
+        )
+
+    def canExecute(self) -> tuple[bool, str]:  # noqa: N802 - evaluation needs no torch
+        return True, ""
+
+    def initAlgorithm(self, config=None) -> None:  # noqa: N802 - QGIS virtual
+        params = [
+            (QgsProcessingParameterRasterLayer(self.CLASSIFIED, tr("Classified raster")),
+             "The class raster to assess."),
+            (QgsProcessingParameterFeatureSource(self.REFERENCE_POLYGONS,
+                                                 tr("Reference polygons"),
+                                                 [QgsProcessing.TypeVectorPolygon], optional=True),
+             "Polygons of known class (give these or a reference raster)."),
+            (QgsProcessingParameterField(self.CLASS_FIELD, tr("Class field"), None,
+                                         self.REFERENCE_POLYGONS, optional=True),
+             "Class field of the reference polygons: text is matched to class names, numbers "
+             "to class values."),
+            (QgsProcessingParameterRasterLayer(self.REFERENCE_RASTER, tr("Reference raster"),
+                                               optional=True),
+             "A reference class raster on the same grid (0 or nodata = unlabelled)."),
+            (QgsProcessingParameterEnum(self.PIXEL_RULE, tr("Pixels taken from a polygon"),
+                                        PIXEL_RULE_LABELS, defaultValue=0),
+             "Which pixels of a reference polygon are compared."),
+            (QgsProcessingParameterFileDestination(self.CONFUSION_MATRIX, tr("Confusion matrix"),
+                                                   "CSV file (*.csv)"),
+             "Rows = reference, columns = predicted."),
+            (QgsProcessingParameterFileDestination(self.REPORT, tr("Accuracy report"),
+                                                   "HTML page (*.html)"),
+             "Readable report; a JSON copy is written beside it."),
+        ]  # fmt: skip
+        for param, text in params:
+            param.setHelp(tr(text))
+            self.addParameter(param)
+        self.addOutput(QgsProcessingOutputNumber(self.OVERALL_ACCURACY, tr("Overall accuracy")))
+        self.addOutput(QgsProcessingOutputNumber(self.KAPPA, tr("Kappa")))
+
+    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 - QGIS virtual
+        classified = self.parameterAsRasterLayer(parameters, self.CLASSIFIED, context)
+        if classified is None:
+            raise QgsProcessingException(tr("Choose the classified raster."))
+        polygons = self.source_path(parameters, self.REFERENCE_POLYGONS, context, feedback)
+        ref_raster = self.parameterAsRasterLayer(parameters, self.REFERENCE_RASTER, context)
+        field = self.parameterAsString(parameters, self.CLASS_FIELD, context)
+        if polygons is None and ref_raster is None:
+            raise QgsProcessingException(
+                tr("Give reference polygons (with their class field) or a reference raster.")
+            )
+        if polygons is not None and not field:
+            raise QgsProcessingException(tr("Choose the class field of the reference polygons."))
+        reference = polygons[0] if polygons else ref_raster.source()
+        report = core_call(
+            evaluate, classified.source(), reference, field if polygons else None,
+            self.parameterAsEnum(parameters, self.PIXEL_RULE, context) == 1,
+            hooks_from_feedback(feedback),
+        )  # fmt: skip
+        matrix_path = self.parameterAsFileOutput(parameters, self.CONFUSION_MATRIX, context)
+        html_path = self.parameterAsFileOutput(parameters, self.REPORT, context)
+        with open(matrix_path, "w", newline="", encoding="utf-8") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(["reference \\ predicted", *[c.name for c in report.classes]])
+            for c, row in zip(report.classes, report.confusion_matrix):
+                writer.writerow([c.name, *row])
+        core_call(write_report_html, report, html_path, "Accuracy report")
+        core_call(write_report_json, report, html_path.rsplit(".", 1)[0] + ".json")
+        feedback.pushInfo(
+            f"Overall accuracy {report.overall_accuracy:.1%}, kappa {report.kappa:.3f}"
+        )
+        for warning in report.warnings:
+            feedback.pushWarning(warning)
+        return {
+            self.CONFUSION_MATRIX: matrix_path,
+            self.REPORT: html_path,
+            self.OVERALL_ACCURACY: report.overall_accuracy,
+            self.KAPPA: report.kappa,
+        }

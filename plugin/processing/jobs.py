@@ -1,0 +1,115 @@
+"""Train / classify / write reports with QGIS feedback: shared by the algorithms."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+from qgis.core import QgsProcessingException, QgsProcessingFeedback, QgsRasterLayer
+
+from ...core.callbacks import Hooks
+from ...core.config import PredictionConfig, TrainRequest
+from ...core.errors import CancelledError, LandCoverError
+from ...core.model_io import LandCoverModel, save_model
+from ...core.prediction import PredictionResult, classify_raster
+from ...core.reports import (
+    plot_loss_curves,
+    write_history_csv,
+    write_report_html,
+    write_report_json,
+)
+from ...core.workflow import TrainResult, train_model
+from ..feedback import hooks_from_feedback
+from ..styling import apply_colours, save_style_beside, style_classified, style_confidence
+
+
+def core_call(func, *args, **kwargs):
+    """Run a core function; its errors become QgsProcessingException with the same sentence."""
+    try:
+        return func(*args, **kwargs)
+    except CancelledError as exc:
+        raise QgsProcessingException(str(exc)) from exc
+    except LandCoverError as exc:
+        raise QgsProcessingException(str(exc)) from exc
+
+
+def train_and_save(
+    request: TrainRequest,
+    colours: dict[str, str],
+    model_path: str,
+    loss_curve: str | None,
+    report: str | None,
+    feedback: QgsProcessingFeedback,
+) -> tuple[TrainResult, dict[str, Any]]:
+    """Train, save the model and write the loss curves and validation report."""
+    result: TrainResult = core_call(train_model, request, hooks_from_feedback(feedback))
+    model = result.model
+    if colours:
+        model = dataclasses.replace(model, classes=apply_colours(model.classes, colours))
+        result = dataclasses.replace(result, model=model)
+    core_call(save_model, model, model_path)
+    outputs: dict[str, Any] = {"MODEL": model_path}
+    best = model.info.get("best_epoch")
+    if loss_curve:
+        core_call(plot_loss_curves, model.history, loss_curve, best)
+        core_call(write_history_csv, model.history, Path(loss_curve).with_suffix(".csv"))
+        outputs["LOSS_CURVE"] = loss_curve
+    if report:
+        outputs["REPORT"] = report
+        if result.report is None:
+            Path(report).write_text(
+                "<html><body><h1>No validation</h1><p>No validation pixels: set a validation "
+                "share above 0 or give validation polygons.</p></body></html>",
+                encoding="utf-8",
+            )
+        else:
+            details = {
+                "training pixels": result.n_train,
+                "validation pixels": result.n_validation,
+                "best epoch": best,
+                "device": model.info.get("device"),
+                "hidden layers": ",".join(map(str, model.model.hidden_layers)),
+            }
+            core_call(write_report_html, result.report, report, "Validation report", details,
+                      loss_curve)  # fmt: skip
+            core_call(write_report_json, result.report, Path(report).with_suffix(".json"),
+                      {"details": details})  # fmt: skip
+    oa = result.report.overall_accuracy if result.report else float("nan")
+    kappa = result.report.kappa if result.report else float("nan")
+    outputs.update(OVERALL_ACCURACY=oa, KAPPA=kappa)
+    if result.report:
+        feedback.pushInfo(
+            f"Validation ({result.report.method}): overall accuracy {oa:.1%}, kappa {kappa:.3f}"
+        )
+        for warning in result.report.warnings:
+            feedback.pushWarning(warning)
+    return result, outputs
+
+
+def classify_and_style(
+    raster: str,
+    model: LandCoverModel,
+    classified: str,
+    confidence: str | None,
+    probabilities: str | None,
+    device: str,
+    hooks: Hooks,
+) -> PredictionResult:
+    """Classify and write a .qml beside each output so QGIS opens them styled."""
+    for path in (classified, confidence, probabilities):
+        if path and Path(path).suffix.lower() not in (".tif", ".tiff"):
+            raise QgsProcessingException(f"Output '{path}' must be a GeoTIFF (.tif).")
+    result: PredictionResult = core_call(
+        classify_raster, raster, model, classified, confidence, probabilities,
+        PredictionConfig(device=device), hooks,
+    )  # fmt: skip
+    # Layers made here are never added to the project (worker thread): they only write styles.
+    layer = QgsRasterLayer(str(result.classified), "classified")
+    style_classified(layer, model.classes)
+    save_style_beside(layer)
+    if result.confidence:
+        conf = QgsRasterLayer(str(result.confidence), "confidence")
+        style_confidence(conf)
+        save_style_beside(conf)
+    return result

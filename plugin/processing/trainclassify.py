@@ -1,0 +1,47 @@
+"""landcover_mlp:trainclassify - train and classify in one run."""
+
+from __future__ import annotations
+
+from qgis.core import QgsProcessingMultiStepFeedback
+
+from ..feedback import hooks_from_feedback
+from .base import tr
+from .classify import ClassifyAlgorithm
+from .train import TrainAlgorithm
+
+
+class TrainClassifyAlgorithm(TrainAlgorithm):
+    """Train a model, then classify the same raster with it."""
+
+    def name(self) -> str:
+        return "trainclassify"
+
+    def displayName(self) -> str:  # noqa: N802 - QGIS virtual
+        return tr("Train and classify")
+
+    def shortHelpString(self) -> str:  # noqa: N802 - QGIS virtual
+        return tr(
+            "Trains a multilayer perceptron on the pixels under the training polygons (whole "
+            "polygons held out for validation, early stopping) and classifies the whole raster "
+            "with it. Outputs the model, the class raster with names and colours, a confidence "
+            "raster, the loss curves, the validation report, overall accuracy and kappa."
+        )
+
+    def initAlgorithm(self, config=None) -> None:  # noqa: N802 - QGIS virtual
+        self.add_raster_parameters()
+        self.add_training_parameters()
+        self.add_model_outputs()
+        ClassifyAlgorithm.add_classify_outputs(self)
+
+    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 - QGIS virtual
+        steps = QgsProcessingMultiStepFeedback(2, feedback)
+        steps.setCurrentStep(0)
+        result, outputs = self.training_outputs(parameters, context, steps)
+        if feedback.isCanceled():
+            return outputs
+        steps.setCurrentStep(1)
+        _, classified = ClassifyAlgorithm.classify_outputs(
+            self, parameters, context, result.model, hooks_from_feedback(steps)
+        )
+        outputs.update(classified)
+        return outputs

@@ -1,0 +1,56 @@
+"""Is PyTorch importable here? Checked without importing it at plugin load (importing torch
+takes seconds); the message says how to install it."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+
+_STATE: dict[str, object] = {}
+
+
+def torch_available() -> bool:
+    """True when ``import torch`` can be attempted (a spec is found on sys.path)."""
+    if "torch" in sys.modules and sys.modules["torch"] is not None:
+        return True
+    try:
+        return importlib.util.find_spec("torch") is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def install_command() -> str:
+    """The command that installs a CPU build of torch into QGIS's Python."""
+    if sys.platform.startswith("win"):
+        return (
+            "In the OSGeo4W Shell: python -m pip install torch --index-url "
+            "https://download.pytorch.org/whl/cpu"
+        )
+    if sys.platform == "darwin":
+        return "/Applications/QGIS.app/Contents/MacOS/bin/python3 -m pip install --user torch"
+    return (
+        "python3 -m pip install --user torch --index-url https://download.pytorch.org/whl/cpu "
+        '(keep numpy below 2: add "numpy<2" when pip wants to upgrade it)'
+    )
+
+
+def missing_torch_message() -> str:
+    """A user sentence: what is missing and how to get it."""
+    return (
+        "PyTorch is not installed in QGIS's Python, and Land Cover MLP needs it to train and "
+        f"classify. Install it, then restart QGIS. {install_command()}"
+    )
+
+
+def device_summary() -> str:
+    """What training would use, e.g. "CPU: no CUDA device found" (imports torch)."""
+    if not torch_available():
+        return "PyTorch missing"
+    if "summary" not in _STATE:
+        try:
+            from ..core.network import select_device
+
+            _STATE["summary"] = select_device("auto")[1]
+        except Exception as exc:  # noqa: BLE001 - a broken torch install must not break the UI
+            _STATE["summary"] = f"PyTorch cannot be loaded: {exc}"
+    return str(_STATE["summary"])
