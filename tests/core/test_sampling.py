@@ -1,0 +1,329 @@
+"""Sampling: the pixels under the polygons, checked against GDAL's own rasterisation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from osgeo import gdal, ogr
+
+from landcover_mlp.core import LandCoverError
+from landcover_mlp.core import vector as vector_mod
+from landcover_mlp.core.config import SamplingConfig
+from landcover_mlp.core.raster import parse_bands
+from landcover_mlp.core.sampling import Samples, collect_samples
+
+RULES = ("centre", "all_touched")
+
+
+def _sample(raster, polygons, field="class_id", **kw) -> Samples:
+    return collect_samples(str(raster), str(polygons), SamplingConfig(field, **kw))
+
+
+def _feature_ids(polygons) -> list[int]:
+    ds = ogr.Open(str(polygons))
+    return [f.GetFID() for f in ds.GetLayer(0)]
+
+
+# --------------------------------------------------------------------------------------------
+# Real data: landsat7_ogt
+
+
+@pytest.mark.parametrize("rule", RULES)
+def test_landsat_counts_equal_gdal_rasterisation(landsat7, gdal_rasterize, rule):
+    all_touched = rule == "all_touched"
+    s = _sample(landsat7.raster, landsat7.polygons, bands=landsat7.bands, pixel_rule=rule)
+    grid = gdal_rasterize(landsat7.raster, landsat7.polygons, "class_id", all_touched)
+
+    # the published counts (PROVENANCE.md)
+    expected = {cid: (centre, touched)[all_touched] for cid, _, centre, touched in landsat7.classes}
+    assert len(s) == (1100 if all_touched else 718)
+    assert [c.value for c in s.classes] == [1, 2, 3, 4, 5]
+    assert dict(zip((c.value for c in s.classes), s.counts().tolist())) == expected
+
+    # exactly GDAL's pixels, class by class, not only the same number of them
+    values = np.array([c.value for c in s.classes])[s.y]
+    for cid in expected:
+        ours = np.sort(s.pixel_index[values == cid])
+        gdal_pixels = np.flatnonzero(grid.ravel() == cid)
+        np.testing.assert_array_equal(ours, gdal_pixels)
+
+    # the features are the raster's bands 1-7 at those pixels
+    stack = gdal.Open(str(landsat7.raster)).ReadAsArray()[:7].reshape(7, -1)
+    np.testing.assert_array_equal(s.x, stack[:, s.pixel_index].T.astype(np.float32))
+    assert s.bands == landsat7.bands
+
+
+def test_landsat_centre_rule_equals_author_labels(landsat7):
+    s = _sample(landsat7.raster, landsat7.polygons, bands=landsat7.bands)
+    labels = gdal.Open(str(landsat7.author_labels)).ReadAsArray().ravel()
+    values = np.array([c.value for c in s.classes])[s.y]
+    np.testing.assert_array_equal(labels[s.pixel_index], values)
+    assert np.count_nonzero(labels) == len(s)
+
+
+@pytest.mark.parametrize("rule", RULES)
+def test_landsat_counts_equal_gdal_per_polygon(landsat7, gdal_rasterize, rule):
+    all_touched = rule == "all_touched"
+    s = _sample(landsat7.raster, landsat7.polygons, bands=landsat7.bands, pixel_rule=rule)
+    fids = _feature_ids(landsat7.polygons)
+    assert len(fids) == 30
+    assert set(np.unique(s.polygon_id).tolist()) == set(fids)
+    for fid in fids:
+        grid = gdal_rasterize(
+            landsat7.raster, landsat7.polygons, "class_id", all_touched, where=f"fid = {fid}"
+        )
+        expected = np.flatnonzero(grid.ravel() > 0)
+        np.testing.assert_array_equal(
+            np.sort(s.pixel_index[s.polygon_id == fid]), expected, err_msg=f"polygon {fid}"
+        )
+
+
+@pytest.mark.parametrize("rule", RULES)
+def test_landsat_polygons_in_another_crs(landsat7, tmp_path, rule):
+    wgs84 = tmp_path / "polygons_4326.gpkg"
+    out = gdal.VectorTranslate(str(wgs84), str(landsat7.polygons), dstSRS="EPSG:4326", format="GPKG")
+    assert out is not None
+    out = None
+    vec = ogr.Open(str(wgs84))
+    assert vec.GetLayer(0).GetSpatialRef().GetAuthorityCode(None) == "4326"
+    vec = None
+
+    native = _sample(landsat7.raster, landsat7.polygons, bands=landsat7.bands, pixel_rule=rule)
+    moved = _sample(landsat7.raster, wgs84, bands=landsat7.bands, pixel_rule=rule)
+    assert [c.value for c in moved.classes] == [1, 2, 3, 4, 5]
+    diff = np.abs(moved.counts() - native.counts())
+    assert diff.max() <= 2, (native.counts(), moved.counts())
+    assert abs(len(moved) - len(native)) <= 2
+    # the same pixels, give or take a couple on the edges
+    assert len(np.setxor1d(native.pixel_index, moved.pixel_index)) <= 4
+    assert any("reprojected" in w for w in moved.warnings), moved.warnings
+
+
+def test_text_field_classes_sorted_by_name(landsat7):
+    s = _sample(landsat7.raster, landsat7.polygons, "class_name", bands=landsat7.bands)
+    names = sorted(name for _, name, _, _ in landsat7.classes)
+    assert [c.name for c in s.classes] == names
+    assert [c.value for c in s.classes] == [1, 2, 3, 4, 5]
+    by_name = {name: centre for _, name, centre, _ in landsat7.classes}
+    assert dict(zip((c.name for c in s.classes), s.counts().tolist())) == by_name
+    # every pixel keeps its polygon's class: compare with the integer field
+    ints = _sample(landsat7.raster, landsat7.polygons, "class_id", bands=landsat7.bands)
+    id_to_name = {cid: name for cid, name, _, _ in landsat7.classes}
+    order = np.argsort(s.pixel_index)
+    iorder = np.argsort(ints.pixel_index)
+    text_names = np.array([c.name for c in s.classes])[s.y[order]]
+    int_names = np.array([id_to_name[c.value] for c in ints.classes])[ints.y[iorder]]
+    np.testing.assert_array_equal(text_names, int_names)
+
+
+def test_integer_field_keeps_values(tmp_path, make_raster, make_polygons, rect):
+    data = np.arange(3 * 20 * 30, dtype=np.int16).reshape(3, 20, 30)
+    raster = make_raster(tmp_path / "r.tif", data)
+    feats = [
+        (rect(1, 1, 5, 5), {"code": 250, "name": "zeta"}),
+        (rect(10, 1, 13, 5), {"code": 7, "name": "alpha"}),
+        (rect(20, 10, 25, 12), {"code": 1000, "name": "Mid"}),
+    ]
+    polygons = make_polygons(tmp_path / "p.gpkg", feats)
+    ints = _sample(raster, polygons, "code")
+    assert [(c.value, c.name) for c in ints.classes] == [(7, "7"), (250, "250"), (1000, "1000")]
+    assert ints.counts().tolist() == [12, 16, 10]
+    texts = _sample(raster, polygons, "name")
+    # sorted by name (case-insensitive), numbered 1..N
+    assert [(c.value, c.name) for c in texts.classes] == [(1, "alpha"), (2, "Mid"), (3, "zeta")]
+    assert texts.counts().tolist() == [12, 10, 16]
+    # features are the exact pixel values
+    flat = data.reshape(3, -1)
+    np.testing.assert_array_equal(ints.x, flat[:, ints.pixel_index].T.astype(np.float32))
+
+
+# --------------------------------------------------------------------------------------------
+# Synthetic rasters
+
+
+def test_nodata_pixels_excluded(scene):
+    s = _sample(scene.raster, scene.polygons)
+    first_box = scene.boxes[0][1]
+    poly = scene.box_mask(first_box)
+    hole = poly & ~scene.valid
+    assert hole.sum() == 48  # the nodata box lies under part of the first polygon
+    expected = sum(scene.box_mask(b).sum() for _, b in scene.boxes) - hole.sum()
+    assert len(s) == expected
+    assert not np.isin(s.pixel_index, np.flatnonzero(hole.ravel())).any()
+    assert (s.x != scene.nodata).all()
+    assert any("nodata" in w for w in s.warnings), s.warnings
+    # every other pixel of the polygon is there
+    np.testing.assert_array_equal(
+        np.sort(s.pixel_index[s.polygon_id == _feature_ids(scene.polygons)[0]]),
+        np.flatnonzero((poly & scene.valid).ravel()),
+    )
+
+
+def test_nodata_in_one_selected_band_excludes_pixel(tmp_path, make_raster, make_polygons, rect):
+    data = np.full((3, 10, 10), 5, dtype=np.int16)
+    data[2, 4, 4] = -1  # nodata only in band 3
+    raster = make_raster(tmp_path / "r.tif", data, nodata=-1)
+    polygons = make_polygons(tmp_path / "p.gpkg", [(rect(0, 0, 10, 10), {"c": 1})])
+    assert len(_sample(raster, polygons, "c")) == 99
+    assert len(_sample(raster, polygons, "c", bands=(3,))) == 99
+    assert len(_sample(raster, polygons, "c", bands=(1, 2))) == 100
+
+
+def test_nan_in_float_raster_excluded(tmp_path, make_raster, make_polygons, rect):
+    data = np.ones((2, 12, 12), dtype=np.float32)
+    data[0, 3:6, 3:6] = np.nan  # 9 NaN pixels in band 1, no nodata value set
+    data[1, 0, 0] = np.inf
+    raster = make_raster(tmp_path / "nan.tif", data)
+    polygons = make_polygons(
+        tmp_path / "p.gpkg",
+        [(rect(0, 0, 12, 6), {"c": 1}), (rect(0, 6, 12, 12), {"c": 2})],
+    )
+    s = _sample(raster, polygons, "c")
+    assert len(s) == 144 - 9 - 1
+    assert np.isfinite(s.x).all()
+    assert s.counts().tolist() == [72 - 10, 72]
+
+
+def test_polygons_outside_raster_error(tmp_path, make_raster, make_polygons, rect, scene):
+    far = make_polygons(
+        tmp_path / "far.gpkg",
+        [(rect(500, 500, 510, 510), {"class_id": 1}), (rect(-100, -90, -80, -70), {"class_id": 2})],
+    )
+    with pytest.raises(LandCoverError, match="overlap") as info:
+        _sample(scene.raster, far)
+    assert "outside the raster" in str(info.value)
+
+
+def test_polygons_only_on_nodata_error(tmp_path, make_polygons, rect, scene):
+    c0, r0, c1, r1 = scene.nodata_box
+    on_hole = make_polygons(tmp_path / "hole.gpkg", [(rect(c0, r0, c1, r1), {"class_id": 1})])
+    with pytest.raises(LandCoverError, match="nodata"):
+        _sample(scene.raster, on_hole)
+
+
+def test_missing_class_field_lists_fields(scene):
+    with pytest.raises(LandCoverError) as info:
+        _sample(scene.raster, scene.polygons, "landcover")
+    msg = str(info.value)
+    assert "'landcover'" in msg
+    for field in ("class_id", "class_name", "colour"):
+        assert field in msg
+
+
+def test_missing_polygon_file_error(scene, tmp_path):
+    # like a missing raster, a missing polygon file should say that it does not exist
+    with pytest.raises(LandCoverError, match="not exist"):
+        _sample(scene.raster, tmp_path / "nope.gpkg")
+
+
+def test_missing_raster_error(scene, tmp_path):
+    with pytest.raises(LandCoverError, match="does not exist"):
+        _sample(tmp_path / "nope.tif", scene.polygons)
+
+
+def test_cap_per_class_seeded(landsat7):
+    cap = 50
+    kw = dict(bands=landsat7.bands, max_per_class=cap)
+    a = _sample(landsat7.raster, landsat7.polygons, **kw, seed=7)
+    b = _sample(landsat7.raster, landsat7.polygons, **kw, seed=7)
+    c = _sample(landsat7.raster, landsat7.polygons, **kw, seed=8)
+    full = _sample(landsat7.raster, landsat7.polygons, bands=landsat7.bands)
+    assert a.counts().tolist() == [min(cap, n) for n in full.counts().tolist()]
+    assert a.counts().tolist() == [50, 16, 50, 50, 50]
+    np.testing.assert_array_equal(a.pixel_index, b.pixel_index)
+    np.testing.assert_array_equal(a.x, b.x)
+    assert not np.array_equal(a.pixel_index, c.pixel_index)
+    # the capped samples are a subset of the full ones, with the same labels
+    assert np.isin(a.pixel_index, full.pixel_index).all()
+    lookup = dict(zip(full.pixel_index.tolist(), full.y.tolist()))
+    assert [lookup[p] for p in a.pixel_index.tolist()] == a.y.tolist()
+    # the uncapped class (water, 16 px) is kept whole
+    np.testing.assert_array_equal(
+        np.sort(a.pixel_index[a.y == 1]), np.sort(full.pixel_index[full.y == 1])
+    )
+    assert any("capped" in w for w in a.warnings)
+
+
+@pytest.mark.parametrize("bands", [(0,), (9,), (1, 2, 12)])
+def test_band_out_of_range_error(landsat7, bands):
+    with pytest.raises(LandCoverError) as info:
+        _sample(landsat7.raster, landsat7.polygons, bands=bands)
+    msg = str(info.value)
+    bad = [b for b in bands if b < 1 or b > 8]
+    assert all(str(b) in msg for b in bad)
+    assert "8 band(s)" in msg
+
+
+def test_repeated_band_error(landsat7):
+    with pytest.raises(LandCoverError, match="repeats"):
+        _sample(landsat7.raster, landsat7.polygons, bands=(1, 2, 2))
+
+
+def test_band_selection_order_respected(landsat7):
+    s = _sample(landsat7.raster, landsat7.polygons, bands=(5, 1))
+    stack = gdal.Open(str(landsat7.raster)).ReadAsArray().reshape(8, -1)
+    np.testing.assert_array_equal(s.x[:, 0], stack[4, s.pixel_index])
+    np.testing.assert_array_equal(s.x[:, 1], stack[0, s.pixel_index])
+    assert s.bands == (5, 1)
+
+
+def test_parse_bands():
+    assert parse_bands("1-7") == (1, 2, 3, 4, 5, 6, 7)
+    assert parse_bands("1, 3,5-6") == (1, 3, 5, 6)
+    assert parse_bands("") is None
+    with pytest.raises(LandCoverError, match="band list"):
+        parse_bands("one,two")
+
+
+@pytest.mark.parametrize("rule", RULES)
+def test_tiled_rasterisation_matches_whole_window(landsat7, monkeypatch, rule):
+    whole = _sample(landsat7.raster, landsat7.polygons, bands=landsat7.bands, pixel_rule=rule)
+    monkeypatch.setattr(vector_mod, "_TILE_PIXELS", 7)
+    parts: list[int] = []
+    real = vector_mod.iter_polygon_pixels
+
+    def counting(*args, **kwargs):
+        for part in real(*args, **kwargs):
+            assert part.window.pixels <= 7
+            parts.append(part.fid)
+            yield part
+
+    monkeypatch.setattr("landcover_mlp.core.sampling.iter_polygon_pixels", counting)
+    tiled = _sample(landsat7.raster, landsat7.polygons, bands=landsat7.bands, pixel_rule=rule)
+    assert len(parts) > 5 * 30  # really tile by tile
+    assert tiled.counts().tolist() == whole.counts().tolist()
+    a, b = np.argsort(whole.pixel_index), np.argsort(tiled.pixel_index)
+    np.testing.assert_array_equal(whole.pixel_index[a], tiled.pixel_index[b])
+    np.testing.assert_array_equal(whole.y[a], tiled.y[b])
+    np.testing.assert_array_equal(whole.polygon_id[a], tiled.polygon_id[b])
+    np.testing.assert_array_equal(whole.x[a], tiled.x[b])
+
+
+def test_overlapping_polygons_of_different_classes(tmp_path, make_raster, make_polygons, rect):
+    raster = make_raster(tmp_path / "r.tif", np.ones((1, 10, 10), dtype=np.int16))
+    polygons = make_polygons(
+        tmp_path / "p.gpkg",
+        [
+            (rect(0, 0, 6, 10), {"c": 1}),
+            (rect(4, 0, 10, 10), {"c": 2}),  # columns 4-5 claimed by both classes
+            (rect(0, 0, 2, 10), {"c": 1}),  # same class overlap: kept once
+        ],
+    )
+    s = _sample(raster, polygons, "c")
+    assert s.counts().tolist() == [40, 40]
+    assert len(np.unique(s.pixel_index)) == len(s)
+    cols = s.pixel_index % 10
+    assert not np.isin(cols, [4, 5]).any()
+    assert any("overlapping" in w for w in s.warnings)
+
+
+def test_polygons_without_class_skipped(tmp_path, make_raster, make_polygons, rect):
+    raster = make_raster(tmp_path / "r.tif", np.ones((1, 10, 10), dtype=np.int16))
+    polygons = make_polygons(
+        tmp_path / "p.gpkg",
+        [(rect(0, 0, 5, 5), {"c": "a"}), (rect(5, 5, 10, 10), {"c": None})],
+        fields={"c": ogr.OFTString},
+    )
+    s = _sample(raster, polygons, "c")
+    assert len(s) == 25
+    assert any("no class" in w for w in s.warnings)

@@ -1,0 +1,254 @@
+"""Training: seeded, early stopping with the best weights restored, cancel, divergence."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from landcover_mlp.core import CancelledError, LandCoverError
+from landcover_mlp.core.callbacks import Hooks
+from landcover_mlp.core.config import ModelConfig, TrainingConfig
+from landcover_mlp.core.network import MLP, load_state, select_device
+from landcover_mlp.core.training import class_weights, train_network
+
+
+def _blobs(n: int, n_features: int = 4, n_classes: int = 3, spread: float = 1.0, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(0, 3, size=(n_classes, n_features))
+    y = rng.integers(0, n_classes, n)
+    x = centres[y] + rng.normal(0, spread, size=(n, n_features))
+    # raw, unscaled values like reflectance x 10000
+    return (x * 500 + 3000).astype(np.float32), y.astype(np.int64)
+
+
+def _states_equal(a: dict, b: dict) -> bool:
+    assert a.keys() == b.keys()
+    return all(np.array_equal(a[k], b[k]) for k in a)
+
+
+@pytest.mark.parametrize("dropout", [0.0, 0.3])
+def test_seeded_reproducibility(dropout):
+    x, y = _blobs(300)
+    xv, yv = _blobs(100, seed=1)
+    model = ModelConfig((16, 8), "relu", dropout)
+    cfg = TrainingConfig(epochs=8, batch_size=16, patience=0, seed=5, device="cpu")
+    torch.manual_seed(1)
+    a = train_network(x, y, xv, yv, 3, model, cfg)
+    torch.rand(1000)  # the global RNG moves on between runs: it must not matter
+    b = train_network(x, y, xv, yv, 3, model, cfg)
+    assert _states_equal(a.state, b.state), "same data + seed must give the same weights"
+    assert a.history == b.history
+    other = train_network(x, y, xv, yv, 3, model, TrainingConfig(**{**cfg.__dict__, "seed": 6}))
+    assert not _states_equal(a.state, other.state)
+
+
+def test_training_does_not_reseed_global_rng():
+    x, y = _blobs(100)
+    torch.manual_seed(42)
+    expected = torch.rand(3)
+    torch.manual_seed(42)
+    train_network(x, y, None, None, 3, ModelConfig((4,)), TrainingConfig(epochs=1, device="cpu"))
+    # the weights are drawn from a forked generator; training itself may consume the global
+    # generator only through dropout, which is off here
+    assert torch.equal(torch.rand(3), expected)
+
+
+def test_history_records_and_progress():
+    x, y = _blobs(200)
+    xv, yv = _blobs(80, seed=1)
+    progress: list[float] = []
+    epochs: list[dict] = []
+    logs: list[str] = []
+    hooks = Hooks(progress=progress.append, epoch=epochs.append, log=logs.append)
+    net = train_network(
+        x, y, xv, yv, 3, ModelConfig((8,)), TrainingConfig(epochs=6, patience=0, device="cpu"),
+        hooks,
+    )  # fmt: skip
+    assert len(net.history) == 6
+    assert [r["epoch"] for r in net.history] == [1, 2, 3, 4, 5, 6]
+    for rec in net.history:
+        assert {"train_loss", "val_loss", "val_accuracy"} <= rec.keys()
+        assert np.isfinite(rec["train_loss"]) and rec["train_loss"] > 0
+        assert 0.0 <= rec["val_accuracy"] <= 1.0
+    assert epochs == net.history
+    assert progress[-1] == 100.0
+    assert all(0.0 <= p <= 100.0 for p in progress)
+    assert progress == sorted(progress)
+    assert any("cpu" in m.lower() for m in logs)
+    assert net.history[-1]["val_accuracy"] > 0.9  # separable blobs: it learns
+    assert net.device.lower().startswith("cpu")
+    assert not net.stopped_early
+
+
+def test_history_without_validation_watches_training_loss():
+    x, y = _blobs(200)
+    net = train_network(
+        x, y, None, None, 3, ModelConfig((8,)), TrainingConfig(epochs=5, patience=0, device="cpu")
+    )
+    assert all("val_loss" not in r for r in net.history)
+    losses = [r["train_loss"] for r in net.history]
+    assert net.best_epoch == int(np.argmin(losses)) + 1
+
+
+def test_early_stopping_restores_best_epoch():
+    # few noisy training pixels and a big network: the validation loss turns up
+    x, y = _blobs(40, n_features=6, n_classes=2, spread=3.0, seed=3)
+    xv, yv = _blobs(600, n_features=6, n_classes=2, spread=3.0, seed=3)
+    xv, yv = xv[40:], yv[40:]  # same distribution, other pixels
+    patience = 6
+    cfg = TrainingConfig(
+        learning_rate=0.1,
+        momentum=0.9,
+        epochs=300,
+        batch_size=8,
+        patience=patience,
+        class_weights=False,
+        weight_decay=0.0,
+        seed=0,
+        device="cpu",
+    )
+    net = train_network(x, y, xv, yv, 2, ModelConfig((128, 128)), cfg)
+    val_losses = [r["val_loss"] for r in net.history]
+    assert net.stopped_early
+    assert len(net.history) < 300
+    assert net.best_epoch == int(np.argmin(val_losses)) + 1
+    assert len(net.history) == net.best_epoch + patience
+    assert val_losses[-1] > val_losses[net.best_epoch - 1]
+
+    # the returned weights are the best epoch's: they reproduce that epoch's validation loss
+    mlp = MLP(6, (128, 128), 2)
+    load_state(mlp, net.state)
+    mlp.eval()
+    with torch.no_grad():
+        loss = torch.nn.functional.cross_entropy(mlp(torch.from_numpy(xv)), torch.from_numpy(yv))
+    assert float(loss) == pytest.approx(val_losses[net.best_epoch - 1], rel=1e-4)
+    assert float(loss) != pytest.approx(val_losses[-1], rel=1e-3)
+
+
+@pytest.mark.parametrize("flip_after", [1, 37])
+def test_cancel_within_one_batch(monkeypatch, flip_after):
+    x, y = _blobs(1000)
+    calls = {"n": 0, "flipped": False}
+
+    def cancelled() -> bool:
+        calls["n"] += 1
+        if calls["n"] > flip_after:
+            calls["flipped"] = True
+        return calls["flipped"]
+
+    steps = {"before": 0, "after": 0}
+    real_step = torch.optim.SGD.step
+
+    def counting_step(self, *args, **kwargs):
+        steps["after" if calls["flipped"] else "before"] += 1
+        return real_step(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.SGD, "step", counting_step)
+    cfg = TrainingConfig(epochs=50, batch_size=10, patience=0, device="cpu")
+    with pytest.raises(CancelledError):
+        train_network(x, y, None, None, 3, ModelConfig((8,)), cfg, Hooks(cancelled=cancelled))
+    assert calls["flipped"]
+    assert steps["after"] <= 1
+    # polled before every batch: each "go on" answer allowed exactly one batch
+    assert steps["before"] == flip_after
+
+
+def test_cancel_from_epoch_hook():
+    x, y = _blobs(200)
+    state = {"stop": False}
+    seen: list[int] = []
+
+    def on_epoch(rec):
+        seen.append(rec["epoch"])
+        state["stop"] = rec["epoch"] == 2
+
+    hooks = Hooks(cancelled=lambda: state["stop"], epoch=on_epoch)
+    with pytest.raises(CancelledError):
+        train_network(x, y, None, None, 3, ModelConfig((8,)), TrainingConfig(epochs=20), hooks)
+    assert seen == [1, 2]
+
+
+def test_forced_cuda_without_cuda(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    x, y = _blobs(50)
+    with pytest.raises(LandCoverError) as info:
+        train_network(
+            x, y, None, None, 3, ModelConfig((4,)), TrainingConfig(epochs=1, device="cuda")
+        )
+    msg = str(info.value)
+    assert "cuda" in msg and "cpu" in msg
+    with pytest.raises(LandCoverError, match="cuda"):
+        select_device("cuda")
+    device, why = select_device("auto")
+    assert device.type in ("cpu", "mps")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="only meaningful without CUDA")
+def test_forced_cuda_on_this_machine():
+    with pytest.raises(LandCoverError, match="not available"):
+        select_device("cuda")
+
+
+def test_diverging_learning_rate():
+    x, y = _blobs(300, spread=2.0)
+    cfg = TrainingConfig(learning_rate=10, momentum=0.99, epochs=30, device="cpu")
+    with pytest.raises(LandCoverError, match="learning rate"):
+        train_network(x, y, None, None, 3, ModelConfig((32,)), cfg)
+
+
+def test_no_training_samples():
+    with pytest.raises(LandCoverError, match="No training samples"):
+        train_network(
+            np.zeros((0, 3), np.float32),
+            np.zeros(0, np.int64),
+            None,
+            None,
+            2,
+            ModelConfig((4,)),
+            TrainingConfig(epochs=1),
+        )
+
+
+def test_class_weights_match_sklearn():
+    from sklearn.utils.class_weight import compute_class_weight
+
+    y = np.array([0] * 50 + [1] * 5 + [2] * 20)
+    ours = class_weights(y, 3)
+    theirs = compute_class_weight("balanced", classes=np.arange(3), y=y)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-6)
+    # a class absent from training gets weight 0
+    assert class_weights(np.array([0, 0, 2]), 3)[1] == 0.0
+
+
+def test_constant_band_does_not_break_standardisation():
+    x, y = _blobs(200)
+    x[:, 1] = 1234.0  # a constant band
+    net = train_network(
+        x, y, None, None, 3, ModelConfig((8,)), TrainingConfig(epochs=3, device="cpu")
+    )
+    assert np.isfinite(net.history[-1]["train_loss"])
+    assert net.state["std"][1] == 1.0
+    assert all(np.isfinite(v).all() for v in net.state.values())
+
+
+@pytest.mark.parametrize(
+    "kwargs, word",
+    [
+        ({"learning_rate": 0}, "Learning rate"),
+        ({"momentum": 1.0}, "Momentum"),
+        ({"epochs": 0}, "Epochs"),
+        ({"batch_size": 0}, "Batch size"),
+        ({"device": "tpu"}, "Device"),
+    ],
+)
+def test_training_config_validated(kwargs, word):
+    with pytest.raises(LandCoverError, match=word):
+        TrainingConfig(**kwargs)
+
+
+def test_learning_rate_upper_bound_message():
+    # 20 is refused; the message must say what is allowed, not "must be > 0; got 20"
+    with pytest.raises(LandCoverError) as info:
+        TrainingConfig(learning_rate=20)
+    assert "10" in str(info.value)
