@@ -233,6 +233,45 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
     return 0
 
 
+def _floats(text: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(v) for v in text.split(",") if v.strip())
+    except ValueError as exc:
+        raise LandCoverError(f"Cannot read '{text}': write numbers separated by commas.") from exc
+
+
+def cmd_tune(a: argparse.Namespace) -> int:
+    from .model_io import save_model
+    from .selection import SearchConfig, SearchSpace, search_summary, tune_model
+    from .tuning_report import write_search_csv, write_search_html
+
+    layers = tuple(parse_hidden_layers(v) for v in a.search_hidden_layers.split(";") if v.strip())
+    space = SearchSpace(
+        hidden_layers=layers,
+        learning_rate=_floats(a.search_learning_rates),
+        momentum=_floats(a.search_momentums),
+        activation=tuple(v.strip() for v in a.search_activations.split(",") if v.strip()),
+        batch_size=tuple(int(v) for v in _floats(a.search_batch_sizes))
+        if a.search_batch_sizes
+        else (),
+    )
+    search = SearchConfig(space, a.strategy, a.n_iter, a.folds, a.time_budget, a.seed)
+    result = tune_model(request_from_args(a), search, _hooks("tuning", a.quiet))
+    model_path = Path(a.model)
+    table = write_search_csv(result, _side(model_path, "_search.csv"))
+    html = write_search_html(result, _side(model_path, "_search.html"))
+    Path(_side(model_path, "_search.json")).write_text(json.dumps(search_summary(result), indent=2))
+    print(f"Search table: {table} and {html}")
+    if result.final is None:
+        print("No configuration finished; no model was written.")
+        return 1 if not result.cancelled else 130
+    save_model(result.final.model, model_path)
+    best = result.best
+    print(f"Best ({result.method}): {best.label()}: OA {best.oa_mean:.1%} +/- {best.oa_std:.1%}")
+    print(f"Model retrained with it: {model_path}")
+    return 0
+
+
 def cmd_demo(a: argparse.Namespace) -> int:
     from .demo import run_demo
 
@@ -282,6 +321,39 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--report", required=True, help="JSON report to write")
     e.add_argument("--html", default=None, help="also write an HTML report")
     e.set_defaults(func=cmd_evaluate)
+    u = sub.add_parser("tune", help="grouped k-fold search for the best settings, then retrain")
+    _add_training_options(u)
+    u.add_argument("--model", required=True, help="model file to write with the best settings")
+    u.add_argument(
+        "--search-hidden-layers",
+        default="32;64;64,64;128,64;128,128",
+        help="layer sets separated by ';' (default %(default)s)",
+    )
+    u.add_argument("--search-learning-rates", default="0.01,0.05,0.1", help="default %(default)s")
+    u.add_argument("--search-momentums", default="0.5,0.9", help="default %(default)s")
+    u.add_argument(
+        "--search-activations", default="relu", help="e.g. relu,tanh (default %(default)s)"
+    )
+    u.add_argument("--search-batch-sizes", default="", help="e.g. 32,128 (default: --batch-size)")
+    u.add_argument(
+        "--strategy", choices=("grid", "random"), default="grid", help="default %(default)s"
+    )
+    u.add_argument(
+        "--n-iter",
+        type=int,
+        default=10,
+        help="configurations of a random search (default %(default)s)",
+    )
+    u.add_argument(
+        "--folds", type=int, default=5, help="k of the grouped k-fold (default %(default)s)"
+    )
+    u.add_argument(
+        "--time-budget",
+        type=float,
+        default=None,
+        help="seconds; unfinished work is dropped, finished configurations kept",
+    )
+    u.set_defaults(func=cmd_tune)
     d = sub.add_parser("demo", help="generate the sample scene and run the whole job on it")
     d.add_argument("--out", default="demo_output", help="output folder (default %(default)s)")
     d.set_defaults(func=cmd_demo)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -96,3 +97,23 @@ def select_device(requested: str = "auto") -> tuple[torch.device, str]:
             "choose 'auto' or 'cpu'."
         )
     return torch.device(requested), found[requested]
+
+
+def score_state(
+    state: Mapping[str, np.ndarray], model_config: Any, x: np.ndarray, y: np.ndarray
+) -> tuple[np.ndarray, float]:
+    """Predicted class indices and mean (unweighted) cross-entropy of weights ``state`` on
+    samples ``x`` (n, bands) with labels ``y``."""
+    n_out = int(
+        state[
+            f"layers.{max(int(k.split('.')[1]) for k in state if k.endswith('.weight'))}.weight"
+        ].shape[0]
+    )
+    model = MLP(x.shape[1], model_config.hidden_layers, n_out, model_config.activation,
+                model_config.dropout)  # fmt: skip
+    load_state(model, state)
+    model.eval()
+    with torch.no_grad():
+        logits = model(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)))
+        loss = nn.functional.cross_entropy(logits, torch.from_numpy(np.asarray(y, dtype=np.int64)))
+    return logits.argmax(1).numpy(), float(loss)

@@ -176,17 +176,18 @@ def _blur(array: FloatArray, sigma: float, pad: int = 0) -> FloatArray:
     """Gaussian blur via FFT; ``pad`` reflect-pads first so edges do not wrap around."""
     if pad:
         array = np.pad(array, pad, mode="reflect")
-    fy = np.fft.fftfreq(array.shape[0])[:, None]
-    fx = np.fft.rfftfreq(array.shape[1])[None, :]
+    fy = np.fft.fftfreq(array.shape[0], 1.0)[:, None]
+    fx = np.fft.rfftfreq(array.shape[1], 1.0)[None, :]
     kernel = np.exp(-2.0 * (np.pi * sigma) ** 2 * (fx**2 + fy**2))
     out = np.fft.irfft2(np.fft.rfft2(array) * kernel, s=array.shape)
     return out[pad : out.shape[0] - pad, pad : out.shape[1] - pad] if pad else out
 
 
-def _field(rng: np.random.Generator, shape: tuple[int, int], sigma: float) -> FloatArray:
+def _field(rng: np.random.Generator, shape: tuple[int, ...], sigma: float) -> FloatArray:
     """Smooth random field with zero mean and unit standard deviation (periodic edges)."""
     smooth = _blur(rng.standard_normal(shape), sigma)
-    return (smooth - smooth.mean()) / smooth.std()
+    normalised: FloatArray = (smooth - smooth.mean()) / smooth.std()
+    return normalised
 
 
 def _layout(rng: np.random.Generator, height: int, width: int) -> tuple[IntArray, IntArray]:
@@ -376,8 +377,8 @@ def _place_polygons(
     """
     scale = min(1.0, float(np.sqrt(labels.size / 120_000)))
     extra_training, extra_validation = max(1, round(8 * scale)) - 3, max(0, round(4 * scale) - 2)
-    plan = (("training", 3), ("validation", 2))
-    plan += (("training", extra_training), ("validation", extra_validation))
+    plan = [("training", 3), ("validation", 2), ("training", extra_training)]
+    plan.append(("validation", extra_validation))
     placed: list[Circle] = []
     result: dict[str, list[_Polygon]] = {"training": [], "validation": []}
     for cls in CLASSES:

@@ -214,7 +214,9 @@ def rasterize_counts(
 ) -> np.ndarray:
     """GDAL's own whole-grid rasterisation of ``attribute`` on a MEM copy of the raster grid."""
     src = gdal.Open(str(raster))
-    mem = gdal.GetDriverByName("MEM").Create("", src.RasterXSize, src.RasterYSize, 1, gdal.GDT_Int32)
+    mem = gdal.GetDriverByName("MEM").Create(
+        "", src.RasterXSize, src.RasterYSize, 1, gdal.GDT_Int32
+    )
     mem.SetGeoTransform(src.GetGeoTransform())
     mem.SetProjection(src.GetProjection())
     vec = ogr.Open(str(polygons))

@@ -37,6 +37,7 @@ from ...core.config import (
     parse_hidden_layers,
 )
 from ...core.errors import LandCoverError
+from ...core.raster import parse_bands
 from ..torch_check import missing_torch_message, torch_available
 
 ICON = Path(__file__).resolve().parents[2] / "resources" / "icon.svg"
@@ -204,6 +205,14 @@ class LandCoverAlgorithm(QgsProcessingAlgorithm):
             raise QgsProcessingException(tr(f"Could not read the layer given as {name}."))
         return path, (layer_name or None)
 
+    def bands(self, parameters: dict[str, Any], context: QgsProcessingContext) -> tuple[int, ...]:
+        """Chosen band numbers; () means all. Text such as "1,2,4" or "1-7" is read too."""
+        # QGIS reads only ';' between band numbers and turns "1,2,4" into band 0.
+        raw = parameters.get(self.BANDS)
+        if isinstance(raw, str) and ("," in raw or "-" in raw):
+            return parse_bands(raw) or ()
+        return tuple(self.parameterAsInts(parameters, self.BANDS, context) or ())
+
     def device(self, parameters: dict[str, Any], context: QgsProcessingContext) -> str:
         return DEVICES[self.parameterAsEnum(parameters, self.DEVICE, context)]
 
@@ -230,7 +239,7 @@ class LandCoverAlgorithm(QgsProcessingAlgorithm):
                 validation_layer=validation[1] if validation else None,
                 sampling=SamplingConfig(
                     class_field=class_field,
-                    bands=tuple(self.parameterAsInts(parameters, self.BANDS, context) or ()),
+                    bands=self.bands(parameters, context),
                     pixel_rule=PIXEL_RULES[
                         self.parameterAsEnum(parameters, self.PIXEL_RULE, context)
                     ],

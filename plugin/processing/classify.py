@@ -12,7 +12,7 @@ from qgis.core import (
 from ...core.errors import LandCoverError
 from ...core.model_io import load_model
 from ..feedback import hooks_from_feedback
-from .base import LandCoverAlgorithm, tr
+from .base import LandCoverAlgorithm, _help, tr
 from .jobs import classify_and_style
 
 
@@ -52,11 +52,16 @@ class ClassifyAlgorithm(LandCoverAlgorithm):
 
     def add_classify_outputs(self) -> None:
         dest = QgsProcessingParameterRasterDestination
-        self.addParameter(dest(self.CLASSIFIED, tr("Classified raster")))
-        self.addParameter(dest(self.CONFIDENCE, tr("Confidence raster"), optional=True,
-                               createByDefault=True))  # fmt: skip
-        self.addParameter(dest(self.PROBABILITIES, tr("Class probabilities"), optional=True,
-                               createByDefault=False))  # fmt: skip
+        self.addParameter(_help(dest(self.CLASSIFIED, tr("Classified raster")),
+            "Class of every valid pixel (GeoTIFF) with the class names and colours; a .qml "
+            "style is written beside it."))  # fmt: skip
+        self.addParameter(_help(dest(self.CONFIDENCE, tr("Confidence raster"), optional=True,
+                                     createByDefault=True),
+            "Probability of the chosen class, 0-1 (GeoTIFF): low values show where the map is "
+            "uncertain."))  # fmt: skip
+        self.addParameter(_help(dest(self.PROBABILITIES, tr("Class probabilities"),
+                                     optional=True, createByDefault=False),
+            "One band per class with its probability (GeoTIFF)."))  # fmt: skip
 
     def classify_outputs(self, parameters, context, model, hooks):
         raster = self.raster_path(parameters, context)

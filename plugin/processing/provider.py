@@ -11,6 +11,7 @@ from .classify import ClassifyAlgorithm
 from .evaluate import EvaluateAlgorithm
 from .train import TrainAlgorithm
 from .trainclassify import TrainClassifyAlgorithm
+from .tune import TuneAlgorithm
 
 ICON = Path(__file__).resolve().parents[2] / "resources" / "icon.svg"
 
@@ -19,7 +20,13 @@ class LandCoverMlpProvider(QgsProcessingProvider):
     """Registers the Land Cover MLP algorithms."""
 
     def loadAlgorithms(self) -> None:  # noqa: N802 - QGIS virtual
-        for alg in (TrainAlgorithm, ClassifyAlgorithm, TrainClassifyAlgorithm, EvaluateAlgorithm):
+        for alg in (
+            TrainAlgorithm,
+            ClassifyAlgorithm,
+            TrainClassifyAlgorithm,
+            EvaluateAlgorithm,
+            TuneAlgorithm,
+        ):
             self.addAlgorithm(alg())
 
     def id(self) -> str:

@@ -8,7 +8,7 @@ from qgis.core import (
 )
 
 from ..styling import colours_from_symbology
-from .base import LandCoverAlgorithm, tr
+from .base import LandCoverAlgorithm, _help, tr
 from .jobs import train_and_save
 
 MODEL_FILTER = "Land Cover MLP model (*.safetensors)"
@@ -39,12 +39,18 @@ class TrainAlgorithm(LandCoverAlgorithm):
         self.add_model_outputs()
 
     def add_model_outputs(self) -> None:
-        self.addParameter(QgsProcessingParameterFileDestination(
-            self.MODEL, tr("Model file"), MODEL_FILTER))  # fmt: skip
-        self.addParameter(QgsProcessingParameterFileDestination(
-            self.LOSS_CURVE, tr("Loss curves"), "PNG image (*.png)", optional=True))  # fmt: skip
-        self.addParameter(QgsProcessingParameterFileDestination(
-            self.REPORT, tr("Validation report"), "HTML page (*.html)", optional=True))  # fmt: skip
+        dest = QgsProcessingParameterFileDestination
+        self.addParameter(_help(dest(self.MODEL, tr("Model file"), MODEL_FILTER),
+            "The trained network with its bands, classes and settings (.safetensors); "
+            "'Classify raster with a model' applies it to other images."))  # fmt: skip
+        self.addParameter(_help(dest(self.LOSS_CURVE, tr("Loss curves"), "PNG image (*.png)",
+                                     optional=True),
+            "Training and validation loss per epoch as a chart; the numbers are written to a "
+            ".csv beside it."))  # fmt: skip
+        self.addParameter(_help(dest(self.REPORT, tr("Validation report"), "HTML page (*.html)",
+                                     optional=True),
+            "Confusion matrix, overall accuracy, kappa and per-class scores on the held-out "
+            "validation polygons; a JSON copy is written beside it."))  # fmt: skip
         self.addOutput(QgsProcessingOutputNumber(self.OVERALL_ACCURACY, tr("Overall accuracy")))
         self.addOutput(QgsProcessingOutputNumber(self.KAPPA, tr("Kappa")))
 

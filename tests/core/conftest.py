@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+# Tiny batches on a small, busy machine: torch's intra-op threads only spin and wait (training
+# that takes 0.1 s on one thread takes seconds on two). One thread keeps the tier fast; the
+# variable also reaches the command-line subprocesses.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _one_torch_thread() -> None:
+    import torch
+
+    torch.set_num_threads(1)
+
 
 WIDTH, HEIGHT = 64, 48
 NODATA = -9999.0
@@ -51,6 +65,14 @@ class Scene:
     boxes: tuple[tuple[int, tuple[int, int, int, int]], ...] = POLYGON_BOXES
     nodata_box: tuple[int, int, int, int] = NODATA_BOX
 
+    def truth_as(self, classes) -> np.ndarray:
+        """The truth map in the values of ``classes`` (matched by class name)."""
+        by_name = {c.name: c.value for c in classes}
+        out = np.zeros_like(self.truth)
+        for value, name, _ in self.classes:
+            out[self.truth == value] = by_name[name]
+        return out
+
     @staticmethod
     def box_mask(box: tuple[int, int, int, int]) -> np.ndarray:
         c0, r0, c1, r1 = box
@@ -92,7 +114,10 @@ def scene(tmp_path_factory: pytest.TempPathFactory, make_raster, make_polygons, 
 
 @pytest.fixture(scope="session")
 def scene_model(scene: Scene):
-    """A LandCoverModel trained (quickly, on CPU) on the synthetic scene's class_id field."""
+    """A LandCoverModel trained (quickly, on CPU) on the synthetic scene's class_name field.
+
+    Text classes are sorted by name: 1 = forest, 2 = urban, 3 = water.
+    """
     from landcover_mlp.core.config import (
         ModelConfig,
         SamplingConfig,
@@ -105,7 +130,7 @@ def scene_model(scene: Scene):
     request = TrainRequest(
         raster=str(scene.raster),
         polygons=str(scene.polygons),
-        sampling=SamplingConfig("class_id"),
+        sampling=SamplingConfig("class_name"),
         split=SplitConfig(0.34, seed=1),
         model=ModelConfig((16,), "relu"),
         training=TrainingConfig(epochs=20, patience=0, seed=3, device="cpu", batch_size=64),

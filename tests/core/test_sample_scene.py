@@ -177,7 +177,7 @@ def test_polygon_layers(scene: SampleScene, attribute: str, layer_name: str) -> 
         geometry = ogr.CreateGeometryFromWkt(str(feature["wkt"]))
         assert geometry.IsValid()
         assert 5 <= geometry.GetGeometryRef(0).GetPointCount() - 1 <= 8
-        assert 10 * 100 < geometry.GetArea() <= 400 * 100  # at most a few hundred pixels
+        assert 5 * 100 < geometry.GetArea() <= 400 * 100  # at most a few hundred pixels
 
 
 def test_training_and_validation_do_not_intersect(scene: SampleScene) -> None:

@@ -81,7 +81,9 @@ def test_landsat_counts_equal_gdal_per_polygon(landsat7, gdal_rasterize, rule):
 @pytest.mark.parametrize("rule", RULES)
 def test_landsat_polygons_in_another_crs(landsat7, tmp_path, rule):
     wgs84 = tmp_path / "polygons_4326.gpkg"
-    out = gdal.VectorTranslate(str(wgs84), str(landsat7.polygons), dstSRS="EPSG:4326", format="GPKG")
+    out = gdal.VectorTranslate(
+        str(wgs84), str(landsat7.polygons), dstSRS="EPSG:4326", format="GPKG"
+    )
     assert out is not None
     out = None
     vec = ogr.Open(str(wgs84))

@@ -63,9 +63,7 @@ def test_no_polygon_on_both_sides(share, seed):
 
 
 def test_landsat_split_is_grouped(landsat7):
-    s = collect_samples(
-        str(landsat7.raster), str(landsat7.polygons), SamplingConfig("class_name")
-    )
+    s = collect_samples(str(landsat7.raster), str(landsat7.polygons), SamplingConfig("class_name"))
     split = split_by_polygon(s, SplitConfig(0.3, seed=0))
     _assert_grouped(s, split.train, split.validation)
     assert missing_validation_classes(s, split.validation) == []

@@ -1,0 +1,270 @@
+"""Background tasks: the core's long jobs run in QGIS's task manager, off the main thread.
+
+Thread rules (QgsTask): ``run()`` executes in a worker thread and only calls the core, reads
+files and emits signals; it never touches widgets, layers or the project. ``finished()`` runs
+on the main thread once ``run()`` returned and turns the outcome into ``succeeded`` /
+``failed`` signals. Signals emitted from ``run()`` reach main-thread receivers queued, so the
+dialog can plot every epoch live without polling.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from qgis.core import Qgis, QgsMessageLog, QgsTask
+from qgis.PyQt.QtCore import pyqtSignal
+
+from ..core.callbacks import Hooks
+from ..core.config import PredictionConfig, TrainRequest
+from ..core.errors import CancelledError, LandCoverError
+from ..core.fileio import atomic_path
+from ..core.model_io import LandCoverModel, save_model
+from ..core.prediction import PredictionResult, classify_raster
+from ..core.reports import (
+    plot_loss_curves,
+    write_history_csv,
+    write_report_html,
+    write_report_json,
+)
+from ..core.workflow import TrainResult, train_model
+from .feedback import LOG_TAG
+from .styling import apply_colours
+
+TRAIN_SHARE = 80.0
+"""Share of the progress bar given to training; classification gets the rest."""
+
+NO_VALIDATION_HTML = (
+    "<html><body><h1>No validation</h1><p>No validation pixels: set a validation share "
+    "above 0 or give validation polygons.</p></body></html>"
+)
+
+
+class BaseTask(QgsTask):
+    """A cancellable task whose ``work()`` runs in a worker thread.
+
+    Subclasses implement :meth:`work` with the core and return a result object. Errors are
+    caught in the worker thread and reported on the main thread: ``succeeded(result)`` or
+    ``failed(message)``, exactly one of them per task. Keep a Python reference to a running
+    task until one of them arrived.
+
+    Attributes:
+        result: what :meth:`work` returned (None until it succeeded).
+        error: the user sentence of the failure (None on success).
+        details: traceback of an unexpected exception, for the message log.
+        was_cancelled: the user cancelled (``failed`` then carries the cancel sentence).
+    """
+
+    succeeded = pyqtSignal(object)
+    failed = pyqtSignal(str)
+    log_message = pyqtSignal(str)
+
+    def __init__(self, description: str) -> None:
+        super().__init__(description, QgsTask.CanCancel)
+        self.result: Any = None
+        self.error: str | None = None
+        self.details: str | None = None
+        self.was_cancelled = False
+
+    def work(self) -> Any:
+        """Do the job in the worker thread; raise LandCoverError with a user sentence."""
+        raise NotImplementedError
+
+    def cleanup(self) -> None:
+        """Remove partial outputs after a failure (worker thread); nothing by default."""
+
+    def log(self, text: str) -> None:
+        """Forward a core message to the message log and to listeners (thread-safe)."""
+        QgsMessageLog.logMessage(text, LOG_TAG, Qgis.Info)
+        self.log_message.emit(text)
+
+    def hooks(self, start: float, end: float) -> Hooks:
+        """Core hooks mapping 0-100 onto ``start``-``end`` % of this task's progress."""
+        return Hooks(
+            progress=self.setProgress,
+            cancelled=self.isCanceled,
+            log=self.log,
+        ).scaled(start, end)
+
+    def run(self) -> bool:
+        """Worker thread: call :meth:`work` and store its result or error."""
+        try:
+            self.result = self.work()
+            return True
+        except CancelledError as exc:
+            self.was_cancelled = True
+            self.error = str(exc)
+        except LandCoverError as exc:
+            self.error = str(exc)
+        except MemoryError:
+            self.error = "Not enough memory: select fewer bands or a smaller raster."
+        except Exception as exc:  # noqa: BLE001 - reported on the main thread, never lost
+            self.error = f"Unexpected error: {exc}. The message log has the details."
+            self.details = traceback.format_exc()
+        self._cleanup_quietly()
+        return False
+
+    def _cleanup_quietly(self) -> None:
+        try:
+            self.cleanup()
+        except OSError as exc:  # a locked file must not hide the original error
+            self.details = (self.details or "") + f"\nCould not remove partial output: {exc}"
+
+    def finished(self, result: bool) -> None:  # noqa: D401 - QgsTask virtual
+        """Main thread: emit ``succeeded`` or ``failed``."""
+        if result:
+            self.succeeded.emit(self.result)
+            return
+        if self.error is None:  # cancelled before run() started
+            self.was_cancelled = True
+            self.error = str(CancelledError())
+        if self.details:
+            QgsMessageLog.logMessage(self.details, LOG_TAG, Qgis.Critical)
+        self.failed.emit(self.error)
+
+
+@dataclass(frozen=True)
+class OutputPaths:
+    """Files written by :class:`TrainClassifyTask`.
+
+    Attributes:
+        model: model file (.safetensors).
+        classified: class raster (.tif).
+        confidence: confidence raster (.tif), or None.
+        report: validation report (.html; a .json is written beside it).
+        loss_curve: loss curves (.png; a .csv is written beside it).
+    """
+
+    model: Path
+    classified: Path
+    confidence: Path | None
+    report: Path
+    loss_curve: Path
+
+
+@dataclass(frozen=True)
+class TrainClassifyResult:
+    """What :class:`TrainClassifyTask` produced.
+
+    Attributes:
+        model: the trained model, with the class colours of the training layer.
+        training: training result (its report uses the same colours).
+        prediction: what the classification wrote.
+        outputs: all output paths.
+    """
+
+    model: LandCoverModel
+    training: TrainResult
+    prediction: PredictionResult
+    outputs: OutputPaths
+
+
+class TrainClassifyTask(BaseTask):
+    """Train a model on polygons, save it with its reports and classify the same raster.
+
+    Signals:
+        epoch_ended(dict): one history record per epoch (epoch, train_loss, val_loss,
+            val_accuracy), emitted from the worker thread.
+    """
+
+    epoch_ended = pyqtSignal(object)
+
+    def __init__(
+        self,
+        request: TrainRequest,
+        outputs: OutputPaths,
+        device: str = "auto",
+        colours: dict[str, str] | None = None,
+    ) -> None:
+        """Prepare the task; nothing runs before the task manager starts it.
+
+        Args:
+            request: raster, polygons and settings (files readable by GDAL/OGR).
+            outputs: where to write the model, rasters and reports.
+            device: device used to classify ("auto", "cpu", "cuda", "mps").
+            colours: class value or name -> "#rrggbb" from the training layer's symbology.
+        """
+        super().__init__("Land Cover MLP: train and classify")
+        self.request = request
+        self.outputs = outputs
+        self.device = device
+        self.colours = dict(colours or {})
+        self._written: list[Path] = []
+
+    def _emit_epoch(self, record: dict[str, Any]) -> None:
+        self.epoch_ended.emit(dict(record))
+
+    def work(self) -> TrainClassifyResult:
+        """Train (0-80 %), write model and reports, classify (80-100 %)."""
+        hooks = dataclasses.replace(self.hooks(0, TRAIN_SHARE), epoch=self._emit_epoch)
+        trained = train_model(self.request, hooks)
+        model, trained = self._with_colours(trained)
+        hooks.check()
+        self._save(model, trained)
+        hooks.check()
+        out = self.outputs
+        prediction = classify_raster(
+            self.request.raster,
+            model,
+            out.classified,
+            out.confidence,
+            None,
+            PredictionConfig(device=self.device),
+            self.hooks(TRAIN_SHARE, 100),
+        )
+        self.setProgress(100.0)
+        return TrainClassifyResult(model, trained, prediction, out)
+
+    def _with_colours(self, trained: TrainResult) -> tuple[LandCoverModel, TrainResult]:
+        """Model and report with the class colours of the training layer's symbology."""
+        model = trained.model
+        if not self.colours:
+            return model, trained
+        classes = apply_colours(model.classes, self.colours)
+        report = trained.report
+        if report is not None:
+            report = dataclasses.replace(report, classes=classes)
+        model = dataclasses.replace(
+            model, classes=classes, metrics=report.to_dict() if report else model.metrics
+        )
+        return model, dataclasses.replace(trained, model=model, report=report)
+
+    def _save(self, model: LandCoverModel, trained: TrainResult) -> None:
+        """Model file, loss curves (PNG + CSV) and validation report (HTML + JSON)."""
+        out = self.outputs
+        best = model.info.get("best_epoch")
+        # Each file is written atomically; it is listed once it exists, so a failure never
+        # removes a file this run did not (re)write. classify_raster writes its rasters
+        # all-or-nothing, so they never need removing.
+        self._written.append(save_model(model, out.model))
+        self._written.append(plot_loss_curves(model.history, out.loss_curve, best))
+        self._written.append(write_history_csv(model.history, out.loss_curve.with_suffix(".csv")))
+        if trained.report is None:
+            with atomic_path(out.report) as tmp:
+                tmp.write_text(NO_VALIDATION_HTML, encoding="utf-8")
+            self._written.append(out.report)
+            return
+        details = {
+            "training pixels": trained.n_train,
+            "validation pixels": trained.n_validation,
+            "best epoch": best,
+            "device": model.info.get("device"),
+            "hidden layers": ",".join(map(str, model.model.hidden_layers)),
+        }
+        self._written.append(
+            write_report_html(
+                trained.report, out.report, "Validation report", details, out.loss_curve
+            )
+        )
+        self._written.append(
+            write_report_json(trained.report, out.report.with_suffix(".json"), {"details": details})
+        )
+
+    def cleanup(self) -> None:
+        """Remove what this run wrote, so a cancelled or failed run leaves no partial set."""
+        for path in self._written:
+            if path.exists():
+                path.unlink()

@@ -1,0 +1,131 @@
+"""The whole training job: sample, split, train, assess."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from landcover_mlp.core import CancelledError, LandCoverError
+from landcover_mlp.core.callbacks import Hooks
+from landcover_mlp.core.config import (
+    ModelConfig,
+    SamplingConfig,
+    SplitConfig,
+    TrainingConfig,
+    TrainRequest,
+)
+from landcover_mlp.core.workflow import predict_samples, train_model
+
+FAST = TrainingConfig(epochs=10, patience=0, seed=0, device="cpu", batch_size=64)
+
+
+def _request(scene, field="class_name", **kw) -> TrainRequest:
+    return TrainRequest(
+        raster=str(scene.raster),
+        polygons=str(scene.polygons),
+        sampling=SamplingConfig(field),
+        model=ModelConfig((8,)),
+        training=FAST,
+        **kw,
+    )
+
+
+def test_train_model_on_scene(scene):
+    progress: list[float] = []
+    epochs: list[dict] = []
+    result = train_model(_request(scene), Hooks(progress=progress.append, epoch=epochs.append))
+    model = result.model
+    total = sum(scene.box_mask(b).sum() for _, b in scene.boxes) - 48
+    assert result.n_train + result.n_validation == total
+    assert result.n_validation > 0
+    assert [c.name for c in model.classes] == ["forest", "urban", "water"]
+    assert model.bands == (1, 2, 3)
+    assert model.band_names == ("blue", "green", "nir")
+    assert model.band_count == 3
+    assert model.nodata == (scene.nodata,) * 3
+    assert len(model.history) == 10 and epochs == model.history
+    assert model.training["n_train"] == result.n_train
+    assert model.training["sampling"]["class_field"] == "class_name"
+    assert 1 <= model.info["best_epoch"] <= 10
+    assert result.report is not None
+    assert model.metrics["overall_accuracy"] == result.report.overall_accuracy
+    assert result.report.n_pixels == result.n_validation
+    assert "no polygon on both sides" in result.report.method
+    assert result.report.overall_accuracy > 0.9
+    assert progress[-1] == 100.0
+    assert progress == sorted(progress)
+
+
+def test_separate_validation_polygons(scene):
+    result = train_model(_request(scene, validation_polygons=str(scene.polygons)))
+    total = sum(scene.box_mask(b).sum() for _, b in scene.boxes) - 48
+    assert result.n_train == total  # nothing held out of the training polygons
+    assert result.n_validation == total
+    assert "separate validation layer" in result.report.method
+
+
+def test_validation_polygons_with_unknown_class(scene, tmp_path, make_polygons, rect):
+    other = make_polygons(tmp_path / "val.gpkg", [(rect(1, 1, 5, 5), {"class_name": "glacier"})])
+    with pytest.raises(LandCoverError, match="glacier"):
+        train_model(_request(scene, validation_polygons=str(other)))
+
+
+def test_share_zero_gives_no_report(scene):
+    result = train_model(_request(scene, split=SplitConfig(0.0)))
+    assert result.report is None
+    assert result.n_validation == 0
+    assert all("val_loss" not in r for r in result.model.history)
+
+
+def test_single_class_refused(scene, tmp_path, make_polygons, rect):
+    one = make_polygons(
+        tmp_path / "one.gpkg",
+        [
+            (rect(1, 10, 5, 15), {"class_name": "water"}),
+            (rect(1, 20, 5, 25), {"class_name": "water"}),
+        ],
+    )
+    request = TrainRequest(str(scene.raster), str(one), SamplingConfig("class_name"), training=FAST)
+    with pytest.raises(LandCoverError, match="at least two classes"):
+        train_model(request)
+
+
+def test_cancel_during_sampling(scene):
+    with pytest.raises(CancelledError):
+        train_model(_request(scene), Hooks(cancelled=lambda: True))
+
+
+def test_predict_samples_matches_validation_report(scene):
+    result = train_model(_request(scene, split=SplitConfig(0.34, seed=2)))
+    from landcover_mlp.core.sampling import collect_samples
+
+    samples = collect_samples(str(scene.raster), str(scene.polygons), SamplingConfig("class_name"))
+    predicted = predict_samples(result.model, samples.x)
+    assert predicted.shape == samples.y.shape
+    assert (predicted == samples.y).mean() > 0.9
+    assert set(np.unique(predicted).tolist()) <= {0, 1, 2}
+
+
+def test_landsat_workflow(landsat7):
+    request = TrainRequest(
+        raster=str(landsat7.raster),
+        polygons=str(landsat7.polygons),
+        sampling=SamplingConfig("class_name", bands=landsat7.bands),
+        model=ModelConfig((32,)),
+        training=TrainingConfig(epochs=30, patience=0, seed=0, device="cpu"),
+    )
+    result = train_model(request)
+    assert result.n_train + result.n_validation == 718
+    assert result.model.band_count == 8
+    assert result.model.bands == landsat7.bands
+    assert result.model.nodata == (-9999.0,) * 7
+    assert [c.name for c in result.model.classes] == [
+        "barren",
+        "forest",
+        "herbaceous",
+        "urban",
+        "water",
+    ]
+    assert result.report is not None
+    assert sum(map(sum, result.report.confusion_matrix)) == result.n_validation
+    assert result.model.training["class_counts"] == [106, 383, 145, 68, 16]

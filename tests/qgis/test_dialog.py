@@ -1,0 +1,264 @@
+"""The dialog driven by code on the Landsat 7 scene: a full run that adds styled layers and
+shows the accuracy, closing during training, input problems, remembered settings, memory
+layers, and the dialog without PyTorch."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from osgeo import ogr
+from qgis.core import (
+    QgsCategorizedSymbolRenderer,
+    QgsFeatureRequest,
+    QgsPalettedRasterRenderer,
+    QgsProject,
+    QgsRasterLayer,
+    QgsRendererCategory,
+    QgsSingleBandGrayRenderer,
+    QgsSymbol,
+    QgsVectorLayer,
+    QgsWkbTypes,
+)
+from qgis.PyQt.QtCore import QEventLoop, QTimer
+from qgis.PyQt.QtGui import QColor
+
+from landcover_mlp.plugin import torch_check
+from landcover_mlp.ui import settings
+from landcover_mlp.ui.dialog import LandCoverDialog
+from landcover_mlp.ui.sources import polygon_source
+
+pytestmark = pytest.mark.qgis_tier
+
+BANDS = (1, 2, 3, 4, 5, 6, 7)
+COLOURS = {
+    "forest": "#0b6623",
+    "water": "#1e90ff",
+    "herbaceous": "#9acd32",
+    "barren": "#d2b48c",
+    "urban": "#ff00ff",
+}
+TIMEOUT_S = 120
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread() -> Iterator[None]:
+    """Tiny batches: extra OpenMP threads only spin on a small shared machine."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(autouse=True)
+def own_settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Settings under a group of their own, so a user's remembered values never leak in."""
+    monkeypatch.setattr(settings, "PREFIX", "landcover_mlp_tests")
+    settings.clear()
+    yield
+    settings.clear()
+
+
+@pytest.fixture
+def layers(landsat7: Any, qgis_new_project: None) -> tuple[QgsRasterLayer, QgsVectorLayer]:
+    """The Landsat raster and the polygons, styled by class, in a fresh project."""
+    raster = QgsRasterLayer(str(landsat7.raster), "landsat 1999")
+    polygons = QgsVectorLayer(str(landsat7.polygons), "training", "ogr")
+    assert raster.isValid() and polygons.isValid()
+    categories = []
+    for name, colour in COLOURS.items():
+        symbol = QgsSymbol.defaultSymbol(QgsWkbTypes.PolygonGeometry)
+        symbol.setColor(QColor(colour))
+        categories.append(QgsRendererCategory(name, symbol, name))
+    polygons.setRenderer(QgsCategorizedSymbolRenderer("class_name", categories))
+    QgsProject.instance().addMapLayers([raster, polygons])
+    return raster, polygons
+
+
+@pytest.fixture
+def dialog(qgis_iface: Any) -> Iterator[LandCoverDialog]:
+    dlg = LandCoverDialog(qgis_iface)
+    dlg.show()
+    yield dlg
+    dlg.shutdown()
+    dlg.hide()
+    dlg.deleteLater()
+
+
+def fill(
+    dialog: LandCoverDialog, raster: QgsRasterLayer, polygons: QgsVectorLayer, **kw: Any
+) -> None:
+    dialog.rasterCombo.setLayer(raster)
+    dialog.polygonCombo.setLayer(polygons)
+    dialog.classFieldCombo.setField("class_name")
+    dialog.form.set_checked_bands(BANDS)
+    dialog.deviceCombo.setCurrentIndex(dialog.deviceCombo.findData("cpu"))
+    dialog.epochsSpin.setValue(kw.get("epochs", 15))
+    dialog.patienceSpin.setValue(kw.get("patience", 30))
+    if "folder" in kw:
+        dialog.modelFileWidget.setFilePath(str(kw["folder"] / "model.safetensors"))
+        dialog.classRasterWidget.setFilePath(str(kw["folder"] / "land_cover.tif"))
+
+
+def wait_finished(dialog: LandCoverDialog, timeout_s: float = TIMEOUT_S) -> bool:
+    """Run the event loop until the dialog's run ended; its success flag."""
+    outcome: list[bool] = []
+    loop = QEventLoop()
+    timer = QTimer()
+    timer.setSingleShot(True)
+    timer.timeout.connect(loop.quit)
+
+    def done(ok: bool) -> None:
+        outcome.append(ok)
+        loop.quit()
+
+    dialog.training_finished.connect(done)
+    timer.start(int(timeout_s * 1000))
+    loop.exec_()
+    timer.stop()
+    dialog.training_finished.disconnect(done)
+    if not outcome:
+        pytest.fail(f"The dialog's run did not finish within {timeout_s} s.")
+    return outcome[0]
+
+
+def message(dialog: LandCoverDialog) -> str:
+    item = dialog.message_bar.currentItem()
+    return f"{item.title()} {item.text()}" if item is not None else ""
+
+
+def test_run_adds_styled_layers_and_shows_accuracy(
+    dialog: LandCoverDialog, layers: Any, tmp_path: Path
+) -> None:
+    raster, polygons = layers
+    fill(dialog, raster, polygons, folder=tmp_path)
+    assert [dialog.bandList.item(i).text() for i in range(2)] == [
+        "1: band 1 reflectance",
+        "2: band 2 reflectance",
+    ]
+    dialog.runButton.click()
+    assert dialog.task is not None and dialog.cancelButton.isEnabled()
+    assert not dialog.runButton.isEnabled()
+
+    assert wait_finished(dialog), message(dialog)
+
+    records = dialog.loss_plot.records
+    assert records and [r["epoch"] for r in records] == list(range(1, len(records) + 1))
+    assert dialog.progressBar.value() == 100
+    assert dialog.runButton.isEnabled() and not dialog.cancelButton.isEnabled()
+    found = {layer.name(): layer for layer in QgsProject.instance().mapLayers().values()}
+    classes = found["Land cover (landsat 1999)"]
+    renderer = classes.renderer()
+    assert isinstance(renderer, QgsPalettedRasterRenderer)
+    assert {c.label: c.color.name() for c in renderer.classes()} == COLOURS
+    assert isinstance(found["Confidence (landsat 1999)"].renderer(), QgsSingleBandGrayRenderer)
+    assert (tmp_path / "land_cover.qml").is_file()
+    for name in ("model.safetensors", "land_cover.tif", "land_cover_confidence.tif",
+                 "model_report.html", "model_loss.png"):  # fmt: skip
+        assert (tmp_path / name).is_file(), name
+    assert "Overall accuracy" in dialog.summaryLabel.text()
+    assert "kappa" in dialog.summaryLabel.text()
+    table = dialog.resultTable
+    assert table.rowCount() == 5 and table.columnCount() == 7
+    assert table.horizontalHeaderItem(6).text() == "F1"
+    assert {table.verticalHeaderItem(i).text() for i in range(5)} == set(COLOURS)
+    assert "validation report" in dialog.outputsLabel.text()
+
+
+def test_closing_during_training_cancels_and_leaves_nothing(
+    dialog: LandCoverDialog, layers: Any, tmp_path: Path
+) -> None:
+    fill(dialog, *layers, epochs=5000, patience=0, folder=tmp_path)
+    closed: list[int] = []
+
+    def close_once(record: dict[str, Any]) -> None:
+        if not closed:
+            closed.append(record["epoch"])
+            dialog.close()
+
+    dialog.runButton.click()
+    dialog.task.epoch_ended.connect(close_once)
+    assert not wait_finished(dialog)
+
+    assert closed and not dialog.isVisible()
+    assert dialog.task is None
+    assert "Cancelled" in message(dialog)
+    assert dialog.runButton.isEnabled()
+    assert list(tmp_path.iterdir()) == []
+    names = [layer.name() for layer in QgsProject.instance().mapLayers().values()]
+    assert not any(n.startswith("Land cover") for n in names)
+
+
+def test_missing_inputs_are_listed_in_the_message_bar(dialog: LandCoverDialog, layers: Any) -> None:
+    raster, _ = layers
+    dialog.rasterCombo.setLayer(raster)
+    dialog.form.set_checked_bands(())
+    dialog.polygonCombo.setLayer(None)
+    dialog.runButton.click()
+
+    assert dialog.task is None
+    text = message(dialog)
+    assert "Check at least one band" in text
+    assert "training polygons" in text
+
+
+def test_settings_are_remembered(qgis_iface: Any, layers: Any, tmp_path: Path) -> None:
+    raster, polygons = layers
+    first = LandCoverDialog(qgis_iface)
+    fill(first, raster, polygons, epochs=77)
+    first.form.set_checked_bands((1, 2, 3))
+    first.hiddenLayersEdit.setText("32,16")
+    first.close()
+
+    second = LandCoverDialog(qgis_iface)
+    assert second.epochsSpin.value() == 77
+    assert second.hiddenLayersEdit.text() == "32,16"
+    assert second.deviceCombo.currentData() == "cpu"
+    assert second.rasterCombo.currentLayer() is raster
+    assert second.polygonCombo.currentLayer() is polygons
+    assert second.classFieldCombo.currentField() == "class_name"
+    assert second.form.checked_bands() == (1, 2, 3)
+    second.form.restore_defaults()
+    assert second.epochsSpin.value() == 300 and second.hiddenLayersEdit.text() == "64,64"
+    for dlg in (first, second):
+        dlg.deleteLater()
+
+
+def test_memory_layer_is_exported_for_the_core(landsat7: Any, tmp_path: Path) -> None:
+    source = QgsVectorLayer(str(landsat7.polygons), "training", "ogr")
+    memory = source.materialize(QgsFeatureRequest())
+    assert memory.providerType() == "memory" and memory.featureCount() == 30
+
+    path, layer_name = polygon_source(memory, lambda: tmp_path)
+    assert Path(path).parent == tmp_path and layer_name == "polygons"
+    dataset = ogr.Open(path)  # keep it: a layer dies with its dataset
+    exported = dataset.GetLayerByName(layer_name)
+    assert exported.GetFeatureCount() == 30
+    assert exported.GetLayerDefn().GetFieldIndex("class_name") >= 0
+
+    assert polygon_source(source, lambda: tmp_path) == (str(landsat7.polygons), None)
+    source.setSubsetString("class_name = 'water'")
+    (tmp_path / "sub").mkdir()
+    filtered, _ = polygon_source(source, lambda: tmp_path / "sub")
+    assert Path(filtered).parent == tmp_path / "sub"
+    dataset = ogr.Open(filtered)
+    assert 0 < dataset.GetLayer(0).GetFeatureCount() < 30
+
+
+def test_without_torch_the_dialog_opens_with_run_disabled(
+    qgis_iface: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(torch_check, "torch_available", lambda: False)
+    dlg = LandCoverDialog(qgis_iface)
+    dlg.show()
+
+    assert not dlg.runButton.isEnabled()
+    assert "PyTorch" in message(dlg) and "pip install" in message(dlg)
+    assert dlg.deviceLabel.text() == "PyTorch missing"
+    dlg.run()  # a programmatic click does nothing either
+    assert dlg.task is None
+    dlg.deleteLater()

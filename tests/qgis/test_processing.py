@@ -1,0 +1,433 @@
+"""The Processing algorithms through ``processing.run``: registration, parameter help, results on
+the sample scene and the real Landsat 7 scene, feedback, cancelling, bad input, batch use."""
+
+from __future__ import annotations
+
+import csv
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from osgeo import gdal, ogr
+from qgis.core import (
+    QgsApplication,
+    QgsProcessingDestinationParameter,
+    QgsProcessingException,
+    QgsProcessingParameterDefinition,
+)
+
+pytestmark = pytest.mark.qgis_tier
+
+ALGORITHMS = ("train", "classify", "trainclassify", "evaluate")
+HYPERPARAMETERS = {
+    "PIXEL_RULE", "VALIDATION_SHARE", "MAX_PER_CLASS", "HIDDEN_LAYERS", "ACTIVATION",
+    "LEARNING_RATE", "MOMENTUM", "BATCH_SIZE", "EPOCHS", "PATIENCE", "CLASS_WEIGHTS", "SEED",
+    "DEVICE",
+}  # fmt: skip
+LANDSAT_BANDS = [1, 2, 3, 4, 5, 6, 7]
+LANDSAT_NAMES = ["barren", "forest", "herbaceous", "urban", "water"]  # text classes: name order
+OA_FLOOR = 0.8
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread() -> Iterator[None]:
+    """Tiny batches: extra OpenMP threads only spin on a small shared machine."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def class_raster(path: Path) -> tuple[list[str], np.ndarray, float | None]:
+    """Category names (index = value), the pixel values and nodata of a class raster."""
+    ds = gdal.Open(str(path))
+    band = ds.GetRasterBand(1)
+    # GDAL 3.6: a GeoTIFF band reads its .aux.xml only on a first other call, so
+    # GetCategoryNames() as the first call on a band returns None.
+    nodata = band.GetNoDataValue()
+    return list(band.GetCategoryNames() or []), band.ReadAsArray(), nodata
+
+
+def classes_in_map(path: Path) -> set[str]:
+    """Names of the classes that occur in a class raster."""
+    names, values, nodata = class_raster(path)
+    return {names[v] for v in np.unique(values) if v != nodata}
+
+
+def read_matrix(path: Path) -> tuple[list[str], np.ndarray]:
+    with open(path, newline="", encoding="utf-8") as fh:
+        rows = list(csv.reader(fh))
+    assert rows[0][0] == "reference \\ predicted"
+    assert [r[0] for r in rows[1:]] == rows[0][1:], "rows and columns name the same classes"
+    return rows[0][1:], np.array([[int(v) for v in r[1:]] for r in rows[1:]])
+
+
+def assert_styled(classified: Path, names: list[str]) -> None:
+    qml = classified.with_suffix(".qml")
+    assert qml.is_file(), f"no style written beside {classified.name}"
+    text = qml.read_text(encoding="utf-8")
+    assert 'type="paletted"' in text
+    for name in names:
+        assert f'label="{name}"' in text, f"class {name} missing from {qml.name}"
+
+
+def leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())
+
+
+# --------------------------------------------------------------------------------------------
+# Registration
+
+
+def test_provider_and_algorithms_registered(provider: Any) -> None:
+    assert provider.id() == "landcover_mlp"
+    registry = QgsApplication.processingRegistry()
+    assert registry.providerById("landcover_mlp") is provider
+    names = {alg.name() for alg in provider.algorithms()}
+    assert set(ALGORITHMS) <= names
+    for name in ALGORITHMS:
+        alg = registry.algorithmById(f"landcover_mlp:{name}")
+        assert alg is not None, name
+        assert alg.displayName() and alg.shortHelpString()
+        assert alg.groupId() == "" and alg.name() == name
+
+
+def test_every_parameter_has_help(provider: Any) -> None:
+    missing = [
+        f"{alg.name()}:{param.name()}"
+        for alg in provider.algorithms()
+        for param in alg.parameterDefinitions()
+        if not param.help().strip()
+    ]
+    assert not missing, f"parameters without help text: {missing}"
+
+
+@pytest.mark.parametrize("name", ["train", "trainclassify"])
+def test_hyperparameters_are_advanced(provider: Any, name: str) -> None:
+    alg = QgsApplication.processingRegistry().algorithmById(f"landcover_mlp:{name}")
+    flags = {p.name(): p.flags() for p in alg.parameterDefinitions()}
+    advanced = {n for n, f in flags.items() if f & QgsProcessingParameterDefinition.FlagAdvanced}
+    assert set(flags) >= HYPERPARAMETERS
+    assert advanced == HYPERPARAMETERS, "only the hyperparameters hide behind 'Advanced'"
+
+
+def test_destinations_write_tif(provider: Any) -> None:
+    assert provider.defaultRasterFileExtension() == "tif"
+    alg = QgsApplication.processingRegistry().algorithmById("landcover_mlp:classify")
+    dests = [p for p in alg.destinationParameterDefinitions()]
+    assert {p.name() for p in dests} == {"CLASSIFIED", "CONFIDENCE", "PROBABILITIES"}
+    assert all(isinstance(p, QgsProcessingDestinationParameter) for p in dests)
+
+
+# --------------------------------------------------------------------------------------------
+# The sample scene
+
+
+def test_trainclassify_sample_scene(scene_run: Any, sample_scene: Any) -> None:
+    res = scene_run.results
+    for key in ("MODEL", "CLASSIFIED", "CONFIDENCE", "REPORT", "LOSS_CURVE"):
+        assert scene_run.path(key).is_file(), key
+    assert Path(res["LOSS_CURVE"]).with_suffix(".csv").is_file()
+    assert Path(res["REPORT"]).with_suffix(".json").is_file()
+    names = sorted(c.name for c in sample_scene.classes)
+    categories, values, nodata = class_raster(scene_run.path("CLASSIFIED"))
+    assert [n for n in categories if n] == names  # text classes numbered 1..N in name order
+    assert classes_in_map(scene_run.path("CLASSIFIED")) == set(names)
+    assert (values == nodata).any(), "the scene's nodata corner stays nodata"
+    assert res["OVERALL_ACCURACY"] > OA_FLOOR
+    assert res["KAPPA"] > 0.7
+    assert_styled(scene_run.path("CLASSIFIED"), names)
+    assert scene_run.path("CONFIDENCE").with_suffix(".qml").is_file()
+    conf_ds = gdal.Open(res["CONFIDENCE"])  # keep the dataset while its band is used
+    conf = conf_ds.GetRasterBand(1).ReadAsArray()
+    valid = values != nodata
+    assert conf[valid].min() > 0.0 and conf[valid].max() <= 1.0
+
+
+def test_feedback_reports_epoch_losses(scene_run: Any) -> None:
+    fb = scene_run.feedback
+    epochs = fb.epochs()
+    assert 1 <= len(epochs) <= scene_run.parameters["EPOCHS"]
+    assert epochs[0].startswith("Epoch 1: training loss ")
+    assert "validation loss" in epochs[0]
+    numbers = [int(line.split(":")[0].split()[1]) for line in epochs]
+    assert numbers == list(range(1, len(epochs) + 1))
+    assert any("overall accuracy" in m for m in fb.infos)
+    assert not fb.errors
+
+
+def test_classify_and_evaluate_sample_scene(
+    scene_run: Any, sample_scene: Any, run_alg: Any, tmp_path: Path
+) -> None:
+    out = run_alg("classify", {
+        "RASTER": str(sample_scene.raster),
+        "MODEL": scene_run.results["MODEL"],
+        "CLASSIFIED": str(tmp_path / "again.tif"),
+        "CONFIDENCE": str(tmp_path / "again_confidence.tif"),
+        "PROBABILITIES": str(tmp_path / "again_probabilities.tif"),
+    })  # fmt: skip
+    again = class_raster(Path(out["CLASSIFIED"]))[1]
+    assert np.array_equal(again, class_raster(scene_run.path("CLASSIFIED"))[1])
+    assert gdal.Open(out["PROBABILITIES"]).RasterCount == len(sample_scene.classes)
+    assert_styled(Path(out["CLASSIFIED"]), sorted(c.name for c in sample_scene.classes))
+
+    ev = run_alg("evaluate", {
+        "CLASSIFIED": out["CLASSIFIED"],
+        "REFERENCE_POLYGONS": str(sample_scene.validation_polygons),
+        "CLASS_FIELD": sample_scene.class_field,
+        "CONFUSION_MATRIX": str(tmp_path / "matrix.csv"),
+        "REPORT": str(tmp_path / "accuracy.html"),
+    })  # fmt: skip
+    names, matrix = read_matrix(Path(ev["CONFUSION_MATRIX"]))
+    assert names == sorted(c.name for c in sample_scene.classes)
+    assert matrix.shape == (6, 6) and matrix.sum() > 0
+    assert ev["OVERALL_ACCURACY"] == pytest.approx(np.trace(matrix) / matrix.sum())
+    assert ev["OVERALL_ACCURACY"] > OA_FLOOR and 0.7 < ev["KAPPA"] <= 1.0
+    assert Path(ev["REPORT"]).is_file() and (tmp_path / "accuracy.json").is_file()
+
+
+# --------------------------------------------------------------------------------------------
+# The real Landsat 7 scene
+
+
+@pytest.fixture(scope="module")
+def landsat_run(landsat7: Any, run_alg: Any, recording_feedback: Any, tmp_path_factory) -> Any:
+    folder = tmp_path_factory.mktemp("landsat")
+    feedback = recording_feedback()
+    results = run_alg("trainclassify", {
+        "RASTER": str(landsat7.raster),
+        "BANDS": LANDSAT_BANDS,
+        "POLYGONS": str(landsat7.polygons),
+        "CLASS_FIELD": "class_name",
+        "EPOCHS": 40,
+        "DEVICE": 1,
+        "MODEL": str(folder / "model.safetensors"),
+        "CLASSIFIED": str(folder / "classes.tif"),
+        "CONFIDENCE": str(folder / "confidence.tif"),
+        "REPORT": str(folder / "report.html"),
+        "LOSS_CURVE": str(folder / "loss.png"),
+    }, feedback)  # fmt: skip
+    return folder, results, feedback
+
+
+def test_trainclassify_landsat(landsat_run: Any) -> None:
+    from landcover_mlp.core.model_io import load_model
+
+    folder, res, feedback = landsat_run
+    for key in ("MODEL", "CLASSIFIED", "CONFIDENCE", "REPORT", "LOSS_CURVE"):
+        assert Path(res[key]).is_file(), key
+    model = load_model(res["MODEL"])
+    assert model.bands == tuple(LANDSAT_BANDS) and model.band_count == 8
+    assert [c.name for c in model.classes] == LANDSAT_NAMES
+    categories, values, _ = class_raster(Path(res["CLASSIFIED"]))
+    assert [n for n in categories if n] == LANDSAT_NAMES
+    assert classes_in_map(Path(res["CLASSIFIED"])) == set(LANDSAT_NAMES)
+    # Grouped validation: whole polygons held out, not neighbouring pixels of training ones.
+    assert any("grouped split" in m for m in feedback.infos)
+    assert res["OVERALL_ACCURACY"] > OA_FLOOR, feedback.infos[-5:]
+    assert_styled(Path(res["CLASSIFIED"]), LANDSAT_NAMES)
+    assert feedback.epochs()
+
+
+def test_classify_other_date_and_evaluate_landsat(
+    landsat_run: Any, landsat7: Any, run_alg: Any, tmp_path: Path
+) -> None:
+    _, res, _ = landsat_run
+    out = run_alg("classify", {
+        "RASTER": str(landsat7.raster_2002),
+        "MODEL": res["MODEL"],
+        "CLASSIFIED": str(tmp_path / "classes_2002.tif"),
+    })  # fmt: skip
+    assert classes_in_map(Path(out["CLASSIFIED"])) <= set(LANDSAT_NAMES)
+    assert Path(out["CLASSIFIED"]).with_suffix(".qml").is_file()
+    assert "CONFIDENCE" not in out, "processing.run writes optional outputs only when asked"
+
+    ev = run_alg("evaluate", {
+        "CLASSIFIED": res["CLASSIFIED"],
+        "REFERENCE_POLYGONS": str(landsat7.polygons),
+        "CLASS_FIELD": "class_name",
+        "CONFUSION_MATRIX": str(tmp_path / "matrix.csv"),
+        "REPORT": str(tmp_path / "accuracy.html"),
+    })  # fmt: skip
+    names, matrix = read_matrix(Path(ev["CONFUSION_MATRIX"]))
+    assert names == LANDSAT_NAMES
+    assert matrix.sum() == sum(c[2] for c in landsat7.classes)  # every pixel-centre sample
+    assert ev["OVERALL_ACCURACY"] > 0.9  # mostly training pixels: an upper bound, not a score
+
+
+def test_batch_style_loop_with_reference_raster(
+    landsat7: Any, run_alg: Any, tmp_path: Path
+) -> None:
+    """Two runs in a loop with their own outputs (what batch mode does), then an evaluation
+    against the author's rasterised labels (integer classes keep their values)."""
+    runs = []
+    for seed in (1, 2):
+        folder = tmp_path / f"run{seed}"
+        folder.mkdir()
+        runs.append(run_alg("trainclassify", {
+            "RASTER": str(landsat7.raster), "BANDS": LANDSAT_BANDS,
+            "POLYGONS": str(landsat7.polygons), "CLASS_FIELD": "class_id",
+            "EPOCHS": 40, "SEED": seed, "DEVICE": 1,
+            "MODEL": str(folder / "model.safetensors"), "CLASSIFIED": str(folder / "map.tif"),
+            "CONFIDENCE": str(folder / "confidence.tif"),
+        }))  # fmt: skip
+    for seed, res in zip((1, 2), runs):
+        assert Path(res["CLASSIFIED"]).parent.name == f"run{seed}"
+        assert Path(res["MODEL"]).is_file() and Path(res["CLASSIFIED"]).is_file()
+        assert "REPORT" not in res and "LOSS_CURVE" not in res  # optional outputs left out
+        categories = class_raster(Path(res["CLASSIFIED"]))[0]
+        assert categories[1:] == ["1", "2", "3", "4", "5"]  # integer classes keep their values
+    assert Path(runs[0]["MODEL"]).read_bytes() != Path(runs[1]["MODEL"]).read_bytes()
+
+    ev = run_alg("evaluate", {
+        "CLASSIFIED": runs[1]["CLASSIFIED"],
+        "REFERENCE_RASTER": str(landsat7.author_labels),
+        "CONFUSION_MATRIX": str(tmp_path / "matrix.csv"),
+        "REPORT": str(tmp_path / "report.html"),
+    })  # fmt: skip
+    names, matrix = read_matrix(Path(ev["CONFUSION_MATRIX"]))
+    assert names == ["1", "2", "3", "4", "5"]
+    assert matrix.sum() == sum(c[2] for c in landsat7.classes)
+    assert ev["OVERALL_ACCURACY"] == pytest.approx(np.trace(matrix) / matrix.sum())
+    assert matrix[:3].trace() / matrix[:3].sum() > 0.85  # forest, water, herbaceous
+    assert ev["OVERALL_ACCURACY"] > 0.7  # barren and urban look alike at 30 m (4 polygons)
+
+
+@pytest.mark.parametrize("bands", ["1,2,4", "1;2;4", "1-2,4", [1, 2, 4]])
+def test_band_list_forms(bands: Any, landsat7: Any, run_alg: Any, tmp_path: Path) -> None:
+    """A band list as Python list, QGIS's "1;2;4", or the "1,2,4" / "1-7" people type."""
+    from landcover_mlp.core.model_io import load_model
+
+    res = run_alg("train", {
+        "RASTER": str(landsat7.raster), "BANDS": bands, "POLYGONS": str(landsat7.polygons),
+        "CLASS_FIELD": "class_name", "EPOCHS": 1, "DEVICE": 1,
+        "MODEL": str(tmp_path / "m.safetensors"),
+    })  # fmt: skip
+    assert load_model(res["MODEL"]).bands == (1, 2, 4)
+
+
+# --------------------------------------------------------------------------------------------
+# Cancelling
+
+
+@pytest.mark.parametrize("name", ["train", "trainclassify"])
+def test_cancel_after_first_epoch(
+    name: str, landsat7: Any, run_alg: Any, recording_feedback: Any, tmp_path: Path
+) -> None:
+    feedback = recording_feedback(cancel_at="Epoch 1:")
+    params = {
+        "RASTER": str(landsat7.raster), "BANDS": LANDSAT_BANDS,
+        "POLYGONS": str(landsat7.polygons), "CLASS_FIELD": "class_name",
+        "EPOCHS": 500, "PATIENCE": 0, "DEVICE": 1,
+        "MODEL": str(tmp_path / "model.safetensors"), "REPORT": str(tmp_path / "report.html"),
+        "LOSS_CURVE": str(tmp_path / "loss.png"),
+    }  # fmt: skip
+    if name == "trainclassify":
+        params.update(CLASSIFIED=str(tmp_path / "map.tif"), CONFIDENCE=str(tmp_path / "c.tif"))
+    with pytest.raises(QgsProcessingException, match="[Cc]ancel"):
+        run_alg(name, params, feedback)
+    assert feedback.cancelled_at is not None, "training never reported an epoch"
+    assert time.perf_counter() - feedback.cancelled_at < 1.0
+    assert len(feedback.epochs()) <= 2
+    assert leftovers(tmp_path) == [], "a cancelled run leaves no file behind"
+
+
+# --------------------------------------------------------------------------------------------
+# Bad input: a QgsProcessingException with a sentence that says what to change
+
+
+def test_unknown_class_field(sample_scene: Any, run_alg: Any, tmp_path: Path) -> None:
+    with pytest.raises(QgsProcessingException, match="no field 'klass'.*class_name"):
+        run_alg("train", {
+            "RASTER": str(sample_scene.raster), "POLYGONS": str(sample_scene.polygons),
+            "CLASS_FIELD": "klass", "EPOCHS": 1, "MODEL": str(tmp_path / "m.safetensors"),
+        })  # fmt: skip
+    assert not (tmp_path / "m.safetensors").exists()
+
+
+def test_polygons_without_class_value_are_reported(
+    landsat7: Any, run_alg: Any, recording_feedback: Any, tmp_path: Path
+) -> None:
+    polygons = tmp_path / "polygons.gpkg"
+    gdal.VectorTranslate(str(polygons), str(landsat7.polygons))
+    ds = ogr.Open(str(polygons), 1)
+    layer = ds.GetLayer(0)
+    feature = layer.GetNextFeature()
+    feature.SetFieldNull("class_name")
+    layer.SetFeature(feature)
+    ds = None
+    feedback = recording_feedback()
+    run_alg("train", {
+        "RASTER": str(landsat7.raster), "BANDS": LANDSAT_BANDS, "POLYGONS": str(polygons),
+        "CLASS_FIELD": "class_name", "EPOCHS": 1, "DEVICE": 1,
+        "MODEL": str(tmp_path / "m.safetensors"),
+    }, feedback)  # fmt: skip
+    assert any("1 polygon(s)" in m and "no class" in m for m in feedback.infos), feedback.infos
+
+
+def test_polygons_outside_the_raster(
+    sample_scene: Any, landsat7: Any, run_alg: Any, tmp_path: Path
+) -> None:
+    with pytest.raises(QgsProcessingException, match="overlap the raster"):
+        run_alg("train", {
+            "RASTER": str(sample_scene.raster), "POLYGONS": str(landsat7.polygons),
+            "CLASS_FIELD": "class_name", "EPOCHS": 1, "MODEL": str(tmp_path / "m.safetensors"),
+        })  # fmt: skip
+
+
+def test_band_that_does_not_exist(landsat7: Any, run_alg: Any, tmp_path: Path) -> None:
+    with pytest.raises(QgsProcessingException, match=r"Band\(s\) 9 do not exist.*8 band"):
+        run_alg("train", {
+            "RASTER": str(landsat7.raster), "BANDS": "1,2,9", "POLYGONS": str(landsat7.polygons),
+            "CLASS_FIELD": "class_name", "EPOCHS": 1, "MODEL": str(tmp_path / "m.safetensors"),
+        })  # fmt: skip
+
+
+def test_model_on_raster_with_other_bands(
+    scene_run: Any, landsat7: Any, run_alg: Any, tmp_path: Path
+) -> None:
+    with pytest.raises(QgsProcessingException, match="expects 6 band.*has 8 band.*same bands"):
+        run_alg("classify", {
+            "RASTER": str(landsat7.raster), "MODEL": scene_run.results["MODEL"],
+            "CLASSIFIED": str(tmp_path / "map.tif"), "CONFIDENCE": str(tmp_path / "conf.tif"),
+        })  # fmt: skip
+    assert leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize(
+    "content", [b"\x00" * 4, b"not a model at all, just text" * 10, b"PK\x03\x04" + b"\x00" * 64]
+)
+def test_corrupt_model_file(
+    content: bytes, sample_scene: Any, run_alg: Any, tmp_path: Path
+) -> None:
+    model = tmp_path / "broken.safetensors"
+    model.write_bytes(content)
+    with pytest.raises(QgsProcessingException, match="is not a Land Cover MLP model file"):
+        run_alg("classify", {
+            "RASTER": str(sample_scene.raster), "MODEL": str(model),
+            "CLASSIFIED": str(tmp_path / "map.tif"),
+        })  # fmt: skip
+    assert leftovers(tmp_path) == ["broken.safetensors"]
+
+
+def test_evaluate_needs_a_reference(scene_run: Any, run_alg: Any, tmp_path: Path) -> None:
+    with pytest.raises(QgsProcessingException, match="reference polygons.*reference raster"):
+        run_alg("evaluate", {
+            "CLASSIFIED": scene_run.results["CLASSIFIED"],
+            "CONFUSION_MATRIX": str(tmp_path / "m.csv"), "REPORT": str(tmp_path / "r.html"),
+        })  # fmt: skip
+
+
+def test_non_tif_class_raster_is_refused(
+    scene_run: Any, sample_scene: Any, run_alg: Any, tmp_path: Path
+) -> None:
+    with pytest.raises(QgsProcessingException, match=r"GeoTIFF|\.tif"):
+        run_alg("classify", {
+            "RASTER": str(sample_scene.raster), "MODEL": scene_run.results["MODEL"],
+            "CLASSIFIED": str(tmp_path / "map.img"),
+        })  # fmt: skip

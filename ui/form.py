@@ -1,0 +1,296 @@
+"""The dialog's input widgets as a form: defaults, band list, device check, validation, and
+the core's TrainRequest and output paths built from them. No training logic here."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from qgis.core import QgsMapLayerProxyModel, QgsProcessingUtils, QgsRasterLayer
+from qgis.PyQt.QtCore import Qt
+from qgis.PyQt.QtWidgets import QListWidgetItem, QWidget
+
+from ..core.config import (
+    ACTIVATIONS,
+    DEVICES,
+    PIXEL_RULES,
+    ModelConfig,
+    SamplingConfig,
+    SplitConfig,
+    TrainingConfig,
+    TrainRequest,
+)
+from ..core.fileio import check_writable
+from ..plugin import torch_check
+from ..plugin.tasks import OutputPaths
+from .sources import polygon_source, raster_path
+
+PIXEL_RULE_LABELS = {
+    "centre": "Pixel centre inside polygon",
+    "all_touched": "All pixels touched by polygon",
+}
+
+
+def config_defaults(cls: type) -> dict[str, Any]:
+    """Field defaults of a config dataclass (the single source of default values)."""
+    return {f.name: f.default for f in dataclasses.fields(cls)}
+
+
+class TrainingForm:
+    """Reads and checks the input widgets of a dialog built from ``main_dialog.ui``.
+
+    Attributes:
+        ui: the dialog holding the widgets.
+        torch_ok: PyTorch can be imported (device checks need it).
+    """
+
+    def __init__(self, ui: QWidget, torch_ok: bool) -> None:
+        self.ui = ui
+        self.torch_ok = torch_ok
+        self._devices: dict[str, str] | None = None
+        self._temp_dir: Path | None = None
+        self._setup()
+        self.restore_defaults()
+        ui.rasterCombo.layerChanged.connect(self.fill_bands)
+        ui.polygonCombo.layerChanged.connect(ui.classFieldCombo.setLayer)
+        ui.deviceCombo.currentIndexChanged.connect(self.update_device_label)
+        ui.defaultsButton.clicked.connect(self.restore_defaults)
+
+    def _setup(self) -> None:
+        ui = self.ui
+        ui.rasterCombo.setFilters(QgsMapLayerProxyModel.RasterLayer)
+        ui.polygonCombo.setFilters(QgsMapLayerProxyModel.PolygonLayer)
+        ui.validationCombo.setFilters(QgsMapLayerProxyModel.PolygonLayer)
+        ui.validationCombo.setAllowEmptyLayer(True)
+        ui.validationCombo.setLayer(None)
+        ui.classFieldCombo.setLayer(ui.polygonCombo.currentLayer())
+        for rule in PIXEL_RULES:
+            ui.pixelRuleCombo.addItem(PIXEL_RULE_LABELS.get(rule, rule), rule)
+        for name in ACTIVATIONS:
+            ui.activationCombo.addItem(name, name)
+        for name in DEVICES:
+            ui.deviceCombo.addItem(name, name)
+        for widget in (ui.modelFileWidget, ui.classRasterWidget):
+            widget.setStorageMode(widget.SaveFile)
+            widget.setConfirmOverwrite(True)
+        ui.modelFileWidget.setFilter("Land Cover MLP model (*.safetensors)")
+        ui.classRasterWidget.setFilter("GeoTIFF (*.tif *.tiff)")
+        self.fill_bands()
+
+    @property
+    def plain_widgets(self) -> dict[str, QWidget]:
+        """Settings name -> widget, for the values remembered between sessions."""
+        ui = self.ui
+        return {
+            "hidden_layers": ui.hiddenLayersEdit,
+            "epochs": ui.epochsSpin,
+            "validation_share": ui.validationShareSpin,
+            "activation": ui.activationCombo,
+            "learning_rate": ui.learningRateSpin,
+            "momentum": ui.momentumSpin,
+            "batch_size": ui.batchSizeSpin,
+            "patience": ui.patienceSpin,
+            "max_per_class": ui.maxPerClassSpin,
+            "seed": ui.seedSpin,
+            "class_weights": ui.classWeightsCheck,
+            "pixel_rule": ui.pixelRuleCombo,
+            "device": ui.deviceCombo,
+            "confidence": ui.confidenceCheck,
+        }
+
+    def restore_defaults(self) -> None:
+        """Set the hyperparameters to the defaults of the core's config dataclasses."""
+        ui = self.ui
+        s, v, m, t = (
+            config_defaults(c) for c in (SamplingConfig, SplitConfig, ModelConfig, TrainingConfig)
+        )
+        ui.hiddenLayersEdit.setText(",".join(map(str, m["hidden_layers"])))
+        for combo, value in (
+            (ui.activationCombo, m["activation"]),
+            (ui.pixelRuleCombo, s["pixel_rule"]),
+            (ui.deviceCombo, t["device"]),
+        ):
+            combo.setCurrentIndex(combo.findData(value))
+        ui.classWeightsCheck.setChecked(t["class_weights"])
+        for spin, value in (
+            (ui.epochsSpin, t["epochs"]),
+            (ui.validationShareSpin, v["validation_share"]),
+            (ui.learningRateSpin, t["learning_rate"]),
+            (ui.momentumSpin, t["momentum"]),
+            (ui.batchSizeSpin, t["batch_size"]),
+            (ui.patienceSpin, t["patience"]),
+            (ui.maxPerClassSpin, s["max_per_class"] or 0),
+            (ui.seedSpin, t["seed"]),
+        ):
+            spin.setClearValue(value)  # the spin box's clear button goes back to the default
+            spin.setValue(value)
+
+    # -- bands -------------------------------------------------------------------------------
+    def fill_bands(self, *_: Any) -> None:
+        """One checkable item per band of the raster, "1: <description>", all checked."""
+        band_list = self.ui.bandList
+        band_list.clear()
+        layer = self.ui.rasterCombo.currentLayer()
+        if not isinstance(layer, QgsRasterLayer) or layer.dataProvider() is None:
+            return
+        provider = layer.dataProvider()
+        for band in range(1, layer.bandCount() + 1):
+            name = re.sub(rf"^Band 0*{band}:?\s*", "", provider.generateBandName(band))
+            item = QListWidgetItem(f"{band}: {name or f'Band {band}'}")
+            item.setData(Qt.UserRole, band)
+            item.setFlags(item.flags() | Qt.ItemIsUserCheckable)
+            item.setCheckState(Qt.Checked)
+            band_list.addItem(item)
+
+    def checked_bands(self) -> tuple[int, ...]:
+        """Band numbers checked in the band list."""
+        band_list = self.ui.bandList
+        items = (band_list.item(i) for i in range(band_list.count()))
+        return tuple(it.data(Qt.UserRole) for it in items if it.checkState() == Qt.Checked)
+
+    def set_checked_bands(self, bands: tuple[int, ...]) -> None:
+        """Check exactly ``bands`` (band numbers) in the band list."""
+        for i in range(self.ui.bandList.count()):
+            item = self.ui.bandList.item(i)
+            item.setCheckState(Qt.Checked if item.data(Qt.UserRole) in bands else Qt.Unchecked)
+
+    # -- device ------------------------------------------------------------------------------
+    def available_devices(self) -> dict[str, str]:
+        """Devices torch finds here (imports torch once; empty when torch is broken)."""
+        if self._devices is None:
+            try:
+                from ..core.network import available_devices
+
+                self._devices = available_devices()
+            except Exception:  # noqa: BLE001 - a broken torch is reported by the label instead
+                self._devices = {}
+        return self._devices
+
+    def device_problem(self, device: str) -> str | None:
+        """Why a forced device cannot be used here, or None."""
+        if device == "auto" or not self.torch_ok:
+            return None
+        found = self.available_devices()
+        if device in found:
+            return None
+        listed = ", ".join(found.values()) or "none"
+        return f"Device {device} is not available here (found: {listed}); choose auto or cpu."
+
+    def update_device_label(self, *_: Any) -> None:
+        """Say what 'auto' picks, or why a forced device cannot be used."""
+        label = self.ui.deviceLabel
+        if not self.torch_ok:
+            label.setText("PyTorch missing")
+            return
+        device = self.ui.deviceCombo.currentData()
+        problem = self.device_problem(device)
+        if problem:
+            label.setText(f"<span style='color:#b00020'>{problem}</span>")
+        elif device == "auto":
+            label.setText(f"Detected: {torch_check.device_summary()}")
+        else:
+            label.setText(self.available_devices().get(device, device))
+
+    # -- the job -----------------------------------------------------------------------------
+    def new_run(self) -> None:
+        """The next temporary files go to a fresh folder."""
+        self._temp_dir = None
+
+    def temp_folder(self) -> Path:
+        """This run's temporary folder (created on first use)."""
+        if self._temp_dir is None:
+            root = QgsProcessingUtils.tempFolder()
+            self._temp_dir = Path(tempfile.mkdtemp(prefix="landcover_mlp_", dir=root))
+        return self._temp_dir
+
+    def input_problems(self) -> list[str]:
+        """What stops a run, as sentences (empty = ready)."""
+        ui = self.ui
+        problems = []
+        raster, polygons = ui.rasterCombo.currentLayer(), ui.polygonCombo.currentLayer()
+        if raster is None:
+            problems.append("Choose the raster to classify.")
+        elif not self.checked_bands():
+            problems.append("Check at least one band of the raster.")
+        if polygons is None:
+            problems.append("Choose the training polygons (a polygon layer).")
+        elif not ui.classFieldCombo.currentField():
+            problems.append("Choose the field that holds the class of each polygon.")
+        validation = ui.validationCombo.currentLayer()
+        if validation is not None and validation is polygons:
+            problems.append("Choose other validation polygons than the training polygons.")
+        problem = self.device_problem(ui.deviceCombo.currentData())
+        if problem:
+            problems.append(problem)
+        return problems
+
+    def build_request(self) -> TrainRequest:
+        """The core's TrainRequest from the widgets (layers converted to files).
+
+        Raises:
+            LandCoverError: a value the core refuses (the message says what to change).
+        """
+        ui = self.ui
+        seed = ui.seedSpin.value()
+        polygons, layer_name = polygon_source(ui.polygonCombo.currentLayer(), self.temp_folder)
+        validation = ui.validationCombo.currentLayer()
+        val_path, val_layer = (None, None)
+        if validation is not None:
+            val_path, val_layer = polygon_source(validation, self.temp_folder, "validation")
+        return TrainRequest(
+            raster=raster_path(ui.rasterCombo.currentLayer()),
+            polygons=polygons,
+            polygons_layer=layer_name,
+            validation_polygons=val_path,
+            validation_layer=val_layer,
+            sampling=SamplingConfig(
+                class_field=ui.classFieldCombo.currentField(),
+                bands=self.checked_bands(),
+                pixel_rule=ui.pixelRuleCombo.currentData(),
+                max_per_class=ui.maxPerClassSpin.value() or None,
+                seed=seed,
+            ),
+            split=SplitConfig(ui.validationShareSpin.value(), seed),
+            model=ModelConfig(ui.hiddenLayersEdit.text(), ui.activationCombo.currentData()),
+            training=TrainingConfig(
+                learning_rate=ui.learningRateSpin.value(),
+                momentum=ui.momentumSpin.value(),
+                epochs=ui.epochsSpin.value(),
+                batch_size=ui.batchSizeSpin.value(),
+                patience=ui.patienceSpin.value(),
+                class_weights=ui.classWeightsCheck.isChecked(),
+                seed=seed,
+                device=ui.deviceCombo.currentData(),
+            ),
+        )
+
+    def output_paths(self) -> OutputPaths:
+        """Output files from the file widgets; empty ones go to a temporary folder.
+
+        Raises:
+            LandCoverError: an output folder does not exist or is not writable.
+        """
+        ui = self.ui
+        model_text = ui.modelFileWidget.filePath().strip()
+        model = Path(model_text) if model_text else self.temp_folder() / "model.safetensors"
+        if model.suffix.lower() != ".safetensors":
+            model = model.with_name(model.name + ".safetensors")
+        class_text = ui.classRasterWidget.filePath().strip()
+        classified = Path(class_text) if class_text else self.temp_folder() / "land_cover.tif"
+        if classified.suffix.lower() not in (".tif", ".tiff"):
+            classified = classified.with_name(classified.name + ".tif")
+        confidence = None
+        if ui.confidenceCheck.isChecked():
+            confidence = classified.with_name(f"{classified.stem}_confidence.tif")
+        for path in (model, classified):
+            check_writable(path)
+        return OutputPaths(
+            model=model,
+            classified=classified,
+            confidence=confidence,
+            report=model.with_name(f"{model.stem}_report.html"),
+            loss_curve=model.with_name(f"{model.stem}_loss.png"),
+        )

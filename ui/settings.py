@@ -1,0 +1,142 @@
+"""Remember the dialog's last-used values with QgsSettings under ``landcover_mlp/...``.
+
+Plain widgets are stored by value; layers by id (and name, so that a project reopened later,
+where ids differ, still finds them); the class field by name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from qgis.core import QgsMapLayer, QgsProject, QgsSettings
+from qgis.gui import QgsMapLayerComboBox
+from qgis.PyQt.QtWidgets import (
+    QAbstractSpinBox,
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QLineEdit,
+    QSpinBox,
+    QWidget,
+)
+
+if TYPE_CHECKING:
+    from .form import TrainingForm
+
+PREFIX = "landcover_mlp"
+"""Settings group; tests point it elsewhere so that they never touch a user's values."""
+
+
+def _key(name: str) -> str:
+    return f"{PREFIX}/{name}"
+
+
+def read(name: str, default: Any = None, kind: type | None = None) -> Any:
+    """A stored value (``default`` when missing or unreadable)."""
+    settings = QgsSettings()
+    if kind is None:
+        return settings.value(_key(name), default)
+    try:
+        return settings.value(_key(name), default, type=kind)
+    except TypeError:  # a value of another type stored by an older version
+        return default
+
+
+def write(name: str, value: Any) -> None:
+    """Store one value."""
+    QgsSettings().setValue(_key(name), value)
+
+
+def save_widgets(widgets: Mapping[str, QWidget]) -> None:
+    """Store the value of each plain input widget under its name."""
+    for name, widget in widgets.items():
+        if isinstance(widget, QCheckBox):
+            write(name, widget.isChecked())
+        elif isinstance(widget, (QSpinBox, QDoubleSpinBox)):
+            write(name, widget.value())
+        elif isinstance(widget, QLineEdit):
+            write(name, widget.text())
+        elif isinstance(widget, QComboBox):
+            write(name, widget.currentData())
+
+
+def restore_widgets(widgets: Mapping[str, QWidget]) -> None:
+    """Set each widget to its stored value; widgets without one keep their current value."""
+    for name, widget in widgets.items():
+        if isinstance(widget, QCheckBox):
+            widget.setChecked(read(name, widget.isChecked(), bool))
+        elif isinstance(widget, QSpinBox):
+            widget.setValue(read(name, widget.value(), int))
+        elif isinstance(widget, QDoubleSpinBox):
+            widget.setValue(read(name, widget.value(), float))
+        elif isinstance(widget, QLineEdit):
+            widget.setText(read(name, widget.text(), str))
+        elif isinstance(widget, QComboBox):
+            index = widget.findData(read(name, widget.currentData()))
+            if index >= 0:
+                widget.setCurrentIndex(index)
+        if isinstance(widget, QAbstractSpinBox):
+            widget.interpretText()
+
+
+def save_layer(name: str, layer: QgsMapLayer | None) -> None:
+    """Store a layer's id and name ("" when none is chosen)."""
+    write(f"{name}_id", layer.id() if layer else "")
+    write(f"{name}_name", layer.name() if layer else "")
+
+
+def restore_layer(name: str, combo: QgsMapLayerComboBox) -> bool:
+    """Select the stored layer in ``combo`` (by id, else by name); True when found."""
+    project = QgsProject.instance()
+    by_id = project.mapLayer(read(f"{name}_id", "", str))
+    layer_name = read(f"{name}_name", "", str)
+    candidates = [by_id] if by_id else project.mapLayersByName(layer_name) if layer_name else []
+    previous = combo.currentLayer()
+    for layer in candidates:
+        combo.setLayer(layer)  # no selection when the combo's filter excludes the layer
+        if combo.currentLayer() is layer:
+            return True
+    combo.setLayer(previous)
+    return False
+
+
+def clear() -> None:
+    """Forget everything stored under the settings group."""
+    QgsSettings().remove(PREFIX)
+
+
+def restore_form(form: TrainingForm) -> None:
+    """Put the remembered values back into the dialog's form."""
+    ui = form.ui
+    restore_widgets(form.plain_widgets)
+    restore_layer("raster", ui.rasterCombo)
+    if restore_layer("polygons", ui.polygonCombo):
+        ui.classFieldCombo.setLayer(ui.polygonCombo.currentLayer())
+        ui.classFieldCombo.setField(read("class_field", "", str))
+    if not restore_layer("validation", ui.validationCombo):
+        ui.validationCombo.setLayer(None)
+    raster = ui.rasterCombo.currentLayer()
+    bands = read("bands", "", str)
+    if raster is not None and bands and read("bands_source", "", str) == raster.source():
+        form.set_checked_bands(tuple(int(b) for b in bands.split(",") if b.isdigit()))
+    folder = read("output_folder", "", str)
+    for widget in (ui.modelFileWidget, ui.classRasterWidget):
+        widget.setDefaultRoot(folder)
+
+
+def save_form(form: TrainingForm) -> None:
+    """Remember layers, class field, bands, hyperparameters, device and output folder."""
+    ui = form.ui
+    save_widgets(form.plain_widgets)
+    save_layer("raster", ui.rasterCombo.currentLayer())
+    save_layer("polygons", ui.polygonCombo.currentLayer())
+    save_layer("validation", ui.validationCombo.currentLayer())
+    write("class_field", ui.classFieldCombo.currentField())
+    raster = ui.rasterCombo.currentLayer()
+    write("bands", ",".join(map(str, form.checked_bands())))
+    write("bands_source", raster.source() if raster else "")
+    chosen = ui.modelFileWidget.filePath() or ui.classRasterWidget.filePath()
+    if chosen:
+        write("output_folder", str(Path(chosen).parent))
