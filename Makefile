@@ -50,7 +50,8 @@ $(PLUGIN_DIR)/$(PKG):
 	@mkdir -p $(PLUGIN_DIR) && ln -sfn $(CURDIR) $@
 
 demo: setup
-	$(PY) -m $(PKG).demo --out $(OUT)
+	$(PY) -m $(PKG).core demo --out $(OUT)
+	bash resources/qgis_process_demo.sh $(OUT) $(PY)
 
 test: setup lint
 	$(PY) -m pytest -q -m "not slow" tests
@@ -69,6 +70,29 @@ format: setup
 bench: setup
 	$(PY) benchmarks/accuracy.py
 	$(PY) benchmarks/throughput.py
+
+# The zip the Plugin Manager's "Install from ZIP" takes: landcover_mlp/ with metadata.txt and
+# __init__.py. git archive leaves out what .gitattributes marks export-ignore (tests,
+# benchmarks, .ci, dev files). It packs the working tree, not only HEAD: `git stash create`
+# snapshots the tracked files with their uncommitted edits (it makes no stash entry and leaves
+# the index and the files alone), and untracked files that .gitignore does not ignore are added
+# unless an export-ignore line covers them; each is named, so nothing ships by surprise.
+package:
+	@set -euo pipefail; \
+	version=$$(sed -n 's/^version=//p' metadata.txt); zip=dist/$(PKG)-$$version.zip; \
+	tree=$$(GIT_AUTHOR_NAME=make GIT_AUTHOR_EMAIL=make@localhost GIT_COMMITTER_NAME=make \
+	        GIT_COMMITTER_EMAIL=make@localhost git stash create); \
+	ignored=$$(awk '$$2 == "export-ignore" {print $$1}' .gitattributes); extra=(); \
+	while IFS= read -r f; do \
+	  keep=1; for p in $$ignored; do case "$$f" in $${p%/}|$${p%/}/*) keep=0;; esac; done; \
+	  [ $$keep = 1 ] || continue; \
+	  dir=$$(dirname "$$f"); if [ "$$dir" = . ]; then dir=; else dir=$$dir/; fi; \
+	  extra+=(--prefix="$(PKG)/$$dir" --add-file="$$f"); echo "untracked file packed: $$f"; \
+	done < <(git ls-files --others --exclude-standard); \
+	mkdir -p dist; rm -f "$$zip"; \
+	git archive --worktree-attributes --format=zip "$${extra[@]}" --prefix=$(PKG)/ \
+	  -o "$$zip" "$${tree:-HEAD}"; \
+	echo "Plugin zip: $$zip (HEAD$${tree:+ with the uncommitted edits})"
 
 clean:
 	rm -rf $(BUILD) $(OUT) .pytest_cache .ruff_cache

@@ -52,6 +52,32 @@ def _merge(a: tuple[ClassInfo, ...], b: tuple[ClassInfo, ...]) -> tuple[ClassInf
     return tuple(by_value[v] for v in sorted(by_value))
 
 
+def _named(classes: tuple[ClassInfo, ...]) -> bool:
+    return bool(classes) and any(c.name != str(c.value) for c in classes)
+
+
+def _match_by_name(
+    ref: np.ndarray, own: tuple[ClassInfo, ...], theirs: tuple[ClassInfo, ...]
+) -> tuple[np.ndarray, bool]:
+    """Recode reference values to the classified raster's values when both carry class names
+    (the same classes may be numbered differently, e.g. text classes numbered by name)."""
+    if not (_named(own) and _named(theirs)):
+        return ref, False
+    by_name = {c.name: c.value for c in own}
+    unknown = sorted({c.name for c in theirs if c.name not in by_name} & {
+        c.name for c in theirs if c.value in set(np.unique(ref).tolist())})  # fmt: skip
+    if unknown:
+        raise LandCoverError(
+            f"Reference classes {', '.join(unknown)} are not classes of the classified raster "
+            f"({', '.join(by_name)}): use a reference with the same class names."
+        )
+    lut = np.arange(max(int(ref.max(initial=0)), max(c.value for c in theirs)) + 1)
+    for c in theirs:
+        if c.name in by_name:
+            lut[c.value] = by_name[c.name]
+    return lut[ref], True
+
+
 def evaluate(
     classified: str | Path,
     reference: str | Path,
@@ -142,10 +168,10 @@ def evaluate(
             preds.append(p[ok].astype(np.int64))
             hooks.progress(100.0 * (k + 1) / len(windows))
         ref, pred = np.concatenate(refs), np.concatenate(preds)
-        classes = _merge(
-            raster_classes(ds, _distinct_values(ds, info)),
-            raster_classes(rds, np.unique(ref)),
-        )
+        own = raster_classes(ds, _distinct_values(ds, info))
+        theirs = raster_classes(rds, np.unique(ref))
+        ref, renamed = _match_by_name(ref, own, theirs)
+        classes = own if renamed else _merge(own, theirs)
         method = f"reference raster '{Path(reference).name}'"
         warnings = []
     unclassified = pred == nodata if nodata is not None else np.zeros(pred.size, bool)
