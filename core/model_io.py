@@ -153,12 +153,11 @@ def load_model(path: str | Path) -> LandCoverModel:
     if len(raw) < 8:
         raise _not_a_model(path, "the file is too short")
     (n,) = struct.unpack("<Q", raw[:8])
-    if raw[:2] == b"PK" or raw[:1] == b"\x80":
-        raise _not_a_model(
-            path,
-            "it is a pickle/zip file, which is never loaded because it can run code",
-        )
-    if n > min(_MAX_HEADER, len(raw) - 8):
+    if n > min(_MAX_HEADER, len(raw) - 8) or raw[8:9] != b"{":
+        if raw[:2] == b"PK" or raw[:1] == b"\x80":
+            raise _not_a_model(
+                path, "it is a pickle/zip file, which is never loaded because it can run code"
+            )
         raise _not_a_model(path, "no valid header")
     try:
         table = json.loads(raw[8 : 8 + n].decode("utf-8"))

@@ -92,6 +92,34 @@ def train_network(
         LandCoverError: no training samples, or training diverged.
         CancelledError: the user cancelled.
     """
+    # Dropout and batch order draw from torch's global RNG: seed a private copy of it so the
+    # same data and seed give the same model, and the caller's RNG state is left untouched.
+    # Mini-batches of an MLP are tiny matrix products: on the CPU one thread is many times
+    # faster than several (thread wake-ups dominate), and it makes results independent of the
+    # core count. The caller's thread setting is restored.
+    devices = [torch.cuda.current_device()] if torch.cuda.is_available() else []
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(config.seed)
+            return _train_network(
+                x_train, y_train, x_val, y_val, n_classes, model_config, config, hooks
+            )
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train_network(
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    x_val: np.ndarray | None,
+    y_val: np.ndarray | None,
+    n_classes: int,
+    model_config: ModelConfig,
+    config: TrainingConfig,
+    hooks: Hooks | None = None,
+) -> TrainedNetwork:
     hooks = hooks or Hooks()
     if len(y_train) == 0:
         raise LandCoverError("No training samples are left: draw more training polygons.")

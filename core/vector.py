@@ -59,6 +59,8 @@ def open_polygons(path: str | Path, class_field: str, layer: str | None = None) 
         LandCoverError: missing file, no polygon layer, or no such class field.
     """
     path = str(path)
+    if not Path(path).exists() and "/vsi" not in path and ":" not in path[2:]:
+        raise LandCoverError(f"Polygon file '{path}' does not exist: check the path.")
     try:
         ds = ogr.Open(path, 0)
     except RuntimeError as exc:
