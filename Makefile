@@ -23,6 +23,7 @@ help:
 	@echo "make test-all- also run the slow tests"
 	@echo "make bench   - run the benchmark scripts (print figures)"
 	@echo "make lint    - ruff check + format check, mypy on core/"
+	@echo "make package- build dist/landcover_mlp-<version>.zip for Install from ZIP"
 
 setup: system venv link
 
@@ -77,9 +78,11 @@ bench: setup
 # snapshots the tracked files with their uncommitted edits (it makes no stash entry and leaves
 # the index and the files alone), and untracked files that .gitignore does not ignore are added
 # unless an export-ignore line covers them; each is named, so nothing ships by surprise.
+# `make package DIST=folder` writes the zip elsewhere.
+package: DIST = dist
 package:
 	@set -euo pipefail; \
-	version=$$(sed -n 's/^version=//p' metadata.txt); zip=dist/$(PKG)-$$version.zip; \
+	version=$$(sed -n 's/^version=//p' metadata.txt); zip=$(DIST)/$(PKG)-$$version.zip; \
 	tree=$$(GIT_AUTHOR_NAME=make GIT_AUTHOR_EMAIL=make@localhost GIT_COMMITTER_NAME=make \
 	        GIT_COMMITTER_EMAIL=make@localhost git stash create); \
 	ignored=$$(awk '$$2 == "export-ignore" {print $$1}' .gitattributes); extra=(); \
@@ -89,7 +92,7 @@ package:
 	  dir=$$(dirname "$$f"); if [ "$$dir" = . ]; then dir=; else dir=$$dir/; fi; \
 	  extra+=(--prefix="$(PKG)/$$dir" --add-file="$$f"); echo "untracked file packed: $$f"; \
 	done < <(git ls-files --others --exclude-standard); \
-	mkdir -p dist; rm -f "$$zip"; \
+	mkdir -p "$(DIST)"; rm -f "$$zip"; \
 	git archive --worktree-attributes --format=zip "$${extra[@]}" --prefix=$(PKG)/ \
 	  -o "$$zip" "$${tree:-HEAD}"; \
 	echo "Plugin zip: $$zip (HEAD$${tree:+ with the uncommitted edits})"

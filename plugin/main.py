@@ -10,6 +10,7 @@ from qgis.PyQt.QtWidgets import QAction
 
 from .feedback import install_log_bridge, remove_log_bridge
 from .processing.provider import LandCoverMlpProvider
+from .torch_setup import add_site_dir_to_path
 
 ICON = Path(__file__).resolve().parents[1] / "resources" / "icon.svg"
 MENU = "&Land Cover MLP"
@@ -24,6 +25,10 @@ class LandCoverMlpPlugin:
         self.action: QAction | None = None
         self.dialog = None
         self._log_handler = None
+        # -- PyTorch set-up (issue #5): torch installed by "Set up PyTorch..." ------------------
+        self.torch_setup_action: QAction | None = None
+        add_site_dir_to_path()  # the profile's PyTorch folder, before any torch import
+        # -- end PyTorch set-up ----------------------------------------------------------------
 
     def initProcessing(self) -> None:  # noqa: N802 - QGIS virtual
         """Register the Processing provider (also called by qgis_process without a GUI)."""
@@ -40,6 +45,13 @@ class LandCoverMlpPlugin:
         self.action.triggered.connect(self.open_dialog)
         self.iface.addRasterToolBarIcon(self.action)
         self.iface.addPluginToRasterMenu(MENU, self.action)
+        # -- PyTorch set-up (issue #5) ---------------------------------------------------------
+        self.torch_setup_action = QAction("Set up PyTorch...", self.iface.mainWindow())
+        self.torch_setup_action.setObjectName("landcover_mlp_torch_setup")
+        self.torch_setup_action.setToolTip("Install PyTorch into QGIS's Python and check it")
+        self.torch_setup_action.triggered.connect(self.open_torch_setup)
+        self.iface.addPluginToRasterMenu(MENU, self.torch_setup_action)
+        # -- end PyTorch set-up ----------------------------------------------------------------
 
     def unload(self) -> None:
         """Remove menu entry, button, provider and dialog; cancels a running training."""
@@ -47,6 +59,15 @@ class LandCoverMlpPlugin:
             self.dialog.shutdown()
             self.dialog.deleteLater()
             self.dialog = None
+        # -- PyTorch set-up (issue #5) ---------------------------------------------------------
+        if self.torch_setup_action is not None:
+            from ..ui.torch_setup_dialog import close_torch_setup
+
+            close_torch_setup()
+            self.iface.removePluginRasterMenu(MENU, self.torch_setup_action)
+            self.torch_setup_action.deleteLater()
+            self.torch_setup_action = None
+        # -- end PyTorch set-up ----------------------------------------------------------------
         if self.action is not None:
             self.iface.removePluginRasterMenu(MENU, self.action)
             self.iface.removeRasterToolBarIcon(self.action)
@@ -67,3 +88,10 @@ class LandCoverMlpPlugin:
         self.dialog.show()
         self.dialog.raise_()
         self.dialog.activateWindow()
+
+    # -- PyTorch set-up (issue #5) -------------------------------------------------------------
+    def open_torch_setup(self) -> None:
+        """Show the "Set up PyTorch..." dialog."""
+        from ..ui.torch_setup_dialog import open_torch_setup
+
+        open_torch_setup(self.iface.mainWindow())

@@ -7,6 +7,7 @@ import importlib.util
 import sys
 
 _STATE: dict[str, object] = {}
+SETUP_ACTION = "Raster > Land Cover MLP > Set up PyTorch..."  # issue #5: the guided installer
 
 
 def torch_available() -> bool:
@@ -38,7 +39,10 @@ def missing_torch_message() -> str:
     """A user sentence: what is missing and how to get it."""
     return (
         "PyTorch is not installed in QGIS's Python, and Land Cover MLP needs it to train and "
-        f"classify. Install it, then restart QGIS. {install_command()}"
+        # -- PyTorch set-up (issue #5): point to the guided installer first --------------------
+        f"classify. Install it with {SETUP_ACTION} (it checks the install and keeps QGIS's own "
+        "packages safe), or by hand and then restart QGIS: "
+        f"{install_command()}"
     )
 
 

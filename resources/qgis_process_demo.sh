@@ -55,6 +55,7 @@ run() {
 }
 result_of() { sed -n "s/^$1:\t//p" "$2" | tail -n 1; }
 percent() { awk -v v="$1" 'BEGIN { printf "%.1f%%", 100 * v }'; }
+kappa() { awk -v v="$1" 'BEGIN { printf "%.3f", v }'; }
 
 mkdir -p "$result"
 echo
@@ -75,6 +76,6 @@ echo "qgis_process finished in $((SECONDS - started)) s. Results in $result:"
 echo "  class map        $(result_of CLASSIFIED "$log")"
 echo "  model            $(result_of MODEL "$log")"
 echo "  accuracy report  $result/report.html"
-echo "Validation (held-out training polygons): OA $(percent "$(result_of OVERALL_ACCURACY "$log")"), kappa $(result_of KAPPA "$log" | cut -c1-5)"
+echo "Validation (held-out training polygons): OA $(percent "$(result_of OVERALL_ACCURACY "$log")"), kappa $(kappa "$(result_of KAPPA "$log")")"
 log=$result/evaluate.log
-echo "Independent validation polygons:         OA $(percent "$(result_of OVERALL_ACCURACY "$log")"), kappa $(result_of KAPPA "$log" | cut -c1-5)"
+echo "Independent validation polygons:         OA $(percent "$(result_of OVERALL_ACCURACY "$log")"), kappa $(kappa "$(result_of KAPPA "$log")")"

@@ -7,7 +7,7 @@ axis. Points arrive one epoch at a time through :meth:`LossPlot.add_epoch`.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from qgis.PyQt.QtCore import QPointF, QRectF, QSize, Qt
@@ -35,6 +35,10 @@ def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
     first = math.floor(low / step + 1e-9) * step
     last = math.ceil(high / step - 1e-9) * step  # the top tick covers the highest value
     return [round(first + i * step, 12) for i in range(int(round((last - first) / step)) + 1)]
+
+
+ToPixel = Callable[[float, float, float], QPointF]
+"""(epoch, value, axis top) -> widget coordinates."""
 
 
 def _label(value: float) -> str:
@@ -152,7 +156,15 @@ class LossPlot(QWidget):
         self._draw_legend(painter, area)
         painter.end()
 
-    def _draw_axes(self, painter: QPainter, area: QRectF, loss_ticks, x_ticks, y_max, to_px):
+    def _draw_axes(
+        self,
+        painter: QPainter,
+        area: QRectF,
+        loss_ticks: list[float],
+        x_ticks: list[float],
+        y_max: float,
+        to_px: ToPixel,
+    ) -> None:
         palette = self.palette()
         metrics = QFontMetrics(painter.font())
         grid = QPen(palette.midlight().color(), 1, Qt.SolidLine)
@@ -187,7 +199,7 @@ class LossPlot(QWidget):
         painter.drawText(QPointF(-metrics.horizontalAdvance(title) / 2, 0), title)
         painter.restore()
 
-    def _draw_right_axis(self, painter: QPainter, area: QRectF, to_px) -> None:
+    def _draw_right_axis(self, painter: QPainter, area: QRectF, to_px: ToPixel) -> None:
         metrics = QFontMetrics(painter.font())
         painter.setPen(QPen(ACC_COLOUR.darker(130), 1))
         for tick in (0.0, 0.25, 0.5, 0.75, 1.0):

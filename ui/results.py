@@ -62,6 +62,7 @@ def summary_html(result: TrainClassifyResult) -> str:
 def fill_table(table: QTableWidget, report: AccuracyReport | None) -> None:
     """Confusion matrix (rows reference, columns predicted) with each class's F1."""
     table.clear()
+    table.setVisible(report is not None)
     if report is None:
         table.setRowCount(0)
         table.setColumnCount(0)
@@ -83,8 +84,13 @@ def fill_table(table: QTableWidget, report: AccuracyReport | None) -> None:
         table.setItem(i, n, _item(str(sum(row))))
         table.setItem(i, n + 1, _item(_pct(report.per_class[i].f1), bold=True))
     table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
-    table.horizontalHeader().setStretchLastSection(True)
     table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
+    table.resizeRowsToContents()
+    # As tall as its rows (no empty band below them): the loss plot gets the rest.
+    frame = 2 * table.frameWidth()
+    rows = sum(table.rowHeight(i) for i in range(n))
+    scrollbar = table.horizontalScrollBar().sizeHint().height()
+    table.setMaximumHeight(table.horizontalHeader().sizeHint().height() + rows + frame + scrollbar)
 
 
 def _link(path: Path | None, text: str) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from qgis.core import QgsProcessingMultiStepFeedback
+from qgis.core import QgsProcessingException, QgsProcessingMultiStepFeedback
 
 from ..feedback import hooks_from_feedback
 from .base import tr
@@ -38,7 +38,7 @@ class TrainClassifyAlgorithm(TrainAlgorithm):
         steps.setCurrentStep(0)
         result, outputs = self.training_outputs(parameters, context, steps)
         if feedback.isCanceled():
-            return outputs
+            raise QgsProcessingException(tr("Cancelled by the user after training."))
         steps.setCurrentStep(1)
         _, classified = ClassifyAlgorithm.classify_outputs(
             self, parameters, context, result.model, hooks_from_feedback(steps)

@@ -101,12 +101,19 @@ class TuneAlgorithm(TrainAlgorithm):
             if advanced:
                 param.setFlags(param.flags() | param.FlagAdvanced)
             self.addParameter(param)
-        self.addParameter(QgsProcessingParameterFileDestination(
-            self.MODEL, tr("Model retrained with the best settings"), MODEL_FILTER))  # fmt: skip
-        self.addParameter(QgsProcessingParameterFileDestination(
-            self.TABLE, tr("Search table (CSV)"), "CSV file (*.csv)"))  # fmt: skip
-        self.addParameter(QgsProcessingParameterFileDestination(
-            self.TABLE_HTML, tr("Search table (HTML)"), "HTML page (*.html)"))  # fmt: skip
+        outputs = [
+            (self.MODEL, "Model retrained with the best settings", MODEL_FILTER,
+             "The best configuration retrained on all training polygons."),
+            (self.TABLE, "Search table (CSV)", "CSV file (*.csv)",
+             "One row per finished configuration, best first (mean and standard deviation over "
+             "the folds); a JSON summary is written beside it."),
+            (self.TABLE_HTML, "Search table (HTML)", "HTML page (*.html)",
+             "The same table as a readable page."),
+        ]  # fmt: skip
+        for name, label, file_filter, text in outputs:
+            param = QgsProcessingParameterFileDestination(name, tr(label), file_filter)
+            param.setHelp(tr(text))
+            self.addParameter(param)
         self.addOutput(QgsProcessingOutputString(self.BEST_CONFIGURATION, tr("Best configuration")))
         self.addOutput(
             QgsProcessingOutputNumber(self.OVERALL_ACCURACY, tr("Best mean overall accuracy"))

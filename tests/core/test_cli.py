@@ -21,7 +21,7 @@ def run_cli(
 ) -> subprocess.CompletedProcess:
     env = dict(os.environ)
     env["PYTHONPATH"] = str(REPO / "build" / "plugins")
-    env.setdefault("OMP_NUM_THREADS", "1")
+    env["OMP_NUM_THREADS"] = "1"  # same arithmetic on every machine: a deterministic model
     return subprocess.run(
         [sys.executable, "-m", "landcover_mlp.core", *args],
         capture_output=True,

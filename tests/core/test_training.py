@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -40,7 +42,7 @@ def test_seeded_reproducibility(dropout):
     b = train_network(x, y, xv, yv, 3, model, cfg)
     assert _states_equal(a.state, b.state), "same data + seed must give the same weights"
     assert a.history == b.history
-    other = train_network(x, y, xv, yv, 3, model, TrainingConfig(**{**cfg.__dict__, "seed": 6}))
+    other = train_network(x, y, xv, yv, 3, model, replace(cfg, seed=6))
     assert not _states_equal(a.state, other.state)
 
 

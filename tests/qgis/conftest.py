@@ -13,7 +13,8 @@ import os
 import subprocess
 import sysconfig
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,6 @@ import pytest
 from qgis.core import QgsApplication, QgsProcessingFeedback
 
 REPO = Path(__file__).resolve().parents[2]
-DATA = REPO.parent / "shared" / "data"
 PLUGINS = REPO / "build" / "plugins"
 PROVIDER_ID = "landcover_mlp"
 # Debian's /usr/bin/qgis_process wrapper adds $QGIS_OPTS, which the binary may reject.
@@ -93,6 +93,19 @@ def provider(processing_framework: None) -> Any:
     return ensure_provider()
 
 
+@contextmanager
+def one_torch_thread() -> Iterator[None]:
+    """Tiny batches: extra OpenMP threads only spin on a small shared machine."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def run_algorithm(
     name: str, parameters: dict[str, Any], feedback: RecordingFeedback | None = None
 ) -> dict[str, Any]:
@@ -100,7 +113,8 @@ def run_algorithm(
     import processing
 
     ensure_provider()
-    return processing.run(f"{PROVIDER_ID}:{name}", parameters, feedback=feedback)
+    with one_torch_thread():
+        return processing.run(f"{PROVIDER_ID}:{name}", parameters, feedback=feedback)
 
 
 @pytest.fixture(scope="session")
@@ -117,18 +131,6 @@ def recording_feedback() -> type[RecordingFeedback]:
 
 # --------------------------------------------------------------------------------------------
 # Data
-
-
-@pytest.fixture(scope="session")
-def shared_data() -> Path:
-    """../shared/data (real data sets); the tier fails, never skips, when it is missing."""
-    if not (DATA / "landsat7_ogt").is_dir():
-        pytest.fail(
-            f"Real test data are missing: {DATA} (../shared/data from the repository root) "
-            "should hold landsat7_ogt/; see its README.md.",
-            pytrace=False,
-        )
-    return DATA
 
 
 @pytest.fixture(scope="session")
@@ -151,7 +153,6 @@ class Run:
     results: dict[str, Any]
     feedback: RecordingFeedback
     seconds: float = 0.0
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def path(self, key: str) -> Path:
         return Path(self.results[key])
@@ -211,14 +212,16 @@ def enable_plugin(config_dir: Path, plugin: str = PROVIDER_ID) -> Path:
     return config_dir
 
 
-def qgis_process_env(plugin_path: Path, config_dir: Path, **extra: str) -> dict[str, str]:
+def qgis_process_env(
+    plugin_path: Path, config_dir: Path, unset: Sequence[str] = (), **extra: str
+) -> dict[str, str]:
     """Environment for qgis_process: offscreen, the given plugin folder and profile, torch.
 
     PYTHONPATH holds only the site-packages of this interpreter (torch); the build/plugins
     folder the test process imports from is left out so qgis_process imports the plugin from
     ``plugin_path``. pytest-qgis's own QGIS_CUSTOM_CONFIG_PATH is replaced.
     """
-    env = dict(os.environ)
+    env = {k: v for k, v in os.environ.items() if k not in unset}
     env.update(
         QT_QPA_PLATFORM="offscreen",
         QGIS_PLUGINPATH=str(plugin_path),
@@ -239,14 +242,18 @@ class QgisProcess:
     plugin_path: Path
     config_dir: Path
     env_extra: dict[str, str] = field(default_factory=dict)
+    unset: tuple[str, ...] = ()
+
+    def env(self) -> dict[str, str]:
+        """The environment qgis_process runs with."""
+        return qgis_process_env(self.plugin_path, self.config_dir, self.unset, **self.env_extra)
 
     def __call__(self, *args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
         if not QGIS_PROCESS.exists():
             pytest.fail(f"{QGIS_PROCESS} is missing: install the Debian package qgis.")
-        env = qgis_process_env(self.plugin_path, self.config_dir, **self.env_extra)
         return subprocess.run(
             [str(QGIS_PROCESS), *args],
-            env=env,
+            env=self.env(),
             capture_output=True,
             text=True,
             timeout=timeout,
@@ -284,14 +291,15 @@ def cli_arguments(parameters: dict[str, Any]) -> list[str]:
 
 @pytest.fixture
 def qgis_process_for(tmp_path: Path) -> Callable[..., QgisProcess]:
-    """``qgis_process_for(plugin_path, **env)``: a runner with its own profile, plugin enabled."""
+    """``qgis_process_for(plugin_path, unset=(), **env)``: a runner with its own profile in which
+    the plugin is enabled; ``unset`` names variables taken out of its environment."""
     made = 0
 
-    def make(plugin_path: Path, **env_extra: str) -> QgisProcess:
+    def make(plugin_path: Path, unset: Sequence[str] = (), **env_extra: str) -> QgisProcess:
         nonlocal made
         made += 1
         profile = enable_plugin(tmp_path / f"qgis_profile_{made}")
-        return QgisProcess(Path(plugin_path), profile, env_extra)
+        return QgisProcess(Path(plugin_path), profile, env_extra, tuple(unset))
 
     return make
 

@@ -160,6 +160,14 @@ def in_qgis() -> None:
             fail()
         QgsProject.instance().setDirty(False)
         QTimer.singleShot(200, iface.actionExit().trigger)
+        QTimer.singleShot(6000, still_running)
+
+    def still_running() -> None:  # a question box blocks the exit: show it, then stop hard
+        shoot("exit_blocked.png")
+        (out / "screenshot_error.txt").write_text(
+            "QGIS did not exit; see exit_blocked.png.", encoding="utf-8"
+        )
+        os._exit(3)
 
     QTimer.singleShot(3000, load_scene)
 
@@ -172,7 +180,10 @@ def _write_profile(root: Path) -> None:
     ini = root / "profiles" / "default" / "QGIS" / "QGIS3.ini"
     ini.parent.mkdir(parents=True, exist_ok=True)
     ini.write_text(
-        "[PythonPlugins]\nlandcover_mlp=true\n\n[qgis]\ncheckVersion=false\n", encoding="utf-8"
+        "[PythonPlugins]\nlandcover_mlp=true\n\n[qgis]\ncheckVersion=false\n"
+        # the results live in the temporary folder: quit without the "temporary layers" question
+        "askToSaveProjectChanges=false\n\n[app]\naskToSaveMemoryLayers=false\n",
+        encoding="utf-8",
     )
 
 
@@ -190,7 +201,9 @@ def main(argv: list[str] | None = None) -> int:
     repo = Path(__file__).resolve().parents[2]
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=repo / "docs" / "screenshots")
-    parser.add_argument("--data", type=Path, default=repo.parent / "shared" / "data" / "landsat7_ogt")
+    parser.add_argument(
+        "--data", type=Path, default=repo.parent / "shared" / "data" / "landsat7_ogt"
+    )
     parser.add_argument("--display", default=":99")
     parser.add_argument("--epoch", type=int, default=20, help="epoch of the training screenshot")
     parser.add_argument("--timeout", type=float, default=300)

@@ -4,6 +4,7 @@ layers, and the dialog without PyTorch."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 import pytest
 from osgeo import ogr
 from qgis.core import (
+    QgsApplication,
     QgsCategorizedSymbolRenderer,
     QgsFeatureRequest,
     QgsPalettedRasterRenderer,
@@ -22,7 +24,7 @@ from qgis.core import (
     QgsVectorLayer,
     QgsWkbTypes,
 )
-from qgis.PyQt.QtCore import QEventLoop, QTimer
+from qgis.PyQt.QtCore import QCoreApplication, QEventLoop, QTimer
 from qgis.PyQt.QtGui import QColor
 
 from landcover_mlp.plugin import torch_check
@@ -262,3 +264,30 @@ def test_without_torch_the_dialog_opens_with_run_disabled(
     dlg.run()  # a programmatic click does nothing either
     assert dlg.task is None
     dlg.deleteLater()
+
+
+def test_shutdown_stops_a_running_task(
+    dialog: LandCoverDialog, layers: Any, tmp_path: Path
+) -> None:
+    fill(dialog, *layers, epochs=5000, patience=0, folder=tmp_path)
+    ended: list[bool] = []
+    dialog.training_finished.connect(ended.append)
+    dialog.runButton.click()
+    loop, timer, epochs = QEventLoop(), QTimer(), []
+    dialog.task.epoch_ended.connect(lambda record: (epochs.append(record), loop.quit()))
+    timer.timeout.connect(loop.quit)
+    timer.start(TIMEOUT_S * 1000)
+    loop.exec_()
+    timer.stop()
+    assert epochs, "training never started"
+
+    started = time.monotonic()
+    dialog.shutdown()  # plugin unload: cancels and waits briefly, without an event loop
+    assert time.monotonic() - started < 5
+    assert dialog.task is None
+    deadline = time.monotonic() + 10
+    while QgsApplication.taskManager().countActiveTasks() and time.monotonic() < deadline:
+        QCoreApplication.processEvents()  # the test only: let the manager finish the task
+    assert QgsApplication.taskManager().countActiveTasks() == 0
+    assert ended == [], "a shut-down dialog gets no more signals"
+    assert list(tmp_path.iterdir()) == []

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,17 +29,6 @@ HYPERPARAMETERS = {
 LANDSAT_BANDS = [1, 2, 3, 4, 5, 6, 7]
 LANDSAT_NAMES = ["barren", "forest", "herbaceous", "urban", "water"]  # text classes: name order
 OA_FLOOR = 0.8
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread() -> Iterator[None]:
-    """Tiny batches: extra OpenMP threads only spin on a small shared machine."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def class_raster(path: Path) -> tuple[list[str], np.ndarray, float | None]:
@@ -298,7 +286,9 @@ def test_batch_style_loop_with_reference_raster(
     assert ev["OVERALL_ACCURACY"] > 0.7  # barren and urban look alike at 30 m (4 polygons)
 
 
-@pytest.mark.parametrize("bands", ["1,2,4", "1;2;4", "1-2,4", [1, 2, 4]])
+@pytest.mark.parametrize(
+    "bands", ["1,2,4", "1;2;4", "1-2,4", [1, 2, 4]], ids=["comma", "semicolon", "range", "list"]
+)
 def test_band_list_forms(bands: Any, landsat7: Any, run_alg: Any, tmp_path: Path) -> None:
     """A band list as Python list, QGIS's "1;2;4", or the "1,2,4" / "1-7" people type."""
     from landcover_mlp.core.model_io import load_model
@@ -400,7 +390,9 @@ def test_model_on_raster_with_other_bands(
 
 
 @pytest.mark.parametrize(
-    "content", [b"\x00" * 4, b"not a model at all, just text" * 10, b"PK\x03\x04" + b"\x00" * 64]
+    "content",
+    [b"\x00" * 4, b"not a model at all, just text" * 10, b"PK\x03\x04" + b"\x00" * 64],
+    ids=["too-short", "text", "zip-pickle"],
 )
 def test_corrupt_model_file(
     content: bytes, sample_scene: Any, run_alg: Any, tmp_path: Path
