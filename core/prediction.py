@@ -154,17 +154,20 @@ class Predictor:
         self.n_bands = layers[0][0].shape[1]
         self.n_classes = layers[-1][0].shape[0]
         act = model.model.activation
-        self.activation = {"relu": torch.relu_, "tanh": torch.tanh_, "sigmoid": torch.sigmoid_}
-        self.activation = self.activation[act]
+        self.activation = getattr(torch, act + "_")  # in place: relu_, tanh_, sigmoid_
         self.fused = _fused_linear(torch, act) if self.cpu else None
+        # A multiple of 256 pixels: then no product or elementwise op has a ragged edge, which
+        # BLAS and vector code compute by other paths (a pixel's result would then depend on
+        # where it falls in its chunk).
+        chunk = -(-chunk // 256) * 256
         self.chunk = chunk if self.cpu else max(chunk, 262_144)
         self.workers = max(1, torch.get_num_threads()) if self.cpu else 1
         self._slots: list[dict[str, Any]] = []
 
     def _buffers(self) -> dict[str, Any]:
-        """One worker's buffers: input (bands, chunk) on the host, activations on the device."""
+        """One worker's buffers: input (chunk, bands) on the host, activations on the device."""
         torch, c = self.torch, self.chunk
-        x = torch.zeros((self.n_bands, c))  # zeros: padding must be finite, never garbage
+        x = torch.zeros((c, self.n_bands))  # zeros: padding must be finite, never garbage
         return {
             "x": x,
             "x_np": x.numpy(),
@@ -188,11 +191,14 @@ class Predictor:
         probs: np.ndarray | None,
     ) -> None:
         torch, n = self.torch, x.shape[1]
+        if self.cpu:  # MKL's thread count is per thread: a new thread would use every core
+            torch.set_num_threads(1)
         with torch.inference_mode():
-            for s in starts:  # shared iterator: each worker takes the next free chunk
+            for s in starts:
                 e = min(n, s + self.chunk)
-                np.copyto(buf["x_np"][:, : e - s], x[:, s:e], casting="unsafe")
-                h = (buf["x"] if self.cpu else buf["x"].to(self.device)).T
+                # Cast and transpose in one copy: oneDNN wants pixels x bands contiguous.
+                np.copyto(buf["x_np"][: e - s], x[:, s:e].T, casting="unsafe")
+                h = buf["x"] if self.cpu else buf["x"].to(self.device)
                 if self.fused is not None:
                     for w, b in self.hidden:  # a fresh output each layer: oneDNN has no out=
                         h = self.fused(h, w, b)
@@ -235,20 +241,17 @@ class Predictor:
         workers = max(1, min(self.workers, -(-n // self.chunk)))
         while len(self._slots) < workers:
             self._slots.append(self._buffers())
-        starts = iter(range(0, n, self.chunk))
+        starts = iter(range(0, n, self.chunk))  # shared: each worker takes the next chunk
+        jobs = [(buf, x, starts, labels, top, probs) for buf in self._slots[:workers]]
         if not self.cpu:
-            self._work(self._slots[0], x, starts, labels, top, probs)
+            self._work(*jobs[0])
             return
         with _single_threaded_torch(self.torch):
             if workers == 1:
-                self._work(self._slots[0], x, starts, labels, top, probs)
+                self._work(*jobs[0])
                 return
             with ThreadPoolExecutor(workers) as pool:
-                jobs = [
-                    pool.submit(self._work, buf, x, starts, labels, top, probs)
-                    for buf in self._slots[:workers]
-                ]
-                for job in jobs:
+                for job in [pool.submit(self._work, *args) for args in jobs]:
                     job.result()
 
     def run(

@@ -4,7 +4,8 @@ Thread rules (QgsTask): ``run()`` executes in a worker thread and only calls the
 files and emits signals; it never touches widgets, layers or the project. ``finished()`` runs
 on the main thread once ``run()`` returned and turns the outcome into ``succeeded`` /
 ``failed`` signals. Signals emitted from ``run()`` reach main-thread receivers queued, so the
-dialog can plot every epoch live without polling.
+dialog can plot every epoch, and fill the search table with every configuration, live without
+polling.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ from ..core.reports import (
     write_report_html,
     write_report_json,
 )
+from ..core.selection import ConfigScore, SearchConfig, TuneResult, tune_model
+from ..core.tuning_report import write_search_csv, write_search_html
 from ..core.workflow import TrainResult, train_model
 from .feedback import LOG_TAG
 from .styling import apply_colours
@@ -113,7 +116,7 @@ class BaseTask(QgsTask):
         except OSError as exc:  # a locked file must not hide the original error
             self.details = (self.details or "") + f"\nCould not remove partial output: {exc}"
 
-    def finished(self, result: bool) -> None:  # noqa: D401 - QgsTask virtual
+    def finished(self, result: bool) -> None:  # QgsTask virtual
         """Main thread: emit ``succeeded`` or ``failed``."""
         if result:
             self.succeeded.emit(self.result)
@@ -265,6 +268,90 @@ class TrainClassifyTask(BaseTask):
 
     def cleanup(self) -> None:
         """Remove what this run wrote, so a cancelled or failed run leaves no partial set."""
+        for path in self._written:
+            if path.exists():
+                path.unlink()
+
+
+@dataclass(frozen=True)
+class TuneOutcome:
+    """What :class:`TuneTask` produced.
+
+    Attributes:
+        search: the core's result: ranked table, best configuration, retrained model,
+            cancelled / budget flags, fold warnings and how accuracy was estimated.
+        table: the search table page (.html; a .csv is written beside it), or None when no
+            configuration finished.
+        model: where the model retrained with the best settings was saved, or None.
+    """
+
+    search: TuneResult
+    table: Path | None
+    model: Path | None
+
+
+class TuneTask(BaseTask):
+    """Find the best settings by grouped k-fold cross-validation (``tune_model``).
+
+    A cancel or the time budget keeps the finished configurations: the task then still
+    succeeds, with ``search.cancelled`` / ``search.budget_exhausted`` set.
+
+    Signals:
+        score_ready(ConfigScore): one finished configuration, emitted from the worker thread.
+    """
+
+    score_ready = pyqtSignal(object)
+
+    def __init__(
+        self,
+        request: TrainRequest,
+        search: SearchConfig,
+        table: Path,
+        model: Path | None = None,
+        colours: dict[str, str] | None = None,
+    ) -> None:
+        """Prepare the task; nothing runs before the task manager starts it.
+
+        Args:
+            request: raster, polygons and the base settings the search varies.
+            search: search space, strategy, folds, time budget and seed.
+            table: where to write the search table (.html, and .csv beside it).
+            model: where to save the model retrained with the best settings (None = not saved).
+            colours: class value or name -> "#rrggbb" for the saved model's classes.
+        """
+        super().__init__("Land Cover MLP: find the best settings")
+        self.request = request
+        self.search = search
+        self.table = table
+        self.model = model
+        self.colours = dict(colours or {})
+        self._written: list[Path] = []
+
+    def _emit_score(self, score: ConfigScore) -> None:
+        self.score_ready.emit(score)
+
+    def work(self) -> TuneOutcome:
+        """Search (tune_model reports progress 0-100), then write the table and the model."""
+        result = tune_model(self.request, self.search, self.hooks(0, 100), self._emit_score)
+        self.was_cancelled = result.cancelled
+        table = None
+        if result.scores:
+            table = write_search_html(result, self.table)
+            self._written.append(table)
+            self._written.append(write_search_csv(result, self.table.with_suffix(".csv")))
+        model = None
+        if self.model is not None and result.final is not None:
+            final = result.final.model
+            if self.colours:
+                final = dataclasses.replace(
+                    final, classes=apply_colours(final.classes, self.colours)
+                )
+            model = save_model(final, self.model)
+            self._written.append(model)
+        return TuneOutcome(result, table, model)
+
+    def cleanup(self) -> None:
+        """Remove what this run wrote after a failure."""
         for path in self._written:
             if path.exists():
                 path.unlink()

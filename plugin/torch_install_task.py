@@ -96,7 +96,7 @@ def run_process(
     """
     extra: dict[str, Any] = ts.hidden_window()
     if os.name == "nt":
-        extra["creationflags"] |= subprocess.CREATE_NEW_PROCESS_GROUP
+        extra["creationflags"] |= 0x00000200  # CREATE_NEW_PROCESS_GROUP (Windows only)
     else:
         extra["start_new_session"] = True
     proc = subprocess.Popen(  # noqa: S603 - the command is built here, never from user text
@@ -301,7 +301,10 @@ def install_torch(
 
     work = ts.work_dir(request.site)
     target, tmp = work / "target", work / "tmp"
-    remove_quietly(work)
+    try:
+        remove_quietly(work)  # left by a crashed session
+    except OSError as exc:
+        raise LandCoverError(f"'{work}' is in use: is another install running? ({exc})") from exc
     try:
         tmp.mkdir(parents=True)
         target.mkdir()
@@ -328,15 +331,23 @@ def install_torch(
         if not ok:
             raise LandCoverError(message)
         in_place = ts.promote(target, request.site)
-        remove_quietly(work)
+    except OSError as exc:  # a full disk, no permission, a missing interpreter
+        _discard(work)
+        raise LandCoverError(ts.explain_failure(f"{type(exc).__name__}: {exc}")) from exc
     except BaseException:
-        with contextlib.suppress(OSError):  # cleanup() tries again; the cause must surface
-            remove_quietly(work)
-            work.parent.rmdir()  # the deps folder, when this install created it
+        _discard(work)
         raise
+    with contextlib.suppress(OSError):  # in place already; the next install removes it
+        remove_quietly(work)
     if not in_place:
         message += " Restart QGIS to finish: the previous PyTorch folder is in use."
     return InstallResult(request.site, in_place, message, info)
+
+
+def _discard(work: Path) -> None:
+    with contextlib.suppress(OSError):  # cleanup() tries again; the cause must surface
+        remove_quietly(work)
+        work.parent.rmdir()  # the deps folder, when this install created it
 
 
 # -- tasks ---------------------------------------------------------------------------------------

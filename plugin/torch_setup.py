@@ -29,6 +29,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePath, PurePosixPath, PureWindowsPath
+from typing import Any
 
 DEPS_FOLDER = "landcover_mlp_deps"
 PINNED = ("numpy",)
@@ -45,6 +46,7 @@ CUDA_BUILDS = (((12, 8), "cu128"), ((12, 0), "cu126"))
 DEFAULT_CUDA_BUILD = "cu126"
 VC_REDIST_URL = "https://aka.ms/vs/17/release/vc_redist.x64.exe"
 SITE_NAMES = ("site-packages", "dist-packages")
+PY = (sys.version_info[0], sys.version_info[1])
 
 
 # -- where ---------------------------------------------------------------------------------------
@@ -55,7 +57,7 @@ def profile_dir() -> Path:
     return Path(QgsApplication.qgisSettingsDirPath())
 
 
-def site_dir(profile: Path | None = None, version: Sequence[int] = sys.version_info) -> Path:
+def site_dir(profile: Path | None = None, version: Sequence[int] = PY) -> Path:
     """The folder PyTorch is installed into for this profile and Python version.
 
     Args:
@@ -170,7 +172,10 @@ def promote(target: Path, site: Path) -> bool:
             os.replace(target, pending_dir(site))
             return False
     os.replace(target, site)
-    remove_tree(old_dir(site))
+    try:
+        remove_tree(old_dir(site))
+    except OSError:
+        pass  # in place already; finish_pending() removes it at the next start
     return True
 
 
@@ -221,8 +226,8 @@ def python_executable() -> Path:
     """
     from ..core.errors import LandCoverError
 
-    want = f"{sys.version_info[0]}.{sys.version_info[1]}"
-    candidates = python_candidates(sys.platform, sys.executable, sys.exec_prefix, sys.version_info)
+    want = f"{PY[0]}.{PY[1]}"
+    candidates = python_candidates(sys.platform, sys.executable, sys.exec_prefix, PY)
     for candidate in candidates:
         if Path(candidate).is_file() and _python_version(Path(candidate)) == want:
             return Path(candidate)
@@ -243,7 +248,7 @@ def _python_version(exe: Path) -> str:
     return out.stdout.strip()
 
 
-def hidden_window() -> dict[str, int]:
+def hidden_window() -> dict[str, Any]:
     """Popen arguments that keep a console window from flashing up on Windows."""
     return {"creationflags": 0x08000000} if os.name == "nt" else {}  # CREATE_NO_WINDOW
 
@@ -293,7 +298,12 @@ def detect_nvidia() -> NvidiaDriver | None:
                 break
     if smi is not None:
         try:
-            run = {"capture_output": True, "text": True, "timeout": 30, "check": False}
+            run: dict[str, Any] = {
+                "capture_output": True,
+                "text": True,
+                "timeout": 30,
+                "check": False,
+            }
             summary = subprocess.run([smi], **run, **hidden_window()).stdout
             listing = subprocess.run([smi, "-L"], **run, **hidden_window()).stdout
             found = parse_nvidia_smi(summary, listing)

@@ -1,1 +1,1 @@
-"""Dialog, loss plot and their Designer .ui file (loaded at runtime, never compiled)."""
+"""Dialogs: Designer .ui files loaded at runtime and the thin widget classes around them."""

@@ -1,8 +1,10 @@
 """The point-and-click route: choose layers and settings, train and classify in the background,
-watch the loss curves, get a styled land-cover map and its accuracy.
+watch the loss curves, get a styled land-cover map and its accuracy; or first find the best
+settings by cross-validation and copy them into the training settings.
 
-The dialog wires widgets to the core's config objects (:mod:`.form`) and shows results; the
-work runs in :class:`~landcover_mlp.plugin.tasks.TrainClassifyTask`.
+The dialog wires widgets to the core's config objects (:mod:`.form`, :mod:`.tuning`) and shows
+results; the work runs in :class:`~landcover_mlp.plugin.tasks.TrainClassifyTask` and
+:class:`~landcover_mlp.plugin.tasks.TuneTask`, one task at a time.
 """
 
 from __future__ import annotations
@@ -16,16 +18,27 @@ from qgis.PyQt.QtCore import QTimer, pyqtSignal
 from qgis.PyQt.QtGui import QCloseEvent
 from qgis.PyQt.QtWidgets import QDialog, QSizePolicy, QWidget
 
+from ..core.config import TrainRequest
 from ..core.errors import LandCoverError
+from ..core.selection import plan
 from ..plugin import styling, torch_check
 from ..plugin.feedback import LOG_TAG, format_epoch
-from ..plugin.tasks import TrainClassifyResult, TrainClassifyTask
+from ..plugin.tasks import BaseTask, TrainClassifyResult, TrainClassifyTask, TuneOutcome, TuneTask
 from . import results, settings
 from .form import TrainingForm
 from .loss_plot import LossPlot
+from .tuning import TuningPanel
 
 FORM_CLASS, _ = uic.loadUiType(str(Path(__file__).with_name("main_dialog.ui")))
 WAIT_ON_SHUTDOWN_MS = 5000
+TASK_SIGNALS = (
+    "epoch_ended",
+    "score_ready",
+    "progressChanged",
+    "log_message",
+    "succeeded",
+    "failed",
+)
 
 
 class LandCoverDialog(QDialog, FORM_CLASS):
@@ -33,21 +46,25 @@ class LandCoverDialog(QDialog, FORM_CLASS):
 
     Attributes:
         form: the input widgets as a form (builds the core's request).
-        task: the running task, or None (kept referenced while it runs).
+        tuning: the "Find the best settings" tab (search options and live table).
+        task: the running task (training or search), or None (kept referenced while it runs).
         result: the last successful run's result.
         loss_plot: live loss curves.
 
     Signals:
         training_finished(bool): a run ended (True on success); after results are shown.
+        tuning_finished(bool): a search ended (True when it returned a table, also after a
+            cancel or the time budget); after the table is shown.
     """
 
     training_finished = pyqtSignal(bool)
+    tuning_finished = pyqtSignal(bool)
 
     def __init__(self, iface: Any, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setupUi(self)
         self.iface = iface
-        self.task: TrainClassifyTask | None = None
+        self.task: BaseTask | None = None
         self.result: TrainClassifyResult | None = None
         self.loss_plot = LossPlot(self)
         self.lossLayout.addWidget(self.loss_plot)
@@ -57,9 +74,14 @@ class LandCoverDialog(QDialog, FORM_CLASS):
         self.splitter.setStretchFactor(1, 1)
         self.torch_ok = torch_check.torch_available()
         self.form = TrainingForm(self, self.torch_ok)
+        self.tuning = TuningPanel(self)
+        self.tuningLayout.addWidget(self.tuning)
         settings.restore_form(self.form)
+        settings.restore_tuning(self.tuning)
         self._run_name = ""
         self.runButton.clicked.connect(self.run)
+        self.tuning.tuneButton.clicked.connect(self.find_best)
+        self.tuning.useSettingsButton.clicked.connect(self.use_settings)
         self.cancelButton.clicked.connect(self.cancel)
         self.closeButton.clicked.connect(self.close)
         self._set_running(False)
@@ -72,26 +94,42 @@ class LandCoverDialog(QDialog, FORM_CLASS):
             )
 
     # -- running -----------------------------------------------------------------------------
-    def run(self) -> None:
-        """Validate, then start training and classification in the background."""
+    def _checked_request(self) -> TrainRequest | None:
+        """The core's request from the widgets, or None after saying what to change."""
         if self.task is not None or not self.torch_ok:
-            return
+            return None
         self.message_bar.clearWidgets()
         problems = self.form.input_problems()
         if problems:
             self.message_bar.pushMessage("Check the inputs", " ".join(problems), Qgis.Warning, 0)
-            return
+            return None
         self.form.new_run()
         try:
-            request = self.form.build_request()
+            return self.form.build_request()
+        except LandCoverError as exc:
+            self.message_bar.pushMessage("Check the inputs", str(exc), Qgis.Warning, 0)
+            return None
+
+    def _colours(self, request: TrainRequest) -> dict[str, str]:
+        layer = self.polygonCombo.currentLayer()
+        return styling.colours_from_symbology(layer, request.sampling.class_field)
+
+    def _save_settings(self) -> None:
+        settings.save_form(self.form)
+        settings.save_tuning(self.tuning)
+
+    def run(self) -> None:
+        """Validate, then start training and classification in the background."""
+        request = self._checked_request()
+        if request is None:
+            return
+        try:
             outputs = self.form.output_paths()
         except LandCoverError as exc:
             self.message_bar.pushMessage("Check the inputs", str(exc), Qgis.Warning, 0)
             return
-        colours = styling.colours_from_symbology(
-            self.polygonCombo.currentLayer(), request.sampling.class_field
-        )
-        settings.save_form(self.form)
+        colours = self._colours(request)
+        self._save_settings()
         task = TrainClassifyTask(request, outputs, request.training.device, colours)
         task.epoch_ended.connect(self.loss_plot.add_epoch)
         task.epoch_ended.connect(self._show_epoch)
@@ -104,10 +142,51 @@ class LandCoverDialog(QDialog, FORM_CLASS):
         self._run_name = self.rasterCombo.currentLayer().name()
         self.loss_plot.clear()
         results.clear_result(self.summaryLabel, self.resultTable, self.outputsLabel)
+        self.resultTabs.setCurrentWidget(self.resultPanel)
         self.progressBar.setValue(0)
         self.statusLabel.setText("Starting...")
         self._set_running(True)
         QgsApplication.taskManager().addTask(task)
+
+    def find_best(self) -> None:
+        """Validate, then search the best settings in the background (the table fills live)."""
+        request = self._checked_request()
+        if request is None:
+            return
+        try:
+            search = self.tuning.search_config(request)
+            plan(request, search)  # a value the core refuses fails here, not in the worker
+            model = self.tuning.model_path()
+        except LandCoverError as exc:
+            self.message_bar.pushMessage("Check the search", str(exc), Qgis.Warning, 0)
+            return
+        table = model.with_name(f"{model.stem}_search.html") if model else None
+        table = table or self.form.temp_folder() / "search.html"
+        self._save_settings()
+        task = TuneTask(request, search, table, model, self._colours(request))
+        task.score_ready.connect(self.tuning.add_score)
+        task.progressChanged.connect(self._show_progress)
+        task.log_message.connect(self.statusLabel.setText)
+        task.succeeded.connect(self._on_tuned)
+        task.failed.connect(self._on_tune_failed)
+        self.task = task
+        self.tuning.clear()
+        self.resultTabs.setCurrentWidget(self.tuningTab)
+        self.progressBar.setValue(0)
+        self.statusLabel.setText("Searching...")
+        self._set_running(True)
+        QgsApplication.taskManager().addTask(task)
+
+    def use_settings(self) -> None:
+        """Copy the selected (default: best) configuration into the training settings."""
+        score = self.tuning.selected_score()
+        if score is None or self.task is not None:
+            return
+        self.form.apply_settings(score.model, score.training)
+        self.advancedGroup.setCollapsed(False)  # learning rate, momentum and batch size
+        self.message_bar.pushMessage(
+            "Settings copied", f"{score.label()}. Press Run to train with them.", Qgis.Info, 10
+        )
 
     def cancel(self) -> None:
         """Ask the running task to stop; it reports back through ``failed``."""
@@ -120,6 +199,7 @@ class LandCoverDialog(QDialog, FORM_CLASS):
         self.inputPanel.setEnabled(not running)
         self.runButton.setEnabled(self.torch_ok and not running)
         self.cancelButton.setEnabled(running)
+        self.tuning.set_running(running, self.torch_ok)
 
     def _show_progress(self, value: float) -> None:
         self.progressBar.setValue(int(value))
@@ -181,11 +261,53 @@ class LandCoverDialog(QDialog, FORM_CLASS):
             QgsMessageLog.logMessage(message, LOG_TAG, Qgis.Critical)
         self.training_finished.emit(False)
 
+    def _on_tuned(self, outcome: TuneOutcome) -> None:
+        self.task = None
+        self._set_running(False)
+        self.tuning.show_outcome(outcome)
+        result = outcome.search
+        done, planned = len(result.scores), result.planned
+        if result.cancelled:
+            self.statusLabel.setText("Cancelled.")
+            text = f"Search cancelled after {done} of {planned} configurations."
+            self.message_bar.pushMessage("Cancelled", text, Qgis.Info, 10)
+        elif result.budget_exhausted:
+            self.progressBar.setValue(100)
+            self.statusLabel.setText("Time budget reached.")
+            text = (
+                f"Time budget reached: the search stopped after {result.tried} of {planned} "
+                f"configurations ({done} finished). Raise the budget or try fewer values."
+            )
+            self.message_bar.pushMessage("Stopped early", text, Qgis.Warning, 0)
+        else:
+            self.progressBar.setValue(100)
+            self.statusLabel.setText(f"Done: {done} configurations scored.")
+            best = result.best.label() if result.best else "none"
+            text = f"Best: {best}. Press Use these settings, then Run."
+            self.message_bar.pushMessage("Search done", text, Qgis.Success, 10)
+        self.tuning_finished.emit(True)
+
+    def _on_tune_failed(self, message: str) -> None:
+        cancelled = self.task is not None and self.task.was_cancelled
+        self.task = None
+        self._set_running(False)
+        self.progressBar.setValue(0)
+        if cancelled:
+            self.statusLabel.setText("Cancelled.")
+            self.tuning.show_stopped("Cancelled.")
+            self.message_bar.pushMessage("Cancelled", message, Qgis.Info, 5)
+        else:
+            self.statusLabel.setText("Failed.")
+            self.tuning.show_stopped(f"The search failed: {message}")
+            self.message_bar.pushMessage("Search failed", message, Qgis.Critical, 0)
+            QgsMessageLog.logMessage(message, LOG_TAG, Qgis.Critical)
+        self.tuning_finished.emit(False)
+
     # -- closing -----------------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt virtual
         """Closing during a run cancels it (no question asked); settings are remembered."""
         self.cancel()
-        settings.save_form(self.form)
+        self._save_settings()
         super().closeEvent(event)
 
     def reject(self) -> None:
@@ -198,16 +320,10 @@ class LandCoverDialog(QDialog, FORM_CLASS):
         task, self.task = self.task, None
         if task is None:
             return
-        for signal in (
-            task.epoch_ended,
-            task.progressChanged,
-            task.log_message,
-            task.succeeded,
-            task.failed,
-        ):
+        for name in TASK_SIGNALS:
             try:
-                signal.disconnect()
-            except (TypeError, RuntimeError):  # nothing connected / already deleted
+                getattr(task, name).disconnect()
+            except (AttributeError, TypeError, RuntimeError):  # not this kind / none / deleted
                 pass
         try:
             task.cancel()

@@ -128,6 +128,16 @@ class TrainingForm:
             spin.setClearValue(value)  # the spin box's clear button goes back to the default
             spin.setValue(value)
 
+    def apply_settings(self, model: ModelConfig, training: TrainingConfig) -> None:
+        """Put a configuration (e.g. the best of a search) into the training widgets: hidden
+        layers, activation, learning rate, momentum and batch size."""
+        ui = self.ui
+        ui.hiddenLayersEdit.setText(",".join(map(str, model.hidden_layers)))
+        ui.activationCombo.setCurrentIndex(ui.activationCombo.findData(model.activation))
+        ui.learningRateSpin.setValue(training.learning_rate)
+        ui.momentumSpin.setValue(training.momentum)
+        ui.batchSizeSpin.setValue(training.batch_size)
+
     # -- bands -------------------------------------------------------------------------------
     def fill_bands(self, *_: Any) -> None:
         """One checkable item per band of the raster, "1: <description>", all checked."""

@@ -93,7 +93,8 @@ def fill_table(table: QTableWidget, report: AccuracyReport | None) -> None:
     table.setMaximumHeight(table.horizontalHeader().sizeHint().height() + rows + frame + scrollbar)
 
 
-def _link(path: Path | None, text: str) -> str:
+def file_link(path: Path | None, text: str) -> str:
+    """An HTML link that opens ``path`` in the system's viewer ("" when it does not exist)."""
     if path is None or not path.exists():
         return ""
     return f'<a href="{path.resolve().as_uri()}">{html.escape(text)}</a>'
@@ -103,9 +104,9 @@ def outputs_html(result: TrainClassifyResult) -> str:
     """Links to the files written (open in the system's viewer)."""
     out = result.outputs
     links = [
-        _link(out.report, "validation report"),
-        _link(out.loss_curve, "loss curves"),
-        _link(out.model.parent, "output folder"),
+        file_link(out.report, "validation report"),
+        file_link(out.loss_curve, "loss curves"),
+        file_link(out.model.parent, "output folder"),
     ]
     return "Files: " + " &middot; ".join(link for link in links if link)
 

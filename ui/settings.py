@@ -24,6 +24,7 @@ from qgis.PyQt.QtWidgets import (
 
 if TYPE_CHECKING:
     from .form import TrainingForm
+    from .tuning import TuningPanel
 
 PREFIX = "landcover_mlp"
 """Settings group; tests point it elsewhere so that they never touch a user's values."""
@@ -138,5 +139,19 @@ def save_form(form: TrainingForm) -> None:
     write("bands", ",".join(map(str, form.checked_bands())))
     write("bands_source", raster.source() if raster else "")
     chosen = ui.modelFileWidget.filePath() or ui.classRasterWidget.filePath()
+    if chosen:
+        write("output_folder", str(Path(chosen).parent))
+
+
+def restore_tuning(panel: TuningPanel) -> None:
+    """Put the remembered search options back into the "Find the best settings" tab."""
+    restore_widgets(panel.plain_widgets)
+    panel.tunedModelWidget.setDefaultRoot(read("output_folder", "", str))
+
+
+def save_tuning(panel: TuningPanel) -> None:
+    """Remember the search options (the tuned model's folder as the output folder)."""
+    save_widgets(panel.plain_widgets)
+    chosen = panel.tunedModelWidget.filePath()
     if chosen:
         write("output_folder", str(Path(chosen).parent))

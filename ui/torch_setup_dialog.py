@@ -17,7 +17,7 @@ from typing import Any
 from qgis.core import QgsApplication
 from qgis.PyQt import uic
 from qgis.PyQt.QtCore import pyqtSignal
-from qgis.PyQt.QtWidgets import QDialog, QDialogButtonBox, QWidget
+from qgis.PyQt.QtWidgets import QDialog, QDialogButtonBox, QSizePolicy, QWidget
 
 from ..plugin import torch_setup
 from ..plugin.torch_install_task import (
@@ -94,6 +94,9 @@ class TorchSetupDialog(QDialog, FORM_CLASS):
         self.task: TorchInstallTask | None = None
         self.probe_task: TorchProbeTask | None = None
         self.folderLabel.setText(str(self.site))
+        for label in (self.torchLabel, self.deviceLabel, self.nvidiaLabel, self.pythonLabel,
+                      self.folderLabel, self.resultLabel):  # fmt: skip
+            label.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)  # wrap, never widen
         self.installButton.clicked.connect(self.install)
         self.cancelButton.clicked.connect(self.cancel)
         self.buttonBox.button(QDialogButtonBox.Close).clicked.connect(self.close)
@@ -120,7 +123,8 @@ class TorchSetupDialog(QDialog, FORM_CLASS):
         info = state.info
         if info:
             where = "the install folder" if self._inside(info["file"]) else info["file"]
-            self.torchLabel.setText(f"{info['version']} (from {where})")
+            build = f"CUDA {info['cuda_build']} build" if info.get("cuda_build") else "CPU build"
+            self.torchLabel.setText(f"{info['version']} ({build}, from {where})")
         else:
             self.torchLabel.setText(state.problem or "Not installed in QGIS's Python.")
         device = torch_setup.describe_device(info, state.nvidia)

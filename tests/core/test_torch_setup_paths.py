@@ -38,7 +38,9 @@ def test_folder_goes_after_qgis_and_stdlib_before_site_packages() -> None:
     assert "/p/deps/py311" not in replaced and replaced.index("/p/new") == 5
 
 
-def test_add_site_dir_to_path_is_idempotent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_add_site_dir_to_path_is_idempotent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(sys, "path", list(QGIS_PATH))
     site = ts.site_dir(tmp_path)
     assert not ts.add_site_dir_to_path(site), "a missing folder is not added"
@@ -50,7 +52,9 @@ def test_add_site_dir_to_path_is_idempotent(tmp_path: Path, monkeypatch: pytest.
     assert sys.path.index(str(site)) == 5
 
 
-def test_pending_install_is_swapped_in_at_load(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_pending_install_is_swapped_in_at_load(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(sys, "path", list(QGIS_PATH))
     site = ts.site_dir(tmp_path)
     (site / "torch").mkdir(parents=True)
@@ -91,7 +95,7 @@ def test_python_candidates_linux() -> None:
     found = ts.python_candidates("linux", "/usr/bin/qgis", "/usr", (3, 11))
     assert found[0] == PurePosixPath("/usr/bin/python3.11")
     assert PurePosixPath("/usr/bin/qgis") not in found
-    here = ts.python_candidates("linux", sys.executable, sys.exec_prefix, sys.version_info)
+    here = ts.python_candidates("linux", sys.executable, sys.exec_prefix, ts.PY)
     assert here[0] == PurePosixPath(sys.executable), "a real python executable comes first"
 
 
@@ -137,7 +141,9 @@ SMI_L = "GPU 0: NVIDIA GeForce RTX 4070 (UUID: GPU-0b0c-11)\nGPU 1: NVIDIA T400 
 
 def test_nvidia_driver_parsed_and_cuda_build_chosen() -> None:
     driver = ts.parse_nvidia_smi(SMI, SMI_L)
-    assert driver == ts.NvidiaDriver("550.54.14", (12, 4), ("NVIDIA GeForce RTX 4070", "NVIDIA T400"))
+    assert driver == ts.NvidiaDriver(
+        "550.54.14", (12, 4), ("NVIDIA GeForce RTX 4070", "NVIDIA T400")
+    )
     assert "RTX 4070" in driver.describe() and "CUDA 12.4" in driver.describe()
     assert ts.cuda_build_for(driver) == "cu126"
     assert ts.cuda_build_for(ts.NvidiaDriver("570.1", (12, 8))) == "cu128"
