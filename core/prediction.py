@@ -48,11 +48,9 @@ _threads_saved = 1
 
 @contextmanager
 def _single_threaded_torch(torch: Any) -> Iterator[None]:
-    """Run torch single-threaded meanwhile (the first caller saves the setting, the last
-    restores it, so overlapping predictions do not undo each other).
-
-    Why: our workers already fill the cores; torch's own threads would oversubscribe them,
-    and OpenMP barriers collapse when a thread is descheduled. One thread per product also
+    """Run torch single-threaded meanwhile; the first caller saves the setting, the last
+    restores it. Why: our workers fill the cores, torch's own threads would oversubscribe
+    them (OpenMP barriers collapse when a thread is descheduled), and one thread per product
     makes every pixel's result independent of the thread count.
     """
     global _threads_users, _threads_saved
@@ -166,30 +164,15 @@ class Predictor:
 
     def _buffers(self) -> dict[str, Any]:
         """One worker's buffers: input (chunk, bands) on the host, activations on the device."""
-        torch, c = self.torch, self.chunk
+        torch, c, k, on = self.torch, self.chunk, self.n_classes, {"device": self.device}
         x = torch.zeros((c, self.n_bands))  # zeros: padding must be finite, never garbage
-        return {
-            "x": x,
-            "x_np": x.numpy(),
-            "hidden": [
-                torch.empty((c, w.shape[0]), device=self.device)
-                for w, _ in (self.hidden if self.fused is None else [])
-            ],
-            "logits": torch.empty((self.n_classes, c), device=self.device),
-            "probs": torch.empty((self.n_classes, c), device=self.device),
-            "top": torch.empty(c, device=self.device),
-            "index": torch.empty(c, dtype=torch.int64, device=self.device),
-        }
+        hidden = [] if self.fused else [torch.empty((c, w.shape[0]), **on) for w, _ in self.hidden]
+        return {"x": x, "x_np": x.numpy(), "hidden": hidden, "logits": torch.empty((k, c), **on),
+                "probs": torch.empty((k, c), **on), "top": torch.empty(c, **on),
+                "index": torch.empty(c, dtype=torch.int64, **on)}  # fmt: skip
 
-    def _work(
-        self,
-        buf: dict[str, Any],
-        x: np.ndarray,
-        starts: Iterator[int],
-        labels: np.ndarray,
-        top: np.ndarray | None,
-        probs: np.ndarray | None,
-    ) -> None:
+    def _work(self, buf: dict[str, Any], x: np.ndarray, starts: Iterator[int], labels: np.ndarray,
+              top: np.ndarray | None, probs: np.ndarray | None) -> None:  # fmt: skip
         torch, n = self.torch, x.shape[1]
         if self.cpu:  # MKL's thread count is per thread: a new thread would use every core
             torch.set_num_threads(1)
@@ -267,15 +250,8 @@ class Predictor:
 
 
 def _create(path: Path, like: gdal.Dataset, bands: int, dtype: str, nodata: float) -> gdal.Dataset:
-    drv = gdal.GetDriverByName("GTiff")
-    ds = drv.Create(
-        str(path),
-        like.RasterXSize,
-        like.RasterYSize,
-        bands,
-        gdal.GetDataTypeByName(dtype),
-        _CREATE,
-    )
+    size = (like.RasterXSize, like.RasterYSize, bands, gdal.GetDataTypeByName(dtype))
+    ds = gdal.GetDriverByName("GTiff").Create(str(path), *size, _CREATE)
     ds.SetGeoTransform(like.GetGeoTransform())
     if like.GetProjection():
         ds.SetProjection(like.GetProjection())
@@ -310,9 +286,8 @@ def _check_outputs(raster: str, outputs: list[Path]) -> None:
         raise LandCoverError("Two outputs have the same file name: give each its own.")
 
 
-def _window_pixels(
-    config: PredictionConfig, itemsize: int, bands: int, n_classes: int, probs: bool
-) -> int:
+def _window_pixels(config: PredictionConfig, itemsize: int, bands: int, n_classes: int,
+                   probs: bool) -> int:  # fmt: skip
     """Pixels per window so that everything in flight fits ``config.memory_mb``."""
     # Three windows are alive at once: one being read (GDAL's blocks and the array), one being
     # classified (the array and its valid pixels gathered) and one being written (labels,
@@ -335,14 +310,8 @@ def _read(
     return np.compress(valid.reshape(-1), flat, axis=1), valid
 
 
-def _put(
-    out: gdal.Dataset,
-    band: int,
-    window: Window,
-    valid: np.ndarray | None,
-    values: np.ndarray,
-    nodata: float,
-) -> None:
+def _put(out: gdal.Dataset, band: int, window: Window, valid: np.ndarray | None,
+         values: np.ndarray, nodata: float) -> None:  # fmt: skip
     shape = (window.ysize, window.xsize)
     if valid is None:
         plane = values.reshape(shape)
@@ -383,11 +352,18 @@ def classify_raster(
     config = config or PredictionConfig()
     hooks = hooks or Hooks()
     started = time.perf_counter()
-    ds = open_raster(raster)
+    # Uncompressed GeoTIFFs are then read straight into our arrays, past GDAL's block cache:
+    # twice as fast. Thread-local and read at open, so the host's settings stay untouched.
+    previous = gdal.GetThreadLocalConfigOption("GTIFF_DIRECT_IO", None)
+    gdal.SetThreadLocalConfigOption("GTIFF_DIRECT_IO", "YES")
+    try:
+        ds = open_raster(raster)
+    finally:
+        gdal.SetThreadLocalConfigOption("GTIFF_DIRECT_IO", previous)
     info = raster_info(ds)
     model.check_raster(info)
-    outputs = [Path(p) for p in (output, confidence, probabilities) if p]
-    _check_outputs(str(raster), outputs)
+    names = {"class": output, "conf": confidence, "prob": probabilities}
+    _check_outputs(str(raster), [Path(p) for p in names.values() if p])
     net = Predictor(model, config.device, config.chunk_pixels)
     hooks.log(f"Classifying on {net.device_name}.")
     dtype, nodata = output_encoding(model.classes)
@@ -402,23 +378,22 @@ def classify_raster(
     windows = list(iter_windows(info, pixels))
     counts = np.zeros(n_classes, dtype=np.int64)
     with ExitStack() as stack:
-        # Datasets live in this dict so that they are closed (dropped) before the temporary
-        # files are moved into place or removed.
+        # Exit order (last registered first): the threads finish their job, the datasets are
+        # closed (dropped from ``dss``), and only then are the temporary files moved into
+        # place or removed (Windows cannot move a file GDAL still holds open).
+        tmp = {k: stack.enter_context(atomic_path(p)) for k, p in names.items() if p}
         dss: dict[str, gdal.Dataset] = {}
         stack.callback(dss.clear)
-        dss["class"] = _create(stack.enter_context(atomic_path(output)), ds, 1, dtype, nodata)
-        if confidence:
-            tmp = stack.enter_context(atomic_path(confidence))
-            dss["conf"] = _create(tmp, ds, 1, "Float32", CONFIDENCE_NODATA)
+        dss["class"] = _create(tmp["class"], ds, 1, dtype, nodata)
+        if "conf" in tmp:
+            dss["conf"] = _create(tmp["conf"], ds, 1, "Float32", CONFIDENCE_NODATA)
             dss["conf"].GetRasterBand(1).SetDescription("confidence (top class probability)")
-        if probabilities:
-            tmp = stack.enter_context(atomic_path(probabilities))
-            dss["prob"] = _create(tmp, ds, n_classes, "Float32", CONFIDENCE_NODATA)
+        if "prob" in tmp:
+            dss["prob"] = _create(tmp["prob"], ds, n_classes, "Float32", CONFIDENCE_NODATA)
             for i, c in enumerate(model.classes):
                 dss["prob"].GetRasterBand(i + 1).SetDescription(f"probability of {c.name}")
         # From here the reader thread alone uses ``ds`` and the writer thread alone the outputs
-        # (a GDAL dataset must not be used by two threads at once). Registered last, the pools
-        # are shut down (waiting for their job) first, before any dataset is closed.
+        # (a GDAL dataset must not be used by two threads at once).
         reader = stack.enter_context(ThreadPoolExecutor(1))
         writer = stack.enter_context(ThreadPoolExecutor(1))
 

@@ -160,8 +160,10 @@ class LandCoverDialog(QDialog, FORM_CLASS):
         except LandCoverError as exc:
             self.message_bar.pushMessage("Check the search", str(exc), Qgis.Warning, 0)
             return
-        table = model.with_name(f"{model.stem}_search.html") if model else None
-        table = table or self.form.temp_folder() / "search.html"
+        if model is not None:
+            table = model.with_name(f"{model.stem}_search.html")
+        else:
+            table = self.form.temp_folder() / "search.html"
         self._save_settings()
         task = TuneTask(request, search, table, model, self._colours(request))
         task.score_ready.connect(self.tuning.add_score)
@@ -189,7 +191,8 @@ class LandCoverDialog(QDialog, FORM_CLASS):
         )
 
     def cancel(self) -> None:
-        """Ask the running task to stop; it reports back through ``failed``."""
+        """Ask the running task to stop; a training reports back through ``failed``, a search
+        through ``succeeded`` with the configurations it finished."""
         if self.task is not None:
             self.statusLabel.setText("Cancelling...")
             self.cancelButton.setEnabled(False)

@@ -30,7 +30,15 @@ STRATEGIES = {"grid": "Grid (every combination)", "random": "Random subset"}
 DEFAULT_BUDGET_MINUTES = 10.0
 COLUMNS = (
     "Hidden\nlayers", "Activation", "Learning\nrate", "Momentum", "Batch\nsize",
-    "Overall accuracy\n(mean ± sd)", "Kappa\n(mean)", "Validation\nloss (mean)", "Seconds",
+    "Overall acc.\n(mean ± sd)", "Kappa\n(mean)", "Val. loss\n(mean)", "Time\n(s)",
+)  # fmt: skip
+HEADER_TIPS = (
+    "Neurons per hidden layer.", "Activation function.", "Learning rate.", "Momentum.",
+    "Batch size.",
+    "Overall accuracy on the held-out fold: mean ± standard deviation over the folds.",
+    "Cohen's kappa on the held-out fold, mean over the folds.",
+    "Cross-entropy loss on the held-out fold, mean over the folds.",
+    "Seconds spent cross-validating this configuration.",
 )  # fmt: skip
 BEST_ROW = QColor("#e3f2e1")
 
@@ -171,8 +179,11 @@ class TuningPanel(QWidget, FORM_CLASS):
         table = self.tuneTable
         table.setColumnCount(len(COLUMNS))
         table.setHorizontalHeaderLabels(COLUMNS)
-        table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
-        table.horizontalHeader().setStretchLastSection(True)
+        for j, tip in enumerate(HEADER_TIPS):
+            table.horizontalHeaderItem(j).setToolTip(tip)
+        header = table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeToContents)
+        header.setSectionResizeMode(0, QHeaderView.Stretch)  # room for long layer sets
         self.restore_defaults()
         for edit in (self.hiddenSetsEdit, self.learningRatesEdit, self.momentumsEdit,
                      self.activationsEdit, self.batchSizesEdit):  # fmt: skip

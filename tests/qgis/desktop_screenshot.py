@@ -9,7 +9,9 @@ with the default settings and grabs the screen with ImageMagick's ``import``:
 
 - ``dialog_training.png``: the dialog during training (live loss curves);
 - ``dialog_results.png``: the dialog after the run (accuracy, confusion matrix);
-- ``result_map.png``: QGIS with the styled land-cover map and its legend.
+- ``result_map.png``: QGIS with the styled land-cover map and its legend;
+- ``tuning.png``: the "Find the best settings" tab after a small search, its best settings
+  copied into the training settings.
 """
 
 from __future__ import annotations
@@ -156,6 +158,30 @@ def in_qgis() -> None:
     def map_shot() -> None:
         try:
             shoot("result_map.png")
+            dialog = state["dialog"]
+            dialog.show()
+            dialog.message_bar.clearWidgets()
+            panel = dialog.tuning
+            panel.hiddenSetsEdit.setText("32;64;64,64")
+            panel.learningRatesEdit.setText("0.01,0.05")
+            panel.momentumsEdit.setText("0.9")
+            dialog.tuning_finished.connect(tuned)
+            QTimer.singleShot(1000, panel.tuneButton.click)
+        except Exception:  # noqa: BLE001
+            fail()
+
+    def tuned(ok: bool) -> None:
+        if not ok:
+            (out / "screenshot_error.txt").write_text(
+                "Search failed: " + state["dialog"].tuning.tuneSummaryLabel.text(), encoding="utf-8"
+            )
+            os._exit(1)
+        state["dialog"].tuning.useSettingsButton.click()
+        QTimer.singleShot(1500, tuning_shot)
+
+    def tuning_shot() -> None:
+        try:
+            shoot("tuning.png")
         except Exception:  # noqa: BLE001
             fail()
         QgsProject.instance().setDirty(False)
@@ -217,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     out = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
-    names = ("dialog_training.png", "dialog_results.png", "result_map.png")
+    names = ("dialog_training.png", "dialog_results.png", "result_map.png", "tuning.png")
     for name in (*names, "screenshot_error.txt"):
         (out / name).unlink(missing_ok=True)
     work = Path(tempfile.mkdtemp(prefix="landcover_screens_"))
