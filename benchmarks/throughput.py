@@ -10,7 +10,9 @@ Steps:
    tiled GeoTIFF, strip by strip so generation stays within the memory target: blocky
    "fields" of six spectral classes with per-field brightness and per-pixel noise, and a
    nodata corner (3 % of the pixels) like the edge of a scene.
-2. Draw training polygons inside fields of known class and train the default network on them.
+2. Draw training polygons inside fields of known class and train the default architecture
+   (64, 64, relu) on them with ``workflow.train_model`` (10 epochs by default: the classes
+   are easy, and the model's quality does not change its speed).
 3. Time the I/O floor (plain GDAL read of the 10 bands block row by block row, plus writing a
    Byte tiled compressed GeoTIFF of the same size) and the compute floor (the network's FLOPs
    per pixel against the FLOP/s of a 4096 x 4096 float32 matmul with all cores).
@@ -224,8 +226,9 @@ def io_floor(raster: Path, out_path: Path, scene: Scene, create: list[str]) -> f
     return time.perf_counter() - started
 
 
-def compute_floor_flops(repeats: int = 3) -> float:
-    """FLOP/s torch reaches on a 4096 x 4096 float32 matmul with all its threads."""
+def compute_floor_flops(repeats: int = 5) -> float:
+    """FLOP/s torch reaches on a 4096 x 4096 float32 matmul with all its threads (best of
+    ``repeats``: the fastest run is the one least disturbed by other work on the machine)."""
     import torch
 
     a = torch.randn(4096, 4096)
@@ -246,8 +249,9 @@ def sklearn_seconds(
     """Fit MLPClassifier briefly on the samples, then time predict on raster pixels.
 
     The timed part does what classify_raster does to the same pixels: cast, standardise,
-    predict, in chunks of 65536 pixels (sklearn is faster on cache-sized chunks than on one
-    huge array). Returns (seconds, pixels predicted, training accuracy).
+    predict, in chunks of 262144 pixels (measured as fast as one call on all pixels, and
+    ~1.5x faster than 65536-pixel chunks; numpy uses Debian's OpenBLAS). Returns (seconds,
+    pixels predicted, training accuracy).
     """
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.neural_network import MLPClassifier
@@ -268,10 +272,13 @@ def sklearn_seconds(
         y0 += rows
     pixels = np.concatenate(strips)[:n_pixels]
     mean32, scale32 = mean.astype(np.float32), (1.0 / std).astype(np.float32)
-    started = time.perf_counter()
-    for s in range(0, len(pixels), 65536):
-        clf.predict((pixels[s : s + 65536].astype(np.float32) - mean32) * scale32)
-    return time.perf_counter() - started, len(pixels), accuracy
+    best = float("inf")
+    for _ in range(2):  # best of two, as the other figures are best-of or long runs
+        started = time.perf_counter()
+        for s in range(0, len(pixels), 262_144):
+            clf.predict((pixels[s : s + 262_144].astype(np.float32) - mean32) * scale32)
+        best = min(best, time.perf_counter() - started)
+    return best, len(pixels), accuracy
 
 
 def agreement(path: Path, scene: Scene) -> float:

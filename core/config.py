@@ -149,7 +149,7 @@ class TrainingConfig:
     def __post_init__(self) -> None:
         _require(
             0 < self.learning_rate <= 10,
-            f"Learning rate must be > 0; got {self.learning_rate}.",
+            f"Learning rate must be above 0 and at most 10; got {self.learning_rate}.",
         )
         _require(0 <= self.momentum < 1, f"Momentum must be in [0, 1); got {self.momentum}.")
         _require(self.epochs >= 1, f"Epochs must be at least 1; got {self.epochs}.")

@@ -9,6 +9,7 @@ temporary GeoTIFFs that are moved into place only when everything succeeded.
 
 from __future__ import annotations
 
+import platform
 import threading
 import time
 from collections.abc import Iterator
@@ -71,10 +72,13 @@ def _single_threaded_torch(torch: Any) -> Iterator[None]:
 def _fused_linear(torch: Any, activation: str) -> Any | None:
     """oneDNN's fused linear + activation, or None where this torch build lacks it.
 
-    Why: for 64-wide layers oneDNN is ~2x faster than the BLAS behind ``addmm`` (MKL takes a
-    slow path on AMD CPUs) and applies the activation while the output is in registers. It is
+    Why: for 64-wide layers it ran 2x faster than MKL's sgemm behind ``addmm`` on our AMD test
+    machine, and it applies the activation while the output is still in registers. It is
     torch's own (private) op for compiled CPU graphs, hence the check that it still works.
+    Only on x86-64, where it was measured; elsewhere (Apple, ARM) the BLAS path is kept.
     """
+    if platform.machine().lower() not in ("x86_64", "amd64"):
+        return None
     try:
         op = torch.ops.mkldnn._linear_pointwise
         x, w, b = torch.ones(64, 3), torch.ones(2, 3), torch.zeros(2)
@@ -110,11 +114,13 @@ class PredictionResult:
 
 
 class Predictor:
-    """The MLP as plain matrix products on preallocated buffers (standardisation folded in).
+    """The MLP as plain matrix products (standardisation folded into the first layer).
 
-    Every chunk is computed at the full chunk size (a short last chunk is padded), because
-    BLAS picks other kernels for other shapes and tiny shapes round differently: so a pixel's
-    class never depends on how the pixels were split into blocks and chunks.
+    On the CPU, one worker thread per torch thread takes chunks from a shared queue and runs
+    them with single-threaded torch. Every chunk is computed at the full chunk size (a short
+    last chunk is padded), because BLAS picks other kernels for other shapes and these round
+    differently: so a pixel's result never depends on how pixels were split into windows,
+    chunks or threads.
     """
 
     def __init__(self, model: LandCoverModel, device_name: str, chunk: int) -> None:
@@ -385,6 +391,12 @@ def classify_raster(
         dss: dict[str, gdal.Dataset] = {}
         stack.callback(dss.clear)
         dss["class"] = _create(tmp["class"], ds, 1, dtype, nodata)
+        # Styled before any pixel is written: libtiff refuses a colour table (photometric
+        # tag) once GDAL has had to write tiles out, e.g. a full cache on a large raster.
+        style_class_band(dss["class"].GetRasterBand(1), model.classes, nodata)
+        dss["class"].SetMetadataItem(
+            "LANDCOVER_MLP_CLASSES", ",".join(c.name for c in model.classes)
+        )
         if "conf" in tmp:
             dss["conf"] = _create(tmp["conf"], ds, 1, "Float32", CONFIDENCE_NODATA)
             dss["conf"].GetRasterBand(1).SetDescription("confidence (top class probability)")
@@ -433,13 +445,9 @@ def classify_raster(
         if pending is not None:
             pending.result()
         hooks.check()
-        style_class_band(dss["class"].GetRasterBand(1), model.classes, nodata)
-        dss["class"].SetMetadataItem(
-            "LANDCOVER_MLP_CLASSES", ",".join(c.name for c in model.classes)
-        )
         gdal.ErrorReset()
-        for out in dss.values():
-            out.FlushCache()
+        for key in dss:  # no loop variable may keep a dataset open past ``dss.clear``
+            dss[key].FlushCache()
         if gdal.GetLastErrorType() >= gdal.CE_Failure:
             raise LandCoverError(f"Writing failed: {gdal.GetLastErrorMsg()}")
     return PredictionResult(
