@@ -254,7 +254,7 @@ def test_bad_values_to_try_are_refused_before_running(dialog: LandCoverDialog) -
 
     search(dialog, learning_rates="0.05,-1")
     dialog.tuning.tuneButton.click()
-    assert dialog.task is None and "Learning rate must be > 0" in message(dialog)
+    assert dialog.task is None and "Learning rate must be above 0" in message(dialog)
 
     search(dialog, hidden="8;16;32", learning_rates="0.01,0.1")
     assert dialog.tuning.planLabel.text().startswith("6 configurations × 3 folds = 18 trainings")
