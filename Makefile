@@ -63,6 +63,7 @@ test-all: setup lint
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy --follow-imports=silent core
 
 format: setup
 	$(VENV)/bin/ruff format .

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from .errors import LandCoverError
 
@@ -100,7 +101,10 @@ def build_classes(
         ``(classes, index_of)``: the classes in value order and the class index of each raw
         value.
     """
-    distinct = sorted(set(raw_values), key=lambda v: (str(v).lower(), str(v)) if is_text else v)
+    values = set(raw_values)
+    distinct: list[Any] = (
+        sorted(values, key=lambda v: (str(v).lower(), str(v))) if is_text else sorted(values)  # type: ignore[type-var]
+    )
     if not distinct:
         raise LandCoverError("The class field has no values: every polygon needs a class.")
     if is_text:

@@ -267,6 +267,7 @@ def cmd_tune(a: argparse.Namespace) -> int:
         return 1 if not result.cancelled else 130
     save_model(result.final.model, model_path)
     best = result.best
+    assert best is not None  # a final model implies a best configuration
     print(f"Best ({result.method}): {best.label()}: OA {best.oa_mean:.1%} +/- {best.oa_std:.1%}")
     print(f"Model retrained with it: {model_path}")
     return 0

@@ -43,6 +43,9 @@ class MLP(nn.Module):
         layers.append(nn.Linear(width, n_classes))
         self.layers = nn.Sequential(*layers)
 
+    mean: torch.Tensor
+    std: torch.Tensor
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits for a batch of raw (unstandardised) pixels, shape (n, bands)."""
         return self.layers((x - self.mean) / self.std)
