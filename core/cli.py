@@ -168,31 +168,19 @@ def _side(path: Path, suffix: str) -> Path:
 
 
 def cmd_train(a: argparse.Namespace) -> int:
-    from .model_io import save_model
-    from .reports import plot_loss_curves, write_history_csv, write_report_html, write_report_json
+    from .outputs import save_training_outputs
     from .workflow import train_model
 
     model_path = Path(a.model)
     result = train_model(request_from_args(a), _hooks("training", a.quiet, a.verbose))
-    save_model(result.model, model_path)
-    curve = plot_loss_curves(
-        result.model.history, _side(model_path, "_loss.png"), result.model.info["best_epoch"]
-    )
-    write_history_csv(result.model.history, _side(model_path, "_loss.csv"))
+    curve, html = _side(model_path, "_loss.png"), _side(model_path, "_validation.html")
+    save_training_outputs(result, model_path, curve, html)
     print(f"Model: {model_path}")
-    print(f"Loss curves: {curve}")
+    print(f"Loss curves: {curve} (and .csv)")
+    print(f"Validation report: {html} (and .json)")
     if result.report is not None:
-        details = {"training pixels": result.n_train, "validation pixels": result.n_validation,
-                   "best epoch": result.model.info["best_epoch"], "device": result.model.info["device"]}  # fmt: skip
-        write_report_json(
-            result.report, _side(model_path, "_validation.json"), {"details": details}
-        )
-        html = write_report_html(result.report, _side(model_path, "_validation.html"),
-                                 "Validation report", details, curve)  # fmt: skip
-        print(f"Validation report: {html}")
-        print(
-            f"Overall accuracy {result.report.overall_accuracy:.1%}, kappa {result.report.kappa:.3f} ({result.report.method})"
-        )
+        rep = result.report
+        print(f"Overall accuracy {rep.overall_accuracy:.1%}, kappa {rep.kappa:.3f} ({rep.method})")
     return 0
 
 

@@ -14,9 +14,9 @@ from pathlib import Path
 from .callbacks import Hooks
 from .config import PredictionConfig, SamplingConfig, TrainRequest
 from .evaluation import evaluate
-from .model_io import save_model
+from .outputs import save_training_outputs
 from .prediction import classify_raster
-from .reports import plot_loss_curves, write_history_csv, write_report_html, write_report_json
+from .reports import write_report_html, write_report_json
 from .workflow import train_model
 
 log = logging.getLogger("landcover_mlp")
@@ -44,9 +44,8 @@ def run_demo(out: Path, quiet: bool = False) -> int:
         hooks("training"),
     )
     model = result.model
-    save_model(model, out / "model.safetensors")
-    curve = plot_loss_curves(model.history, out / "loss_curves.png", model.info["best_epoch"])
-    write_history_csv(model.history, out / "loss_curves.csv")
+    curve = out / "loss_curves.png"
+    save_training_outputs(result, out / "model.safetensors", curve, out / "validation_report.html")
     pred = classify_raster(
         scene.raster,
         model,

@@ -18,6 +18,9 @@ from qgis.core import (
 from qgis.PyQt.QtGui import QColor
 
 from ..core.classes import ClassInfo
+from ..core.outputs import apply_colours
+
+__all__ = ["apply_colours"]  # re-exported for the plugin side
 
 
 def colours_from_symbology(layer: QgsVectorLayer | None, class_field: str) -> dict[str, str]:
@@ -34,15 +37,6 @@ def colours_from_symbology(layer: QgsVectorLayer | None, class_field: str) -> di
         if cat.symbol() is not None and cat.value() is not None:
             out[str(cat.value())] = cat.symbol().color().name()
     return out
-
-
-def apply_colours(classes: Sequence[ClassInfo], colours: dict[str, str]) -> tuple[ClassInfo, ...]:
-    """Classes with colours replaced where the symbology gives one (matched by name or value)."""
-    out = []
-    for c in classes:
-        colour = colours.get(c.name) or colours.get(str(c.value))
-        out.append(ClassInfo(c.value, c.name, colour or c.colour))
-    return tuple(out)
 
 
 def style_classified(layer: QgsRasterLayer, classes: Sequence[ClassInfo]) -> None:

@@ -22,15 +22,9 @@ from qgis.PyQt.QtCore import pyqtSignal
 from ..core.callbacks import Hooks
 from ..core.config import PredictionConfig, TrainRequest
 from ..core.errors import CancelledError, LandCoverError
-from ..core.fileio import atomic_path
 from ..core.model_io import LandCoverModel, save_model
+from ..core.outputs import recolour, save_training_outputs
 from ..core.prediction import PredictionResult, classify_raster
-from ..core.reports import (
-    plot_loss_curves,
-    write_history_csv,
-    write_report_html,
-    write_report_json,
-)
 from ..core.selection import ConfigScore, SearchConfig, TuneResult, tune_model
 from ..core.tuning_report import write_search_csv, write_search_html
 from ..core.workflow import TrainResult, train_model
@@ -39,11 +33,6 @@ from .styling import apply_colours
 
 TRAIN_SHARE = 80.0
 """Share of the progress bar given to training; classification gets the rest."""
-
-NO_VALIDATION_HTML = (
-    "<html><body><h1>No validation</h1><p>No validation pixels: set a validation share "
-    "above 0 or give validation polygons.</p></body></html>"
-)
 
 
 class BaseTask(QgsTask):
@@ -204,11 +193,12 @@ class TrainClassifyTask(BaseTask):
         """Train (0-80 %), write model and reports, classify (80-100 %)."""
         hooks = dataclasses.replace(self.hooks(0, TRAIN_SHARE), epoch=self._emit_epoch)
         trained = train_model(self.request, hooks)
-        model, trained = self._with_colours(trained)
-        hooks.check()
-        self._save(model, trained)
+        trained = recolour(trained, self.colours)
+        model = trained.model
         hooks.check()
         out = self.outputs
+        save_training_outputs(trained, out.model, out.loss_curve, out.report, self._written)
+        hooks.check()
         prediction = classify_raster(
             self.request.raster,
             model,
@@ -220,51 +210,6 @@ class TrainClassifyTask(BaseTask):
         )
         self.setProgress(100.0)
         return TrainClassifyResult(model, trained, prediction, out)
-
-    def _with_colours(self, trained: TrainResult) -> tuple[LandCoverModel, TrainResult]:
-        """Model and report with the class colours of the training layer's symbology."""
-        model = trained.model
-        if not self.colours:
-            return model, trained
-        classes = apply_colours(model.classes, self.colours)
-        report = trained.report
-        if report is not None:
-            report = dataclasses.replace(report, classes=classes)
-        model = dataclasses.replace(
-            model, classes=classes, metrics=report.to_dict() if report else model.metrics
-        )
-        return model, dataclasses.replace(trained, model=model, report=report)
-
-    def _save(self, model: LandCoverModel, trained: TrainResult) -> None:
-        """Model file, loss curves (PNG + CSV) and validation report (HTML + JSON)."""
-        out = self.outputs
-        best = model.info.get("best_epoch")
-        # Each file is written atomically; it is listed once it exists, so a failure never
-        # removes a file this run did not (re)write. classify_raster writes its rasters
-        # all-or-nothing, so they never need removing.
-        self._written.append(save_model(model, out.model))
-        self._written.append(plot_loss_curves(model.history, out.loss_curve, best))
-        self._written.append(write_history_csv(model.history, out.loss_curve.with_suffix(".csv")))
-        if trained.report is None:
-            with atomic_path(out.report) as tmp:
-                tmp.write_text(NO_VALIDATION_HTML, encoding="utf-8")
-            self._written.append(out.report)
-            return
-        details = {
-            "training pixels": trained.n_train,
-            "validation pixels": trained.n_validation,
-            "best epoch": best,
-            "device": model.info.get("device"),
-            "hidden layers": ",".join(map(str, model.model.hidden_layers)),
-        }
-        self._written.append(
-            write_report_html(
-                trained.report, out.report, "Validation report", details, out.loss_curve
-            )
-        )
-        self._written.append(
-            write_report_json(trained.report, out.report.with_suffix(".json"), {"details": details})
-        )
 
     def cleanup(self) -> None:
         """Remove what this run wrote, so a cancelled or failed run leaves no partial set."""

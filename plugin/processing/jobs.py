@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -11,17 +10,12 @@ from qgis.core import QgsProcessingException, QgsProcessingFeedback, QgsRasterLa
 from ...core.callbacks import Hooks
 from ...core.config import PredictionConfig, TrainRequest
 from ...core.errors import CancelledError, LandCoverError
-from ...core.model_io import LandCoverModel, save_model
+from ...core.model_io import LandCoverModel
+from ...core.outputs import recolour, save_training_outputs
 from ...core.prediction import PredictionResult, classify_raster
-from ...core.reports import (
-    plot_loss_curves,
-    write_history_csv,
-    write_report_html,
-    write_report_json,
-)
 from ...core.workflow import TrainResult, train_model
 from ..feedback import hooks_from_feedback
-from ..styling import apply_colours, save_style_beside, style_classified, style_confidence
+from ..styling import save_style_beside, style_classified, style_confidence
 
 
 def core_call(func, *args, **kwargs):
@@ -44,37 +38,13 @@ def train_and_save(
 ) -> tuple[TrainResult, dict[str, Any]]:
     """Train, save the model and write the loss curves and validation report."""
     result: TrainResult = core_call(train_model, request, hooks_from_feedback(feedback))
-    model = result.model
-    if colours:
-        model = dataclasses.replace(model, classes=apply_colours(model.classes, colours))
-        result = dataclasses.replace(result, model=model)
-    core_call(save_model, model, model_path)
+    result = recolour(result, colours)
+    core_call(save_training_outputs, result, model_path, loss_curve, report)
     outputs: dict[str, Any] = {"MODEL": model_path}
-    best = model.info.get("best_epoch")
     if loss_curve:
-        core_call(plot_loss_curves, model.history, loss_curve, best)
-        core_call(write_history_csv, model.history, Path(loss_curve).with_suffix(".csv"))
         outputs["LOSS_CURVE"] = loss_curve
     if report:
         outputs["REPORT"] = report
-        if result.report is None:
-            Path(report).write_text(
-                "<html><body><h1>No validation</h1><p>No validation pixels: set a validation "
-                "share above 0 or give validation polygons.</p></body></html>",
-                encoding="utf-8",
-            )
-        else:
-            details = {
-                "training pixels": result.n_train,
-                "validation pixels": result.n_validation,
-                "best epoch": best,
-                "device": model.info.get("device"),
-                "hidden layers": ",".join(map(str, model.model.hidden_layers)),
-            }
-            core_call(write_report_html, result.report, report, "Validation report", details,
-                      loss_curve)  # fmt: skip
-            core_call(write_report_json, result.report, Path(report).with_suffix(".json"),
-                      {"details": details})  # fmt: skip
     oa = result.report.overall_accuracy if result.report else float("nan")
     kappa = result.report.kappa if result.report else float("nan")
     outputs.update(OVERALL_ACCURACY=oa, KAPPA=kappa)

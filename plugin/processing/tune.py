@@ -18,6 +18,7 @@ from qgis.core import (
 from ...core.config import parse_hidden_layers
 from ...core.errors import LandCoverError
 from ...core.model_io import save_model
+from ...core.outputs import recolour
 from ...core.selection import SearchConfig, SearchSpace, search_summary, tune_model
 from ...core.tuning_report import write_search_csv, write_search_html
 from ..feedback import hooks_from_feedback
@@ -158,15 +159,9 @@ class TuneAlgorithm(TrainAlgorithm):
                 if not result.cancelled
                 else "Cancelled by the user."
             )
-        model = result.final.model
         layer = self.parameterAsVectorLayer(parameters, self.POLYGONS, context)
         colours = colours_from_symbology(layer, request.sampling.class_field)
-        if colours:
-            import dataclasses
-
-            from ..styling import apply_colours
-
-            model = dataclasses.replace(model, classes=apply_colours(model.classes, colours))
+        model = recolour(result.final, colours).model
         model_path = self.parameterAsFileOutput(parameters, self.MODEL, context)
         core_call(save_model, model, model_path)
         best = result.best
