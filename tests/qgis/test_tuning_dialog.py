@@ -163,9 +163,9 @@ def test_table_fills_live_best_first_and_settings_are_copied(
     best = result.best
     assert dialog.hiddenLayersEdit.text() == ",".join(map(str, best.model.hidden_layers))
     assert dialog.activationCombo.currentData() == "relu"
-    assert dialog.learningRateSpin.value() == pytest.approx(0.05)
-    assert dialog.momentumSpin.value() == pytest.approx(0.9)
-    assert dialog.batchSizeSpin.value() == 32
+    assert dialog.learningRateSpin.value() == pytest.approx(best.training.learning_rate)
+    assert dialog.momentumSpin.value() == pytest.approx(best.training.momentum)
+    assert dialog.batchSizeSpin.value() == best.training.batch_size != 7
     assert "Settings copied" in message(dialog)
     request = dialog.form.build_request()
     assert request.model.hidden_layers == best.model.hidden_layers
