@@ -29,6 +29,7 @@ from landcover_mlp.core.config import (  # noqa: E402
     TrainingConfig,
     TrainRequest,
 )
+from landcover_mlp.core.errors import LandCoverError  # noqa: E402
 from landcover_mlp.core.sampling import collect_samples  # noqa: E402
 from landcover_mlp.core.selection import (  # noqa: E402
     SearchSpace,
@@ -65,11 +66,11 @@ def main() -> int:
     args = parser.parse_args()
     k = args.folds or (3 if args.quick else 5)
     space = (
-        SearchSpace(hidden_layers=((32,), (64, 64)), learning_rate=(0.01, 0.05), momentum=(0.9,))
+        SearchSpace(hidden_layers=((32,), (64, 64)), learning_rate=(0.003, 0.03), momentum=(0.9,))
         if args.quick
         else SearchSpace(
             hidden_layers=((32,), (64, 64), (128, 64)),
-            learning_rate=(0.01, 0.05),
+            learning_rate=(0.003, 0.01, 0.03),
             momentum=(0.5, 0.9),
         )
     )
@@ -111,7 +112,10 @@ def main() -> int:
             train = replace(default_train, learning_rate=lr, momentum=mom, batch_size=bs)
             if model == default_model and train == default_train:
                 continue
-            scores.append(cross_validate(samples, grouped, model, train))
+            try:
+                scores.append(cross_validate(samples, grouped, model, train))
+            except LandCoverError as exc:  # a diverging learning rate: report, go on
+                print(f"  left out lr={lr:g} m={mom:g} {hidden}: {exc}")
         best = rank(scores)[0]
         print(f"  tuned (best of {len(scores)}) {best.label()}")
         print(f"  tuned grouped k-fold OA    {best.oa_mean:.1%} +/- {best.oa_std:.1%}")

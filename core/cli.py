@@ -318,7 +318,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="32;64;64,64;128,64;128,128",
         help="layer sets separated by ';' (default %(default)s)",
     )
-    u.add_argument("--search-learning-rates", default="0.01,0.05,0.1", help="default %(default)s")
+    u.add_argument("--search-learning-rates", default="0.003,0.01,0.03", help="default %(default)s")
     u.add_argument("--search-momentums", default="0.5,0.9", help="default %(default)s")
     u.add_argument(
         "--search-activations", default="relu", help="e.g. relu,tanh (default %(default)s)"

@@ -28,7 +28,7 @@ class SearchSpace:
     """Values to try; each combination is one configuration."""
 
     hidden_layers: tuple[tuple[int, ...], ...] = ((32,), (64,), (64, 64), (128, 64), (128, 128))
-    learning_rate: tuple[float, ...] = (0.01, 0.05, 0.1)
+    learning_rate: tuple[float, ...] = (0.003, 0.01, 0.03)
     momentum: tuple[float, ...] = (0.5, 0.9)
     activation: tuple[str, ...] = ("relu",)
     batch_size: tuple[int, ...] = ()  # empty: the training default
@@ -76,6 +76,13 @@ class SearchConfig:
             raise LandCoverError(f"Cross-validation needs at least 2 folds; got {self.folds}.")
 
 
+def _label(model: ModelConfig, training: TrainingConfig) -> str:
+    return (
+        f"{','.join(map(str, model.hidden_layers)) or 'none'} {model.activation} "
+        f"lr={training.learning_rate:g} m={training.momentum:g} batch={training.batch_size}"
+    )
+
+
 @dataclass(frozen=True)
 class ConfigScore:
     """Cross-validated scores of one configuration (means and standard deviations over folds)."""
@@ -100,11 +107,7 @@ class ConfigScore:
 
     def label(self) -> str:
         """E.g. "64,64 relu lr=0.05 m=0.9 batch=32"."""
-        return (
-            f"{','.join(map(str, self.model.hidden_layers)) or 'none'} {self.model.activation} "
-            f"lr={self.training.learning_rate:g} m={self.training.momentum:g} "
-            f"batch={self.training.batch_size}"
-        )
+        return _label(self.model, self.training)
 
     def row(self) -> dict[str, Any]:
         """A flat table row."""
@@ -291,6 +294,7 @@ def tune_model(
     scores: list[ConfigScore] = []
     cancelled = budget = False
     tried = 0
+    failed: list[str] = []
     for i, (model_cfg, train_cfg) in enumerate(configs):
         if deadline is not None and time.perf_counter() > deadline:
             budget = True
@@ -302,6 +306,10 @@ def tune_model(
         except CancelledError:
             cancelled = True
             break
+        except LandCoverError as exc:  # e.g. a learning rate that diverges: skip, say why
+            failed.append(f"{_label(model_cfg, train_cfg)} was left out: {exc}")
+            hooks.log("Warning: " + failed[-1])
+            continue
         if score is None:
             budget = True
             break
@@ -322,8 +330,9 @@ def tune_model(
     method = f"grouped {search.folds}-fold cross-validation by polygon (seed {search.seed})"
     hooks.progress(100.0)
     return TuneResult(
-        tuple(ranked), best, final, cancelled, budget, tried, len(configs), warnings, method
-    )
+        tuple(ranked), best, final, cancelled, budget, tried, len(configs),
+        (*warnings, *failed), method,
+    )  # fmt: skip
 
 
 def search_summary(result: TuneResult) -> dict[str, Any]:

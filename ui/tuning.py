@@ -69,7 +69,7 @@ def parse_space(
         LandCoverError: a field that cannot be read (the message says what to write).
     """
     sets = tuple(parse_hidden_layers(v) for v in hidden_layers.split(";") if v.strip())
-    rates = _numbers(learning_rates, float, "Learning rates", "0.01,0.05,0.1")
+    rates = _numbers(learning_rates, float, "Learning rates", "0.003,0.01,0.03")
     moms = _numbers(momentums, float, "Momentums", "0.5,0.9")
     for values, what, example in (
         (sets, "hidden-layer set", "32;64;64,64"),

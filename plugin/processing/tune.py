@@ -78,7 +78,7 @@ class TuneAlgorithm(TrainAlgorithm):
                                           "32;64;64,64;128,64;128,128"),
              "Layer sets separated by ';', each like 64,64.", False),
             (QgsProcessingParameterString(self.SEARCH_LEARNING_RATES, tr("Learning rates to try"),
-                                          "0.01,0.05,0.1"), "Comma-separated.", False),
+                                          "0.003,0.01,0.03"), "Comma-separated.", False),
             (QgsProcessingParameterString(self.SEARCH_MOMENTUMS, tr("Momentums to try"), "0.5,0.9"),
              "Comma-separated.", False),
             (QgsProcessingParameterString(self.SEARCH_ACTIVATIONS, tr("Activations to try"), "relu"),

@@ -1,0 +1,144 @@
+"""Model selection: grouped stratified k-fold and the hyperparameter search (issue 4)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from landcover_mlp.core.callbacks import Hooks
+from landcover_mlp.core.config import (
+    ModelConfig,
+    SamplingConfig,
+    TrainingConfig,
+    TrainRequest,
+)
+from landcover_mlp.core.sampling import collect_samples
+from landcover_mlp.core.selection import (
+    ConfigScore,
+    SearchConfig,
+    SearchSpace,
+    grouped_stratified_folds,
+    plan,
+    rank,
+    tune_model,
+)
+from landcover_mlp.resources.sample_scene import generate_sample_scene
+
+FAST = TrainingConfig(epochs=12, patience=5, batch_size=64)
+
+
+@pytest.fixture(scope="module")
+def scene(tmp_path_factory: pytest.TempPathFactory):
+    return generate_sample_scene(tmp_path_factory.mktemp("scene"))
+
+
+@pytest.fixture(scope="module")
+def request_(scene) -> TrainRequest:
+    return TrainRequest(
+        str(scene.raster), str(scene.polygons), SamplingConfig(scene.class_field), training=FAST
+    )
+
+
+@pytest.fixture(scope="module")
+def samples(request_: TrainRequest):
+    return collect_samples(request_.raster, request_.polygons, request_.sampling)
+
+
+def test_folds_never_share_a_polygon_and_hold_every_class(samples) -> None:
+    fold, warnings = grouped_stratified_folds(samples, 4, seed=3)
+    assert fold.min() == 0 and fold.max() == 3
+    for poly in np.unique(samples.polygon_id):
+        assert np.unique(fold[samples.polygon_id == poly]).size == 1
+    for f in range(4):  # 8 polygons per class >= 4 folds: every class in every fold
+        assert set(np.unique(samples.y[fold == f])) == set(range(len(samples.classes)))
+    assert warnings == ()
+    again, _ = grouped_stratified_folds(samples, 4, seed=3)
+    assert np.array_equal(fold, again)
+
+
+def test_fewer_polygons_than_folds_is_warned(samples) -> None:
+    keep = np.isin(samples.polygon_id, np.unique(samples.polygon_id[samples.y == 0])[:2])
+    keep |= samples.y != 0
+    _, warnings = grouped_stratified_folds(samples.subset(keep), 5)
+    name = samples.classes[0].name
+    assert any(name in w and "fewer than the 5 folds" in w for w in warnings)
+
+
+def test_ties_go_to_the_smaller_network() -> None:
+    def score(hidden: tuple[int, ...], oa: float) -> ConfigScore:
+        return ConfigScore(ModelConfig(hidden), TrainingConfig(), oa, 0, 0, 0, 1.0, 0, 1.0, 5)
+
+    ranked = rank([score((128, 128), 0.9), score((32,), 0.9), score((64,), 0.95)])
+    assert [s.model.hidden_layers for s in ranked] == [(64,), (32,), (128, 128)]
+
+
+def test_grid_and_random_plans(request_: TrainRequest) -> None:
+    space = SearchSpace(hidden_layers=((8,), (16,), (32,)), learning_rate=(0.01, 0.03))
+    assert len(plan(request_, SearchConfig(space, "grid"))) == 3 * 2 * 2
+    first = plan(request_, SearchConfig(space, "random", n_iter=4, seed=1))
+    assert len(first) == 4 and first == plan(request_, SearchConfig(space, "random", 4, seed=1))
+
+
+def test_search_retrains_the_reported_best(request_: TrainRequest) -> None:
+    space = SearchSpace(hidden_layers=((8,), (32,)), learning_rate=(0.01,), momentum=(0.9,))
+    seen: list[ConfigScore] = []
+    result = tune_model(request_, SearchConfig(space, folds=3), on_score=seen.append)
+    assert len(seen) == 2 and len(result.scores) == 2 and not result.cancelled
+    assert result.best is result.scores[0]
+    assert result.scores[0].oa_mean >= result.scores[1].oa_mean
+    assert 0.5 < result.best.oa_mean <= 1.0 and result.best.folds == 3
+    final = result.final.model
+    assert final.model.hidden_layers == result.best.model.hidden_layers
+    assert final.training["learning_rate"] == result.best.training.learning_rate
+    assert "grouped 3-fold" in result.method
+
+
+def test_budget_keeps_finished_configurations(request_: TrainRequest) -> None:
+    space = SearchSpace(hidden_layers=((8,), (16,), (32,)), learning_rate=(0.01,), momentum=(0.9,))
+    result = tune_model(request_, SearchConfig(space, folds=2, time_budget_s=1e-9))
+    assert result.budget_exhausted and result.tried < result.planned == 3
+    assert result.final is None or result.final.model.model == result.best.model
+
+
+def test_cancel_keeps_finished_configurations(request_: TrainRequest) -> None:
+    space = SearchSpace(hidden_layers=((8,), (16,), (32,)), learning_rate=(0.01,), momentum=(0.9,))
+    scores: list[ConfigScore] = []
+    hooks = Hooks(cancelled=lambda: len(scores) >= 1)
+    result = tune_model(request_, SearchConfig(space, folds=2), hooks, on_score=scores.append)
+    assert result.cancelled and len(result.scores) == 1 and result.final is None
+    assert result.scores[0].model.hidden_layers == (8,)
+
+
+def test_diverging_configuration_is_left_out_with_a_reason(
+    request_: TrainRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from landcover_mlp.core import selection
+    from landcover_mlp.core.errors import LandCoverError
+
+    real = selection.cross_validate
+
+    def diverge_at_high_rates(samples, fold, model, training, *args, **kwargs):
+        if training.learning_rate > 1:
+            raise LandCoverError("Training diverged: lower the learning rate (now 10).")
+        return real(samples, fold, model, training, *args, **kwargs)
+
+    monkeypatch.setattr(selection, "cross_validate", diverge_at_high_rates)
+    space = SearchSpace(hidden_layers=((16,),), learning_rate=(10.0, 0.01), momentum=(0.9,))
+    result = tune_model(request_, SearchConfig(space, folds=2))
+    assert [s.training.learning_rate for s in result.scores] == [0.01]
+    assert result.final is not None and result.tried == 2
+    assert any("left out" in w and "learning rate" in w for w in result.warnings)
+
+
+def test_cli_tune_help_lists_the_search_space(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    env = {"PYTHONPATH": str(root / "build" / "plugins"), "PATH": "/usr/bin:/bin"}
+    out = subprocess.run([sys.executable, "-m", "landcover_mlp.core", "tune", "--help"],
+                         capture_output=True, text=True, env=env, check=True)  # fmt: skip
+    for option in ("--search-hidden-layers", "--folds", "--time-budget", "--strategy"):
+        assert option in out.stdout
