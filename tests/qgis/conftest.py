@@ -310,3 +310,10 @@ def qgis_process(qgis_process_for: Callable[..., QgisProcess]) -> QgisProcess:
     if not (PLUGINS / PROVIDER_ID / "metadata.txt").exists():
         pytest.fail(f"{PLUGINS / PROVIDER_ID} is missing: run `make link` first.", pytrace=False)
     return qgis_process_for(PLUGINS)
+
+
+@pytest.fixture(autouse=True)
+def _single_torch_thread() -> Iterator[None]:
+    """Every QGIS-tier test trains tiny batches: one torch thread (see one_torch_thread)."""
+    with one_torch_thread():
+        yield

@@ -70,17 +70,6 @@ print("DIALOG WITHOUT TORCH OK")
 
 
 @pytest.fixture(autouse=True)
-def one_torch_thread() -> Iterator[None]:
-    """Tiny batches: extra OpenMP threads only spin on a small shared machine."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(autouse=True)
 def own_settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Settings under a group of their own, so a user's remembered values never leak in."""
     monkeypatch.setattr(settings, "PREFIX", "landcover_mlp_tests")

@@ -3,7 +3,6 @@ live epoch signals, progress, cancelling mid-training and a failure with a user 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,17 +26,6 @@ COLOURS = {
     "urban": "#ff00ff",
 }
 TIMEOUT_S = 120
-
-
-@pytest.fixture(autouse=True)
-def one_torch_thread() -> Iterator[None]:
-    """Tiny batches: extra OpenMP threads only spin on a small shared machine."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 class Outcome:
