@@ -1,26 +1,33 @@
 # Land Cover MLP - developer and CI entry points.
 # Every target installs what it needs and is idempotent: a second run skips what is there.
 SHELL := /bin/bash
-PYTHON_SYS := /usr/bin/python3
 VENV := .venv
 PY := $(VENV)/bin/python
 BUILD := build
 PLUGIN_DIR := $(BUILD)/plugins
 PKG := landcover_mlp
 OUT ?= demo_output
-TORCH_VERSION := 2.13.0
-APT_PACKAGES := qgis python3-qgis gdal-bin python3-gdal python3-matplotlib python3-sklearn xvfb imagemagick
+APT_PACKAGES := qgis python3-qgis gdal-bin python3-gdal python3-matplotlib python3-sklearn python3-venv xvfb imagemagick
+# The Python QGIS runs its plugins on: the libpython that QGIS's Python support library links
+# (Debian 12: 3.11, Debian 13: 3.13, unstable: 3.14), never the first python3 on PATH (a pyenv
+# or conda python3 cannot import PyQGIS). Expanded when a recipe runs, after `system`
+# installed QGIS; /usr/bin/python3 until then.
+QGIS_PYTHON = $(shell lib=$$(ls /usr/lib/libqgispython.so* /usr/lib/*/libqgispython.so* 2>/dev/null | head -n 1); \
+  v=$$([ -n "$$lib" ] && ldd "$$lib" | grep -o 'libpython3\.[0-9]*' | head -n 1 | sed 's/^lib//'); \
+  if [ -n "$$v" ] && [ -x "/usr/bin/$$v" ]; then echo "/usr/bin/$$v"; else echo /usr/bin/python3; fi)
 export PYTHONPATH := $(CURDIR)/$(PLUGIN_DIR)
 export QGIS_PLUGINPATH := $(CURDIR)/$(PLUGIN_DIR)
 export QT_QPA_PLATFORM := offscreen
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup system venv link demo test test-all lint format bench package clean
+.PHONY: help setup system venv link demo test test-all check-qt6 test-lts lint format bench package clean
 
 help:
 	@echo "make demo    - generate the sample scene, train, classify, evaluate (installs what it needs)"
 	@echo "make test    - run lint and the test suite (installs what it needs)"
 	@echo "make test-all- also run the slow tests"
+	@echo "make check-qt6 - load the .ui files and ui/ modules with PyQt6 (QGIS 4's Qt), offscreen"
+	@echo "make test-lts  - the test suite on QGIS 3.44 LTR of Debian unstable, in a chroot (heavy)"
 	@echo "make bench   - run the benchmark scripts (print figures)"
 	@echo "make lint    - ruff check + format check, mypy on core/"
 	@echo "make package- build dist/landcover_mlp-<version>.zip for Install from ZIP"
@@ -37,12 +44,31 @@ $(VENV)/.system-ok:
 	fi
 	@mkdir -p $(VENV) && touch $@
 
-# The venv sees QGIS, GDAL and Debian's numpy (--system-site-packages); torch is pinned to the CPU wheel.
+# The venv is made with QGIS's own Python and sees QGIS, GDAL and the numpy QGIS was built
+# against (--system-site-packages). A venv of another Python (the machine moved to a newer
+# Debian) is made anew. pip may not replace that numpy: build/constraints.txt pins it to the
+# version Debian installed, and the check after pip fails when the venv imports any other numpy
+# than the one QGIS's Python imports. torch is pinned per Python in requirements-dev.txt.
 venv: $(VENV)/.deps-ok
 $(VENV)/.deps-ok: $(VENV)/.system-ok requirements-dev.txt
-	@[ -x $(PY) ] || $(PYTHON_SYS) -m venv --system-site-packages $(VENV)
-	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt
-	@$(PY) -c "import numpy, osgeo, torch; assert numpy.__version__.startswith('1.'), numpy.__version__" 
+	@set -e; qgis_py=$(QGIS_PYTHON); \
+	$$qgis_py -c 'import qgis.core' 2>/dev/null || { echo "error: $$qgis_py cannot import qgis.core: is python3-qgis installed?"; exit 1; }; \
+	want=$$($$qgis_py -c 'import sys; print("%d.%d" % sys.version_info[:2])'); \
+	have=$$([ -x $(PY) ] && $(PY) -c 'import sys; print("%d.%d" % sys.version_info[:2])' || true); \
+	if [ "$$have" != "$$want" ]; then \
+	  echo "Making $(VENV) with QGIS's Python $$qgis_py (Python $$want)"; \
+	  $$qgis_py -m venv --clear --system-site-packages $(VENV); touch $(VENV)/.system-ok; \
+	fi; \
+	mkdir -p $(BUILD); \
+	$$qgis_py -c 'import numpy; print("numpy==" + numpy.__version__)' > $(BUILD)/constraints.txt
+	$(PY) -m pip install -q --disable-pip-version-check -c $(BUILD)/constraints.txt -r requirements-dev.txt
+	@qgis_np=$$($(QGIS_PYTHON) -c 'import numpy; print(numpy.__file__)'); \
+	venv_np=$$($(PY) -c 'import numpy, osgeo.gdal, torch; print(numpy.__file__)'); \
+	if [ "$$qgis_np" != "$$venv_np" ]; then \
+	  echo "error: $(VENV) imports numpy from $$venv_np, not the numpy QGIS was built against ($$qgis_np)."; \
+	  echo "Remove $(VENV) and run make again."; exit 1; \
+	fi; \
+	$(PY) -c 'import sys, numpy, torch; from osgeo import gdal; print("Python %d.%d, numpy %s, GDAL %s, torch %s" % (*sys.version_info[:2], numpy.__version__, gdal.__version__, torch.__version__))'
 	@touch $@
 
 # QGIS imports the plugin as a package named landcover_mlp from a plugin folder.
@@ -59,6 +85,16 @@ test: setup lint
 
 test-all: setup lint
 	$(PY) -m pytest -q tests
+
+# QGIS 4 (Qt 6) has no Debian package: the ui/ code and .ui files are loaded and driven with
+# PyQt6 from PyPI in build/qt6-venv, with a stand-in qgis package (tests/qt6). Not in CI.
+check-qt6: setup
+	QGIS_PYTHON=$(QGIS_PYTHON) bash tests/qt6/run_qt6_check.sh
+
+# The QGIS tier on QGIS 3.44 LTR (Debian unstable: Python 3.14, numpy 2.x) in a debootstrap
+# chroot under build/lts-sid; several GB (QGIS and the CUDA build of torch). Not in CI.
+test-lts:
+	bash tests/lts/run_lts.sh
 
 lint: setup
 	$(VENV)/bin/ruff check .

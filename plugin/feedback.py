@@ -40,10 +40,13 @@ def hooks_from_feedback(feedback: QgsProcessingFeedback | None, log_epochs: bool
 class QgsLogHandler(logging.Handler):
     """Sends the core's ``logging`` records to the QGIS message log panel."""
 
-    _LEVELS = ((logging.ERROR, Qgis.Critical), (logging.WARNING, Qgis.Warning))
+    _LEVELS = (
+        (logging.ERROR, Qgis.MessageLevel.Critical),
+        (logging.WARNING, Qgis.MessageLevel.Warning),
+    )
 
     def emit(self, record: logging.LogRecord) -> None:
-        level = next((q for lv, q in self._LEVELS if record.levelno >= lv), Qgis.Info)
+        level = next((q for lv, q in self._LEVELS if record.levelno >= lv), Qgis.MessageLevel.Info)
         try:
             QgsMessageLog.logMessage(self.format(record), LOG_TAG, level)
         except RuntimeError:  # QGIS is shutting down

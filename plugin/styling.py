@@ -51,7 +51,9 @@ def style_confidence(layer: QgsRasterLayer) -> None:
     """Grey ramp from 0 (black, uncertain) to 1 (white, confident)."""
     renderer = QgsSingleBandGrayRenderer(layer.dataProvider(), 1)
     ce = QgsContrastEnhancement(layer.dataProvider().dataType(1))
-    ce.setContrastEnhancementAlgorithm(QgsContrastEnhancement.StretchToMinimumMaximum)
+    ce.setContrastEnhancementAlgorithm(
+        QgsContrastEnhancement.ContrastEnhancementAlgorithm.StretchToMinimumMaximum
+    )
     ce.setMinimumValue(0.0)
     ce.setMaximumValue(1.0)
     renderer.setContrastEnhancement(ce)

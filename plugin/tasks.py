@@ -55,7 +55,7 @@ class BaseTask(QgsTask):
     log_message = pyqtSignal(str)
 
     def __init__(self, description: str) -> None:
-        super().__init__(description, QgsTask.CanCancel)
+        super().__init__(description, QgsTask.Flag.CanCancel)
         self.result: Any = None
         self.error: str | None = None
         self.details: str | None = None
@@ -70,7 +70,7 @@ class BaseTask(QgsTask):
 
     def log(self, text: str) -> None:
         """Forward a core message to the message log and to listeners (thread-safe)."""
-        QgsMessageLog.logMessage(text, LOG_TAG, Qgis.Info)
+        QgsMessageLog.logMessage(text, LOG_TAG, Qgis.MessageLevel.Info)
         self.log_message.emit(text)
 
     def hooks(self, start: float, end: float) -> Hooks:
@@ -114,7 +114,7 @@ class BaseTask(QgsTask):
             self.was_cancelled = True
             self.error = str(CancelledError())
         if self.details:
-            QgsMessageLog.logMessage(self.details, LOG_TAG, Qgis.Critical)
+            QgsMessageLog.logMessage(self.details, LOG_TAG, Qgis.MessageLevel.Critical)
         self.failed.emit(self.error)
 
 

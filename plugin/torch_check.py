@@ -30,9 +30,20 @@ def install_command() -> str:
     if sys.platform == "darwin":
         return "/Applications/QGIS.app/Contents/MacOS/bin/python3 -m pip install --user torch"
     return (
-        "python3 -m pip install --user torch --index-url https://download.pytorch.org/whl/cpu "
-        '(keep numpy below 2: add "numpy<2" when pip wants to upgrade it)'
+        f'python3 -m pip install --user torch "numpy=={qgis_numpy_version()}" --index-url '
+        "https://download.pytorch.org/whl/cpu (the numpy pin keeps the numpy QGIS was built "
+        "against: never let pip replace it)"
     )
+
+
+def qgis_numpy_version() -> str:
+    """The version of the numpy this QGIS imports (the one its GDAL and QGIS were built with)."""
+    try:
+        import numpy
+
+        return str(numpy.__version__)
+    except ImportError:
+        return "<the version QGIS has>"
 
 
 def missing_torch_message() -> str:

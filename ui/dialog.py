@@ -69,7 +69,7 @@ class LandCoverDialog(QDialog, FORM_CLASS):
         self.loss_plot = LossPlot(self)
         self.lossLayout.addWidget(self.loss_plot)
         self.message_bar = self.messageBar
-        self.statusLabel.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
+        self.statusLabel.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.splitter.setSizes([500, 740])
         self.splitter.setStretchFactor(1, 1)
         self.torch_ok = torch_check.torch_available()
@@ -90,7 +90,7 @@ class LandCoverDialog(QDialog, FORM_CLASS):
         else:
             self.form.update_device_label()
             self.message_bar.pushMessage(
-                "PyTorch missing", torch_check.missing_torch_message(), Qgis.Warning, 0
+                "PyTorch missing", torch_check.missing_torch_message(), Qgis.MessageLevel.Warning, 0
             )
 
     # -- running -----------------------------------------------------------------------------
@@ -101,13 +101,15 @@ class LandCoverDialog(QDialog, FORM_CLASS):
         self.message_bar.clearWidgets()
         problems = self.form.input_problems()
         if problems:
-            self.message_bar.pushMessage("Check the inputs", " ".join(problems), Qgis.Warning, 0)
+            self.message_bar.pushMessage(
+                "Check the inputs", " ".join(problems), Qgis.MessageLevel.Warning, 0
+            )
             return None
         self.form.new_run()
         try:
             return self.form.build_request()
         except LandCoverError as exc:
-            self.message_bar.pushMessage("Check the inputs", str(exc), Qgis.Warning, 0)
+            self.message_bar.pushMessage("Check the inputs", str(exc), Qgis.MessageLevel.Warning, 0)
             return None
 
     def _colours(self, request: TrainRequest) -> dict[str, str]:
@@ -126,7 +128,7 @@ class LandCoverDialog(QDialog, FORM_CLASS):
         try:
             outputs = self.form.output_paths()
         except LandCoverError as exc:
-            self.message_bar.pushMessage("Check the inputs", str(exc), Qgis.Warning, 0)
+            self.message_bar.pushMessage("Check the inputs", str(exc), Qgis.MessageLevel.Warning, 0)
             return
         colours = self._colours(request)
         self._save_settings()
@@ -158,7 +160,7 @@ class LandCoverDialog(QDialog, FORM_CLASS):
             plan(request, search)  # a value the core refuses fails here, not in the worker
             model = self.tuning.model_path()
         except LandCoverError as exc:
-            self.message_bar.pushMessage("Check the search", str(exc), Qgis.Warning, 0)
+            self.message_bar.pushMessage("Check the search", str(exc), Qgis.MessageLevel.Warning, 0)
             return
         if model is not None:
             table = model.with_name(f"{model.stem}_search.html")
@@ -187,7 +189,10 @@ class LandCoverDialog(QDialog, FORM_CLASS):
         self.form.apply_settings(score.model, score.training)
         self.advancedGroup.setCollapsed(False)  # learning rate, momentum and batch size
         self.message_bar.pushMessage(
-            "Settings copied", f"{score.label()}. Press Run to train with them.", Qgis.Info, 10
+            "Settings copied",
+            f"{score.label()}. Press Run to train with them.",
+            Qgis.MessageLevel.Info,
+            10,
         )
 
     def cancel(self) -> None:
@@ -223,7 +228,7 @@ class LandCoverDialog(QDialog, FORM_CLASS):
         self.message_bar.pushMessage(
             "Done",
             f"Classified {pixels:,} pixels into {len(result.model.classes)} classes.",
-            Qgis.Success,
+            Qgis.MessageLevel.Success,
             10,
         )
         self.training_finished.emit(True)
@@ -242,7 +247,10 @@ class LandCoverDialog(QDialog, FORM_CLASS):
         )
         if not layer.isValid():
             self.message_bar.pushMessage(
-                "Layer", f"Could not open {result.prediction.classified}.", Qgis.Warning, 0
+                "Layer",
+                f"Could not open {result.prediction.classified}.",
+                Qgis.MessageLevel.Warning,
+                0,
             )
             return
         project.addMapLayer(layer)
@@ -257,11 +265,11 @@ class LandCoverDialog(QDialog, FORM_CLASS):
         self.summaryLabel.setText("No result.")
         if cancelled:
             self.statusLabel.setText("Cancelled.")
-            self.message_bar.pushMessage("Cancelled", message, Qgis.Info, 5)
+            self.message_bar.pushMessage("Cancelled", message, Qgis.MessageLevel.Info, 5)
         else:
             self.statusLabel.setText("Failed.")
-            self.message_bar.pushMessage("Training failed", message, Qgis.Critical, 0)
-            QgsMessageLog.logMessage(message, LOG_TAG, Qgis.Critical)
+            self.message_bar.pushMessage("Training failed", message, Qgis.MessageLevel.Critical, 0)
+            QgsMessageLog.logMessage(message, LOG_TAG, Qgis.MessageLevel.Critical)
         self.training_finished.emit(False)
 
     def _on_tuned(self, outcome: TuneOutcome) -> None:
@@ -273,7 +281,7 @@ class LandCoverDialog(QDialog, FORM_CLASS):
         if result.cancelled:
             self.statusLabel.setText("Cancelled.")
             text = f"Search cancelled after {done} of {planned} configurations."
-            self.message_bar.pushMessage("Cancelled", text, Qgis.Info, 10)
+            self.message_bar.pushMessage("Cancelled", text, Qgis.MessageLevel.Info, 10)
         elif result.budget_exhausted:
             self.progressBar.setValue(100)
             self.statusLabel.setText("Time budget reached.")
@@ -281,13 +289,13 @@ class LandCoverDialog(QDialog, FORM_CLASS):
                 f"Time budget reached: the search stopped after {result.tried} of {planned} "
                 f"configurations ({done} finished). Raise the budget or try fewer values."
             )
-            self.message_bar.pushMessage("Stopped early", text, Qgis.Warning, 0)
+            self.message_bar.pushMessage("Stopped early", text, Qgis.MessageLevel.Warning, 0)
         else:
             self.progressBar.setValue(100)
             self.statusLabel.setText(f"Done: {done} configurations scored.")
             best = result.best.label() if result.best else "none"
             text = f"Best: {best}. Press Use these settings, then Run."
-            self.message_bar.pushMessage("Search done", text, Qgis.Success, 10)
+            self.message_bar.pushMessage("Search done", text, Qgis.MessageLevel.Success, 10)
         self.tuning_finished.emit(True)
 
     def _on_tune_failed(self, message: str) -> None:
@@ -298,12 +306,12 @@ class LandCoverDialog(QDialog, FORM_CLASS):
         if cancelled:
             self.statusLabel.setText("Cancelled.")
             self.tuning.show_stopped("Cancelled.")
-            self.message_bar.pushMessage("Cancelled", message, Qgis.Info, 5)
+            self.message_bar.pushMessage("Cancelled", message, Qgis.MessageLevel.Info, 5)
         else:
             self.statusLabel.setText("Failed.")
             self.tuning.show_stopped(f"The search failed: {message}")
-            self.message_bar.pushMessage("Search failed", message, Qgis.Critical, 0)
-            QgsMessageLog.logMessage(message, LOG_TAG, Qgis.Critical)
+            self.message_bar.pushMessage("Search failed", message, Qgis.MessageLevel.Critical, 0)
+            QgsMessageLog.logMessage(message, LOG_TAG, Qgis.MessageLevel.Critical)
         self.tuning_finished.emit(False)
 
     # -- closing -----------------------------------------------------------------------------

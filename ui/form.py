@@ -9,7 +9,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from qgis.core import QgsMapLayerProxyModel, QgsProcessingUtils, QgsRasterLayer
+from qgis.core import QgsProcessingUtils, QgsRasterLayer
 from qgis.PyQt.QtCore import Qt
 from qgis.PyQt.QtWidgets import QListWidgetItem, QWidget
 
@@ -24,7 +24,7 @@ from ..core.config import (
     TrainRequest,
 )
 from ..core.fileio import check_writable
-from ..plugin import torch_check
+from ..plugin import compat, torch_check
 from ..plugin.tasks import OutputPaths
 from .sources import polygon_source, raster_path
 
@@ -61,9 +61,9 @@ class TrainingForm:
 
     def _setup(self) -> None:
         ui = self.ui
-        ui.rasterCombo.setFilters(QgsMapLayerProxyModel.RasterLayer)
-        ui.polygonCombo.setFilters(QgsMapLayerProxyModel.PolygonLayer)
-        ui.validationCombo.setFilters(QgsMapLayerProxyModel.PolygonLayer)
+        ui.rasterCombo.setFilters(compat.LAYER_FILTER_RASTER)
+        ui.polygonCombo.setFilters(compat.LAYER_FILTER_POLYGON)
+        ui.validationCombo.setFilters(compat.LAYER_FILTER_POLYGON)
         ui.validationCombo.setAllowEmptyLayer(True)
         ui.validationCombo.setLayer(None)
         ui.classFieldCombo.setLayer(ui.polygonCombo.currentLayer())
@@ -150,22 +150,30 @@ class TrainingForm:
         for band in range(1, layer.bandCount() + 1):
             name = re.sub(rf"^Band 0*{band}:?\s*", "", provider.generateBandName(band))
             item = QListWidgetItem(f"{band}: {name or f'Band {band}'}")
-            item.setData(Qt.UserRole, band)
-            item.setFlags(item.flags() | Qt.ItemIsUserCheckable)
-            item.setCheckState(Qt.Checked)
+            item.setData(Qt.ItemDataRole.UserRole, band)
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            item.setCheckState(Qt.CheckState.Checked)
             band_list.addItem(item)
 
     def checked_bands(self) -> tuple[int, ...]:
         """Band numbers checked in the band list."""
         band_list = self.ui.bandList
         items = (band_list.item(i) for i in range(band_list.count()))
-        return tuple(it.data(Qt.UserRole) for it in items if it.checkState() == Qt.Checked)
+        return tuple(
+            it.data(Qt.ItemDataRole.UserRole)
+            for it in items
+            if it.checkState() == Qt.CheckState.Checked
+        )
 
     def set_checked_bands(self, bands: tuple[int, ...]) -> None:
         """Check exactly ``bands`` (band numbers) in the band list."""
         for i in range(self.ui.bandList.count()):
             item = self.ui.bandList.item(i)
-            item.setCheckState(Qt.Checked if item.data(Qt.UserRole) in bands else Qt.Unchecked)
+            item.setCheckState(
+                Qt.CheckState.Checked
+                if item.data(Qt.ItemDataRole.UserRole) in bands
+                else Qt.CheckState.Unchecked
+            )
 
     # -- device ------------------------------------------------------------------------------
     def available_devices(self) -> dict[str, str]:

@@ -19,9 +19,9 @@ TRAIN_COLOUR = QColor("#1f77b4")
 VAL_COLOUR = QColor("#d62728")
 ACC_COLOUR = QColor("#2ca02c")
 SERIES = (
-    ("train_loss", "training loss", TRAIN_COLOUR, Qt.SolidLine),
-    ("val_loss", "validation loss", VAL_COLOUR, Qt.SolidLine),
-    ("val_accuracy", "validation accuracy", ACC_COLOUR, Qt.DashLine),
+    ("train_loss", "training loss", TRAIN_COLOUR, Qt.PenStyle.SolidLine),
+    ("val_loss", "validation loss", VAL_COLOUR, Qt.PenStyle.SolidLine),
+    ("val_accuracy", "validation accuracy", ACC_COLOUR, Qt.PenStyle.DashLine),
 )
 
 
@@ -64,7 +64,7 @@ class LossPlot(QWidget):
         self.best_epoch: int | None = None
         self.setObjectName("lossPlot")
         self.setMinimumSize(320, 200)
-        self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Expanding)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
 
     def sizeHint(self) -> QSize:  # noqa: N802 - Qt virtual
         return QSize(560, 300)
@@ -101,7 +101,7 @@ class LossPlot(QWidget):
 
     def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt virtual
         painter = QPainter(self)
-        painter.setRenderHint(QPainter.Antialiasing)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         palette = self.palette()
         painter.fillRect(self.rect(), palette.base())
         area = QRectF(
@@ -115,7 +115,9 @@ class LossPlot(QWidget):
             painter.setPen(palette.mid().color())
             painter.drawRect(area)
             painter.setPen(text_colour)
-            painter.drawText(area, Qt.AlignCenter, "The loss curves appear here during training.")
+            painter.drawText(
+                area, Qt.AlignmentFlag.AlignCenter, "The loss curves appear here during training."
+            )
             painter.end()
             return
         losses = [v for key in ("train_loss", "val_loss") for _, v in self._values(key)]
@@ -135,7 +137,7 @@ class LossPlot(QWidget):
         if has_acc:
             self._draw_right_axis(painter, area, to_px)
         if self.best_epoch:
-            pen = QPen(palette.mid().color(), 1, Qt.DotLine)
+            pen = QPen(palette.mid().color(), 1, Qt.PenStyle.DotLine)
             painter.setPen(pen)
             x = to_px(self.best_epoch, 0, 1).x()
             painter.drawLine(QPointF(x, area.top()), QPointF(x, area.bottom()))
@@ -167,7 +169,7 @@ class LossPlot(QWidget):
     ) -> None:
         palette = self.palette()
         metrics = QFontMetrics(painter.font())
-        grid = QPen(palette.midlight().color(), 1, Qt.SolidLine)
+        grid = QPen(palette.midlight().color(), 1, Qt.PenStyle.SolidLine)
         axis = QPen(palette.text().color(), 1)
         for tick in loss_ticks:
             y = to_px(1.0, tick, y_max).y()

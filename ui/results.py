@@ -29,7 +29,7 @@ def _swatch(colour: str) -> QIcon:
 
 def _item(text: str, bold: bool = False) -> QTableWidgetItem:
     item = QTableWidgetItem(text)
-    item.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
+    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
     if bold:
         font = QFont()
         font.setBold(True)
@@ -83,8 +83,8 @@ def fill_table(table: QTableWidget, report: AccuracyReport | None) -> None:
             table.setItem(i, j, item)
         table.setItem(i, n, _item(str(sum(row))))
         table.setItem(i, n + 1, _item(_pct(report.per_class[i].f1), bold=True))
-    table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
-    table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
+    table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+    table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
     table.resizeRowsToContents()
     # As tall as its rows (no empty band below them): the loss plot gets the rest.
     frame = 2 * table.frameWidth()

@@ -69,7 +69,7 @@ def polygon_source(
     error, message, *_ = QgsVectorFileWriter.writeAsVectorFormatV3(
         layer, str(target), QgsProject.instance().transformContext(), options
     )
-    if error != QgsVectorFileWriter.NoError:
+    if error != QgsVectorFileWriter.WriterError.NoError:
         raise LandCoverError(
             f"Could not copy layer '{layer.name()}' to a temporary GeoPackage for training "
             f"({message}). Save the layer to a file and choose that layer."

@@ -96,10 +96,12 @@ class TorchSetupDialog(QDialog, FORM_CLASS):
         self.folderLabel.setText(str(self.site))
         for label in (self.torchLabel, self.deviceLabel, self.nvidiaLabel, self.pythonLabel,
                       self.folderLabel, self.resultLabel):  # fmt: skip
-            label.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)  # wrap, never widen
+            label.setSizePolicy(
+                QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred
+            )  # wrap, never widen
         self.installButton.clicked.connect(self.install)
         self.cancelButton.clicked.connect(self.cancel)
-        self.buttonBox.button(QDialogButtonBox.Close).clicked.connect(self.close)
+        self.buttonBox.button(QDialogButtonBox.StandardButton.Close).clicked.connect(self.close)
         self._set_running(False)
         self.refresh()
 

@@ -182,8 +182,8 @@ class TuningPanel(QWidget, FORM_CLASS):
         for j, tip in enumerate(HEADER_TIPS):
             table.horizontalHeaderItem(j).setToolTip(tip)
         header = table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeToContents)
-        header.setSectionResizeMode(0, QHeaderView.Stretch)  # room for long layer sets
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)  # room for long layer sets
         self.restore_defaults()
         for edit in (self.hiddenSetsEdit, self.learningRatesEdit, self.momentumsEdit,
                      self.activationsEdit, self.batchSizesEdit):  # fmt: skip
@@ -330,7 +330,10 @@ class TuningPanel(QWidget, FORM_CLASS):
         for i, score in enumerate(self._ranked):
             for j, text in enumerate(score_cells(score)):
                 item = QTableWidgetItem(text)
-                item.setTextAlignment((Qt.AlignLeft if j < 2 else Qt.AlignRight) | Qt.AlignVCenter)
+                item.setTextAlignment(
+                    (Qt.AlignmentFlag.AlignLeft if j < 2 else Qt.AlignmentFlag.AlignRight)
+                    | Qt.AlignmentFlag.AlignVCenter
+                )
                 item.setToolTip(score_tooltip(score))
                 if i == 0:
                     item.setBackground(QBrush(BEST_ROW))

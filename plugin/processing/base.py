@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 from qgis.core import (
-    QgsProcessing,
     QgsProcessingAlgorithm,
     QgsProcessingContext,
     QgsProcessingException,
@@ -38,6 +37,7 @@ from ...core.config import (
 )
 from ...core.errors import LandCoverError
 from ...core.raster import parse_bands
+from .. import compat
 from ..torch_check import missing_torch_message, torch_available
 
 ICON = Path(__file__).resolve().parents[2] / "resources" / "icon.svg"
@@ -52,7 +52,7 @@ def tr(text: str) -> str:
 def _help(param: QgsProcessingParameterDefinition, text: str, advanced: bool = False):
     param.setHelp(tr(text))
     if advanced:
-        param.setFlags(param.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+        param.setFlags(param.flags() | compat.PARAMETER_ADVANCED)
     return param
 
 
@@ -116,13 +116,13 @@ class LandCoverAlgorithm(QgsProcessingAlgorithm):
             "Bands used as features; leave empty to use all bands."))  # fmt: skip
 
     def add_training_parameters(self) -> None:
-        poly = [QgsProcessing.TypeVectorPolygon]
+        poly = [compat.SOURCE_VECTOR_POLYGON]
         self.addParameter(_help(
             QgsProcessingParameterFeatureSource(self.POLYGONS, tr("Training polygons"), poly),
             "Polygons drawn over areas of known land cover."))  # fmt: skip
         self.addParameter(_help(
             QgsProcessingParameterField(self.CLASS_FIELD, tr("Class field"), None, self.POLYGONS,
-                                        QgsProcessingParameterField.Any),
+                                        compat.FIELD_ANY),
             "Field holding each polygon's class: whole numbers (kept as class values) or text "
             "(classes numbered 1..N in name order)."))  # fmt: skip
         self.addParameter(_help(

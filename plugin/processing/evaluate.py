@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 
 from qgis.core import (
-    QgsProcessing,
     QgsProcessingException,
     QgsProcessingOutputNumber,
     QgsProcessingParameterEnum,
@@ -17,6 +16,7 @@ from qgis.core import (
 
 from ...core.evaluation import evaluate
 from ...core.reports import write_report_html, write_report_json
+from .. import compat
 from ..feedback import hooks_from_feedback
 from .base import PIXEL_RULE_LABELS, LandCoverAlgorithm, tr
 from .jobs import core_call
@@ -53,7 +53,7 @@ class EvaluateAlgorithm(LandCoverAlgorithm):
              "The class raster to assess."),
             (QgsProcessingParameterFeatureSource(self.REFERENCE_POLYGONS,
                                                  tr("Reference polygons"),
-                                                 [QgsProcessing.TypeVectorPolygon], optional=True),
+                                                 [compat.SOURCE_VECTOR_POLYGON], optional=True),
              "Polygons of known class (give these or a reference raster)."),
             (QgsProcessingParameterField(self.CLASS_FIELD, tr("Class field"), None,
                                          self.REFERENCE_POLYGONS, optional=True),

@@ -51,15 +51,15 @@ def in_qgis() -> None:
         QgsCategorizedSymbolRenderer,
         QgsContrastEnhancement,
         QgsProject,
-        QgsRasterMinMaxOrigin,
         QgsRendererCategory,
         QgsSymbol,
-        QgsWkbTypes,
     )
     from qgis.PyQt.QtCore import QTimer
     from qgis.PyQt.QtGui import QColor
     from qgis.PyQt.QtWidgets import QAction, QApplication
     from qgis.utils import iface, plugins
+
+    from landcover_mlp.plugin import compat
 
     out = Path(os.environ[OUT_ENV])
     data = Path(os.environ[DATA_ENV])
@@ -86,14 +86,15 @@ def in_qgis() -> None:
             renderer.setGreenBand(4)
             renderer.setBlueBand(3)
             raster.setContrastEnhancement(
-                QgsContrastEnhancement.StretchToMinimumMaximum, QgsRasterMinMaxOrigin.CumulativeCut
+                QgsContrastEnhancement.ContrastEnhancementAlgorithm.StretchToMinimumMaximum,
+                compat.RANGE_LIMIT_CUMULATIVE_CUT,
             )
             polygons = iface.addVectorLayer(
                 str(data / "training_polygons.gpkg"), "training polygons", "ogr"
             )
             categories = []
             for name, colour in COLOURS.items():
-                symbol = QgsSymbol.defaultSymbol(QgsWkbTypes.PolygonGeometry)
+                symbol = QgsSymbol.defaultSymbol(compat.GEOMETRY_POLYGON)
                 symbol.setColor(QColor(colour))
                 categories.append(QgsRendererCategory(name, symbol, name))
             polygons.setRenderer(QgsCategorizedSymbolRenderer("class_name", categories))

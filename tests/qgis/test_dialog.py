@@ -25,12 +25,11 @@ from qgis.core import (
     QgsSingleBandGrayRenderer,
     QgsSymbol,
     QgsVectorLayer,
-    QgsWkbTypes,
 )
 from qgis.PyQt.QtCore import QCoreApplication, QEventLoop, QTimer
 from qgis.PyQt.QtGui import QColor
 
-from landcover_mlp.plugin import torch_check
+from landcover_mlp.plugin import compat, torch_check
 from landcover_mlp.ui import settings
 from landcover_mlp.ui.dialog import LandCoverDialog
 from landcover_mlp.ui.sources import polygon_source
@@ -86,7 +85,7 @@ def layers(landsat7: Any, qgis_new_project: None) -> tuple[QgsRasterLayer, QgsVe
     assert raster.isValid() and polygons.isValid()
     categories = []
     for name, colour in COLOURS.items():
-        symbol = QgsSymbol.defaultSymbol(QgsWkbTypes.PolygonGeometry)
+        symbol = QgsSymbol.defaultSymbol(compat.GEOMETRY_POLYGON)
         symbol.setColor(QColor(colour))
         categories.append(QgsRendererCategory(name, symbol, name))
     polygons.setRenderer(QgsCategorizedSymbolRenderer("class_name", categories))
@@ -133,7 +132,7 @@ def wait_finished(dialog: LandCoverDialog, timeout_s: float = TIMEOUT_S) -> bool
 
     dialog.training_finished.connect(done)
     timer.start(int(timeout_s * 1000))
-    loop.exec_()
+    loop.exec()
     timer.stop()
     dialog.training_finished.disconnect(done)
     if not outcome:
@@ -290,7 +289,7 @@ def test_shutdown_stops_a_running_task(
     dialog.task.epoch_ended.connect(lambda record: (epochs.append(record), loop.quit()))
     timer.timeout.connect(loop.quit)
     timer.start(TIMEOUT_S * 1000)
-    loop.exec_()
+    loop.exec()
     timer.stop()
     assert epochs, "training never started"
 

@@ -160,3 +160,15 @@ def test_without_torch_plugin_loads_and_explains(
             assert "pip install" in message and "torch" in message
     plugin.unload()
     assert registered() is None
+
+
+def test_install_advice_keeps_qgis_numpy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The by-hand install advice pins the numpy QGIS imports, whatever its major version."""
+    import numpy
+
+    from landcover_mlp.plugin import torch_check
+
+    monkeypatch.setattr(sys, "platform", "linux")
+    advice = torch_check.install_command()
+    assert f'"numpy=={numpy.__version__}"' in advice
+    assert "numpy<2" not in advice and "below 2" not in advice

@@ -15,8 +15,9 @@ from qgis.core import (
     QgsApplication,
     QgsProcessingDestinationParameter,
     QgsProcessingException,
-    QgsProcessingParameterDefinition,
 )
+
+from landcover_mlp.plugin import compat
 
 pytestmark = pytest.mark.qgis_tier
 
@@ -99,7 +100,7 @@ def test_every_parameter_has_help(provider: Any) -> None:
 def test_hyperparameters_are_advanced(provider: Any, name: str) -> None:
     alg = QgsApplication.processingRegistry().algorithmById(f"landcover_mlp:{name}")
     flags = {p.name(): p.flags() for p in alg.parameterDefinitions()}
-    advanced = {n for n, f in flags.items() if f & QgsProcessingParameterDefinition.FlagAdvanced}
+    advanced = {n for n, f in flags.items() if f & compat.PARAMETER_ADVANCED}
     assert set(flags) >= HYPERPARAMETERS
     assert advanced == HYPERPARAMETERS, "only the hyperparameters hide behind 'Advanced'"
 

@@ -61,7 +61,7 @@ class Outcome:
         timer.timeout.connect(self._loop.quit)
         timer.start(int(timeout_s * 1000))
         if not self.done:
-            self._loop.exec_()
+            self._loop.exec()
         timer.stop()
         if not self.done:
             self._task.cancel()

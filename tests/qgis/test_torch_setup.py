@@ -119,7 +119,7 @@ def wait_for(signal: Any, timeout_s: float = 60) -> list[Any]:
     loop = QEventLoop()
     signal.connect(lambda *args: (got.append(args), loop.quit()))
     QTimer.singleShot(int(timeout_s * 1000), loop.quit)
-    loop.exec_()
+    loop.exec()
     assert got, f"no signal within {timeout_s} s"
     return list(got[0])
 

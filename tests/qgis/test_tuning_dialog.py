@@ -82,7 +82,7 @@ def wait_tuned(dialog: LandCoverDialog, timeout_s: float = TIMEOUT_S) -> bool:
 
     dialog.tuning_finished.connect(done)
     timer.start(int(timeout_s * 1000))
-    loop.exec_()
+    loop.exec()
     timer.stop()
     dialog.tuning_finished.disconnect(done)
     if not outcome:
@@ -222,7 +222,7 @@ def test_shutdown_stops_a_running_search(dialog: LandCoverDialog) -> None:
     task.progressChanged.connect(lambda value: value > 5 and loop.quit())  # folds started
     timer.timeout.connect(loop.quit)
     timer.start(TIMEOUT_S * 1000)
-    loop.exec_()
+    loop.exec()
     timer.stop()
 
     started = time.monotonic()
