@@ -130,7 +130,7 @@ def test_pipeline_under_numpy2_rules(
     assert (classes[hole] == nodata).all(), "the nodata box must stay nodata"
     truth = np.zeros((HEIGHT, WIDTH), dtype=np.int64)
     # text classes are numbered in name order: 1 forest, 2 urban, 3 water
-    for value, (name, _, c0, c1, _) in CLASS_STRIPES.items():
+    for name, _, c0, c1, _ in CLASS_STRIPES.values():
         truth[:, c0:c1] = {"forest": 1, "urban": 2, "water": 3}[name]
     right = (classes == truth)[~hole].mean()
     assert right > 0.95, f"{dtype}: {right:.3f} of the valid pixels right"
