@@ -78,6 +78,16 @@ MOVED: dict[str, Moved] = {
         "QgsProcessingParameterField.DataType.Any",
         33600,
     ),
+    "NUMBER_INTEGER": Moved(
+        "Qgis.ProcessingNumberParameterType.Integer",
+        "QgsProcessingParameterNumber.Type.Integer",
+        33600,
+    ),
+    "NUMBER_DOUBLE": Moved(
+        "Qgis.ProcessingNumberParameterType.Double",
+        "QgsProcessingParameterNumber.Type.Double",
+        33600,
+    ),
     "LAYER_FILTER_RASTER": Moved(
         "Qgis.LayerFilter.RasterLayer", "QgsMapLayerProxyModel.Filter.RasterLayer", 33400
     ),
@@ -95,6 +105,8 @@ MOVED: dict[str, Moved] = {
 SOURCE_VECTOR_POLYGON = resolve(MOVED["SOURCE_VECTOR_POLYGON"])
 PARAMETER_ADVANCED = resolve(MOVED["PARAMETER_ADVANCED"])
 FIELD_ANY = resolve(MOVED["FIELD_ANY"])
+NUMBER_INTEGER = resolve(MOVED["NUMBER_INTEGER"])
+NUMBER_DOUBLE = resolve(MOVED["NUMBER_DOUBLE"])
 LAYER_FILTER_RASTER = resolve(MOVED["LAYER_FILTER_RASTER"])
 LAYER_FILTER_POLYGON = resolve(MOVED["LAYER_FILTER_POLYGON"])
 GEOMETRY_POLYGON = resolve(MOVED["GEOMETRY_POLYGON"])

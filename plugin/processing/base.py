@@ -139,11 +139,11 @@ class LandCoverAlgorithm(QgsProcessingAlgorithm):
         s, m, t = SplitConfig(), ModelConfig(), TrainingConfig()
         number = QgsProcessingParameterNumber
         specs = [
-            (number(self.VALIDATION_SHARE, tr("Validation share of polygons"), number.Double,
+            (number(self.VALIDATION_SHARE, tr("Validation share of polygons"), compat.NUMBER_DOUBLE,
                     s.validation_share, False, 0.0, 0.9),
              "Share of each class's polygons held out to validate (whole polygons, never "
              "single pixels, so accuracy is not flattered)."),
-            (number(self.MAX_PER_CLASS, tr("Maximum samples per class (0 = all)"), number.Integer,
+            (number(self.MAX_PER_CLASS, tr("Maximum samples per class (0 = all)"), compat.NUMBER_INTEGER,
                     0, False, 0),
              "Cap the pixels per class (random, seeded) to speed up training on large polygons."),
             (QgsProcessingParameterString(self.HIDDEN_LAYERS, tr("Hidden layers"),
@@ -152,23 +152,23 @@ class LandCoverAlgorithm(QgsProcessingAlgorithm):
             (QgsProcessingParameterEnum(self.ACTIVATION, tr("Activation"), list(ACTIVATIONS),
                                         defaultValue=ACTIVATIONS.index(m.activation)),
              "Activation function of the hidden layers."),
-            (number(self.LEARNING_RATE, tr("Learning rate"), number.Double, t.learning_rate,
+            (number(self.LEARNING_RATE, tr("Learning rate"), compat.NUMBER_DOUBLE, t.learning_rate,
                     False, 1e-6, 10.0),
              "Step size of mini-batch gradient descent; lower it if the loss jumps or diverges."),
-            (number(self.MOMENTUM, tr("Momentum"), number.Double, t.momentum, False, 0.0, 0.999),
+            (number(self.MOMENTUM, tr("Momentum"), compat.NUMBER_DOUBLE, t.momentum, False, 0.0, 0.999),
              "Momentum of gradient descent (0 = plain gradient descent)."),
-            (number(self.BATCH_SIZE, tr("Batch size"), number.Integer, t.batch_size, False, 1),
+            (number(self.BATCH_SIZE, tr("Batch size"), compat.NUMBER_INTEGER, t.batch_size, False, 1),
              "Samples per gradient step."),
-            (number(self.EPOCHS, tr("Maximum epochs"), number.Integer, t.epochs, False, 1),
+            (number(self.EPOCHS, tr("Maximum epochs"), compat.NUMBER_INTEGER, t.epochs, False, 1),
              "Maximum passes over the training samples."),
             (number(self.PATIENCE, tr("Early-stopping patience (epochs, 0 = off)"),
-                    number.Integer, t.patience, False, 0),
+                    compat.NUMBER_INTEGER, t.patience, False, 0),
              "Stop when the validation loss has not improved for this many epochs; the best "
              "epoch's weights are kept."),
             (QgsProcessingParameterBoolean(self.CLASS_WEIGHTS, tr("Balance classes"),
                                            t.class_weights),
              "Weight the loss by inverse class frequency so small classes count."),
-            (number(self.SEED, tr("Random seed"), number.Integer, t.seed, False, 0),
+            (number(self.SEED, tr("Random seed"), compat.NUMBER_INTEGER, t.seed, False, 0),
              "Same data and seed give the same model on the CPU."),
         ]  # fmt: skip
         for param, text in specs:

@@ -21,6 +21,7 @@ from ...core.model_io import save_model
 from ...core.outputs import recolour
 from ...core.selection import SearchConfig, SearchSpace, search_summary, tune_model
 from ...core.tuning_report import write_search_csv, write_search_html
+from .. import compat
 from ..feedback import hooks_from_feedback
 from ..styling import colours_from_symbology
 from .base import tr
@@ -89,11 +90,11 @@ class TuneAlgorithm(TrainAlgorithm):
             (QgsProcessingParameterEnum(self.STRATEGY, tr("Search"), ["Grid", "Random"],
                                         defaultValue=0),
              "Grid tries every combination; random tries a seeded subset.", False),
-            (number(self.N_ITER, tr("Configurations for a random search"), number.Integer, 10,
+            (number(self.N_ITER, tr("Configurations for a random search"), compat.NUMBER_INTEGER, 10,
                     False, 1), "Used by the random search only.", True),
-            (number(self.FOLDS, tr("Folds"), number.Integer, 5, False, 2, 20),
+            (number(self.FOLDS, tr("Folds"), compat.NUMBER_INTEGER, 5, False, 2, 20),
              "k of the k-fold cross-validation grouped by polygon.", False),
-            (number(self.TIME_BUDGET, tr("Time budget (minutes, 0 = none)"), number.Double, 10.0,
+            (number(self.TIME_BUDGET, tr("Time budget (minutes, 0 = none)"), compat.NUMBER_DOUBLE, 10.0,
                     False, 0.0),
              "No new work starts after this; finished configurations are kept.", False),
         ]  # fmt: skip

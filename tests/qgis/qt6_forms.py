@@ -198,6 +198,14 @@ class _Checker(ast.NodeVisitor):
             return f"{base[0]}.{node.attr}", obj
         return None
 
+    def visit_Assign(self, node: ast.Assign) -> None:  # noqa: N802 - ast visitor
+        # An alias (``number = QgsProcessingParameterNumber``) is followed like the name.
+        self.generic_visit(node)
+        target = node.targets[0] if len(node.targets) == 1 else None
+        resolved = self._resolve(node.value)
+        if isinstance(target, ast.Name) and resolved is not None and isinstance(resolved[1], type):
+            self.names[target.id] = resolved
+
     def visit_Name(self, node: ast.Name) -> None:  # noqa: N802 - ast visitor
         if node.id in REMOVED_NAMES and node.id in self.names:
             self.flag(node, node.id, REMOVED_NAMES[node.id])

@@ -26,6 +26,7 @@ BAD = {
     "flag = QgsTask.CanCancel": "QgsTask.CanCancel",
     "kind = Qgis.ProcessingSourceTypeThatIsNot": "Qgis.ProcessingSourceTypeThatIsNot",
     "loop.exec_()": ".exec_()",
+    "alias = QgsTask\nflag = alias.CanCancel": "QgsTask.CanCancel",
     "app = qApp": "qApp",
     "t = QVariant.Int": "QVariant.Int",
     "w = widget.fontMetrics().width('x')": "fontMetrics().width()",
@@ -61,7 +62,7 @@ def test_the_plugin_has_no_pyqt5_only_forms() -> None:
 @pytest.mark.parametrize("line", sorted(BAD))
 def test_the_check_catches_each_form(line: str) -> None:
     findings = check_source(HEADER + line + "\n")
-    reported = {f.form for f in findings if f.line == 4 or "import" in line}
+    reported = {f.form for f in findings if f.line >= 4 or "import" in line}
     assert BAD[line] in reported, findings
 
 
