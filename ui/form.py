@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from qgis.core import QgsProcessingUtils, QgsRasterLayer
+from qgis.gui import QgsFileWidget
 from qgis.PyQt.QtCore import Qt
 from qgis.PyQt.QtWidgets import QListWidgetItem, QWidget
 
@@ -74,7 +75,7 @@ class TrainingForm:
         for name in DEVICES:
             ui.deviceCombo.addItem(name, name)
         for widget in (ui.modelFileWidget, ui.classRasterWidget):
-            widget.setStorageMode(widget.SaveFile)
+            widget.setStorageMode(QgsFileWidget.StorageMode.SaveFile)
             widget.setConfirmOverwrite(True)
         ui.modelFileWidget.setFilter("Land Cover MLP model (*.safetensors)")
         ui.classRasterWidget.setFilter("GeoTIFF (*.tif *.tiff)")

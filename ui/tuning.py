@@ -12,6 +12,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from qgis.gui import QgsFileWidget
 from qgis.PyQt import uic
 from qgis.PyQt.QtCore import Qt
 from qgis.PyQt.QtGui import QBrush, QColor, QFont
@@ -173,7 +174,7 @@ class TuningPanel(QWidget, FORM_CLASS):
         for key, label in STRATEGIES.items():
             self.strategyCombo.addItem(label, key)
         widget = self.tunedModelWidget
-        widget.setStorageMode(widget.SaveFile)
+        widget.setStorageMode(QgsFileWidget.StorageMode.SaveFile)
         widget.setConfirmOverwrite(True)
         widget.setFilter("Land Cover MLP model (*.safetensors)")
         table = self.tuneTable

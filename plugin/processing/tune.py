@@ -101,7 +101,7 @@ class TuneAlgorithm(TrainAlgorithm):
         for param, text, advanced in specs:
             param.setHelp(tr(text))
             if advanced:
-                param.setFlags(param.flags() | param.FlagAdvanced)
+                param.setFlags(param.flags() | compat.PARAMETER_ADVANCED)
             self.addParameter(param)
         outputs = [
             (self.MODEL, "Model retrained with the best settings", MODEL_FILTER,

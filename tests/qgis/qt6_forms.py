@@ -52,6 +52,7 @@ KEEPS_ITS_CLASS = frozenset(
         "QgsContrastEnhancement.ContrastEnhancementAlgorithm",
         "QgsFieldProxyModel.Filter",
         "QgsVectorFileWriter.ActionOnExistingFile",
+        "QgsFileWidget.StorageMode",
     }
 )
 

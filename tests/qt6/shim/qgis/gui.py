@@ -8,6 +8,7 @@ few methods the plugin calls storing plain values: no layers, fields or file dia
 
 from __future__ import annotations
 
+import enum
 from typing import Any
 
 from qgis.PyQt.QtCore import pyqtSignal
@@ -85,13 +86,20 @@ class QgsFieldComboBox(QComboBox):
 class QgsFileWidget(QWidget):
     """A line edit holding a path; storage mode, filter and default root are only stored."""
 
-    GetFile, GetDirectory, GetMultipleFiles, SaveFile = range(4)
+    class StorageMode(enum.IntEnum):
+        """Scoped, as PyQt6 makes every enum of QGIS 4 (no unscoped ``QgsFileWidget.SaveFile``)."""
+
+        GetFile = 0
+        GetDirectory = 1
+        GetMultipleFiles = 2
+        SaveFile = 3
+
     fileChanged = pyqtSignal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.lineEdit = QLineEdit(self)
-        self._mode = self.GetFile
+        self._mode = self.StorageMode.GetFile
         self._confirm = True
         self._filter = ""
         self._root = ""
