@@ -20,7 +20,7 @@ import numpy as np
 from .classes import ClassInfo
 from .config import ModelConfig
 from .errors import LandCoverError
-from .fileio import atomic_path
+from .fileio import OutputStage, output_path
 from .raster import RasterInfo
 
 FORMAT = "landcover_mlp"
@@ -98,11 +98,22 @@ class LandCoverModel:
             )
 
 
-def save_model(model: LandCoverModel, path: str | Path) -> Path:
-    """Write the model file atomically (an error never leaves a partial file).
+def save_model(
+    model: LandCoverModel, path: str | Path, *, stage: OutputStage | None = None
+) -> Path:
+    """Write the model file (safetensors); an error never leaves a partial file.
+
+    Args:
+        model: the model.
+        path: the model file.
+        stage: the output stage the file belongs to; None writes it on its own.
 
     Returns:
         The path written.
+
+    Raises:
+        LandCoverError: unwritable folder or full disk (only without ``stage``; with one,
+            the stage's owner reports it).
     """
     path = Path(path)
     names = sorted(model.state)
@@ -122,7 +133,7 @@ def save_model(model: LandCoverModel, path: str | Path) -> Path:
     tensors["__metadata__"] = {FORMAT: json.dumps(model.header(), allow_nan=True)}
     header = json.dumps(tensors, separators=(",", ":")).encode("utf-8")
     header += b" " * (-len(header) % 8)
-    with atomic_path(path) as tmp:
+    with output_path(path, stage) as tmp:
         with open(tmp, "wb") as fh:
             fh.write(struct.pack("<Q", len(header)))
             fh.write(header)

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from .classes import ClassInfo
-from .fileio import atomic_path
+from .fileio import OutputStage
 from .model_io import save_model
 from .reports import plot_loss_curves, write_history_csv, write_report_html, write_report_json
 from .workflow import TrainResult
@@ -67,29 +67,52 @@ def save_training_outputs(
 ) -> list[Path]:
     """Write the model, the loss curves (PNG + CSV) and the validation report (HTML + JSON).
 
-    Each file is written atomically. Paths are appended to ``written`` as each one exists, so
-    a caller that must undo a failed run removes only what this run wrote.
+    The files are one output stage: they are moved into place together once all of them
+    were written, and an error or a cancel leaves none of them (and every existing file as
+    it was). The paths are appended to ``written`` once they are in place.
+
+    Args:
+        result: the trained model and its validation report.
+        model_path: the model file.
+        loss_curve: the loss-curve PNG (the CSV goes beside it), or None.
+        report: the validation report HTML (the JSON goes beside it), or None.
+        written: a list to extend with the files written.
 
     Returns:
         The files written, in order.
+
+    Raises:
+        LandCoverError: unwritable folder, full disk or two outputs with one name.
     """
-    written = [] if written is None else written
+    with OutputStage() as stage:
+        _stage_training_outputs(stage, result, Path(model_path), loss_curve, report)
+    if written is None:
+        return list(stage.committed)
+    written.extend(stage.committed)
+    return written
+
+
+def _stage_training_outputs(
+    stage: OutputStage,
+    result: TrainResult,
+    model_path: Path,
+    loss_curve: str | Path | None,
+    report: str | Path | None,
+) -> None:
     model = result.model
-    written.append(save_model(model, model_path))
+    save_model(model, model_path, stage=stage)
     if loss_curve:
         best = model.info.get("best_epoch")
-        written.append(plot_loss_curves(model.history, loss_curve, best))
-        written.append(write_history_csv(model.history, Path(loss_curve).with_suffix(".csv")))
-    if report:
-        report = Path(report)
-        if result.report is None:
-            with atomic_path(report) as tmp:
-                tmp.write_text(NO_VALIDATION_HTML, encoding="utf-8")
-            written.append(report)
-        else:
-            details = report_details(result)
-            written.append(write_report_html(result.report, report, "Validation report",
-                                             details, loss_curve))  # fmt: skip
-            written.append(write_report_json(result.report, report.with_suffix(".json"),
-                                             {"details": details}))  # fmt: skip
-    return written
+        plot_loss_curves(model.history, loss_curve, best, stage=stage)
+        write_history_csv(model.history, Path(loss_curve).with_suffix(".csv"), stage=stage)
+    if not report:
+        return
+    report = Path(report)
+    if result.report is None:
+        stage.part(report).write_text(NO_VALIDATION_HTML, encoding="utf-8")
+        return
+    details = report_details(result)
+    write_report_html(result.report, report, "Validation report", details, loss_curve,
+                      stage=stage)  # fmt: skip
+    write_report_json(result.report, report.with_suffix(".json"), {"details": details},
+                      stage=stage)  # fmt: skip

@@ -4,7 +4,8 @@ Only valid pixels go through the network, in chunks of a few thousand pixels so 
 activations stay in cache. On the CPU one worker thread per core runs its own chunks with
 single-threaded torch; reading the next window and writing the previous one run in two more
 threads, so disk and compression overlap the network. Outputs are written window by window to
-temporary GeoTIFFs that are moved into place only when everything succeeded.
+the temporary parts of an output stage, moved into place together only when everything
+succeeded.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,9 +27,9 @@ from .callbacks import Hooks
 from .classes import ClassInfo, hex_to_rgb, output_encoding
 from .config import PredictionConfig
 from .errors import LandCoverError
-from .fileio import atomic_path
+from .fileio import OutputStage
 from .model_io import LandCoverModel
-from .raster import Window, iter_windows, open_raster, raster_info, read_window
+from .raster import RasterInfo, Window, iter_windows, open_raster, raster_info, read_window
 
 _TILE = 256
 _CREATE = [
@@ -327,6 +328,133 @@ def _put(out: gdal.Dataset, band: int, window: Window, valid: np.ndarray | None,
     out.GetRasterBand(band).WriteArray(plane, window.xoff, window.yoff)
 
 
+class _OutputRasters:
+    """The open output GeoTIFFs of one classification and how a window is written to them.
+
+    After :meth:`open` only the writer thread uses them (a GDAL dataset must not be used by
+    two threads at once); :meth:`close` drops them, which closes the files.
+    """
+
+    def __init__(self, parts: dict[str, Path], like: gdal.Dataset, model: LandCoverModel) -> None:
+        """Create the outputs staged at ``parts`` ("class", and "conf" / "prob" when asked)."""
+        self.classes = model.classes
+        self.n_classes = len(model.classes)
+        dtype, self.nodata = output_encoding(model.classes)
+        self.lut = np.array([c.value for c in model.classes],
+                            np.uint8 if dtype == "Byte" else np.uint16)  # fmt: skip
+        self.counts = np.zeros(self.n_classes, dtype=np.int64)
+        self.width, self.height = like.RasterXSize, like.RasterYSize
+        self.datasets: dict[str, gdal.Dataset] = {}
+        self.datasets["class"] = _create(parts["class"], like, 1, dtype, self.nodata)
+        # Styled before any pixel is written: libtiff refuses a colour table (photometric
+        # tag) once GDAL has had to write tiles out, e.g. a full cache on a large raster.
+        style_class_band(self.datasets["class"].GetRasterBand(1), self.classes, self.nodata)
+        self.datasets["class"].SetMetadataItem(
+            "LANDCOVER_MLP_CLASSES", ",".join(c.name for c in self.classes)
+        )
+        if "conf" in parts:
+            conf = _create(parts["conf"], like, 1, "Float32", CONFIDENCE_NODATA)
+            conf.GetRasterBand(1).SetDescription("confidence (top class probability)")
+            self.datasets["conf"] = conf
+        if "prob" in parts:
+            prob = _create(parts["prob"], like, self.n_classes, "Float32", CONFIDENCE_NODATA)
+            for i, c in enumerate(self.classes):
+                prob.GetRasterBand(i + 1).SetDescription(f"probability of {c.name}")
+            self.datasets["prob"] = prob
+
+    def buffers(self, n: int) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+        """Empty labels (n,), top probability (n,) and probabilities (classes, n) as needed."""
+        labels = np.empty(n, dtype=np.int64)
+        top = np.empty(n, np.float32) if "conf" in self.datasets else None
+        probs = np.empty((self.n_classes, n), np.float32) if "prob" in self.datasets else None
+        return labels, top, probs
+
+    def write(self, window: Window, valid: np.ndarray | None, labels: np.ndarray,
+              top: np.ndarray | None, probs: np.ndarray | None) -> None:  # fmt: skip
+        """Write one window's results (writer thread) and count its classes."""
+        self.counts += np.bincount(labels, minlength=self.n_classes)
+        _put(self.datasets["class"], 1, window, valid, np.take(self.lut, labels), self.nodata)
+        if top is not None:
+            _put(self.datasets["conf"], 1, window, valid, top, CONFIDENCE_NODATA)
+        for i in range(self.n_classes if probs is not None else 0):
+            _put(self.datasets["prob"], i + 1, window, valid, probs[i], CONFIDENCE_NODATA)  # type: ignore[index]
+        # Flush (compress and release) once a row of output tiles is complete: earlier
+        # would rewrite half-filled tiles, never would let the GDAL cache fill up.
+        y_end = window.yoff + window.ysize
+        if window.xoff + window.xsize == self.width and (
+            y_end % _TILE == 0 or y_end == self.height
+        ):
+            for out in self.datasets.values():
+                out.FlushCache()
+
+    def finish(self) -> None:
+        """Flush everything to disk.
+
+        Raises:
+            LandCoverError: GDAL reported a failed write.
+        """
+        gdal.ErrorReset()
+        for out in self.datasets.values():
+            out.FlushCache()
+        if gdal.GetLastErrorType() >= gdal.CE_Failure:
+            raise LandCoverError(f"Writing failed: {gdal.GetLastErrorMsg()}")
+
+    def close(self) -> None:
+        """Close the files: no reference to a dataset may outlive this."""
+        self.datasets.clear()
+
+
+def _open_input(raster: str | Path) -> gdal.Dataset:
+    """Open the raster to classify with GDAL's direct I/O for uncompressed GeoTIFFs."""
+    # Uncompressed GeoTIFFs are then read straight into our arrays, past GDAL's block cache:
+    # twice as fast. Thread-local and read at open, so the host's settings stay untouched.
+    previous = gdal.GetThreadLocalConfigOption("GTIFF_DIRECT_IO", None)
+    gdal.SetThreadLocalConfigOption("GTIFF_DIRECT_IO", "YES")
+    try:
+        return open_raster(raster)
+    finally:
+        gdal.SetThreadLocalConfigOption("GTIFF_DIRECT_IO", previous)
+
+
+def _plan_windows(
+    info: RasterInfo, model: LandCoverModel, config: PredictionConfig, want_probs: bool
+) -> list[Window]:
+    """The windows to classify, each sized so that the work in flight fits the budget."""
+    itemsize = max(
+        gdal.GetDataTypeSize(gdal.GetDataTypeByName(info.data_types[b - 1])) for b in model.bands
+    )
+    pixels = _window_pixels(
+        config, max(1, itemsize // 8), len(model.bands), len(model.classes), want_probs
+    )
+    return list(iter_windows(info, pixels))
+
+
+def _classify_windows(ds: gdal.Dataset, info: RasterInfo, bands: tuple[int, ...],
+                      windows: list[Window], net: Predictor, out: _OutputRasters,
+                      hooks: Hooks) -> None:  # fmt: skip
+    """Read, classify and write every window, the three overlapped in a pipeline.
+
+    The reader thread alone uses ``ds``, the writer thread alone the outputs; the pools wait
+    for their last job before this returns or raises.
+    """
+    with ThreadPoolExecutor(1) as reader, ThreadPoolExecutor(1) as writer:
+        pending: Future[None] | None = None
+        ahead = reader.submit(_read, ds, bands, windows[0], info.nodata)
+        for k, window in enumerate(windows):
+            hooks.check()
+            x, valid = ahead.result()
+            if k + 1 < len(windows):
+                ahead = reader.submit(_read, ds, bands, windows[k + 1], info.nodata)
+            labels, top, probs = out.buffers(x.shape[1])
+            net.predict(x, labels, top, probs)
+            if pending is not None:
+                pending.result()  # one window written at a time; raises its error here
+            pending = writer.submit(out.write, window, valid, labels, top, probs)
+            hooks.progress(100.0 * (k + 1) / len(windows))
+        if pending is not None:
+            pending.result()
+
+
 def classify_raster(
     raster: str | Path,
     model: LandCoverModel,
@@ -335,8 +463,13 @@ def classify_raster(
     probabilities: str | Path | None = None,
     config: PredictionConfig | None = None,
     hooks: Hooks | None = None,
+    *,
+    stage: OutputStage | None = None,
 ) -> PredictionResult:
     """Classify every valid pixel of ``raster`` and write a styled class GeoTIFF.
+
+    The outputs are one output stage: written to temporary parts and moved into place
+    together when everything succeeded (see :class:`~.fileio.OutputStage`).
 
     Args:
         raster: image with the same bands as the training raster.
@@ -347,115 +480,49 @@ def classify_raster(
         probabilities: optional Float32 raster with one probability band per class.
         config: memory budget, chunk size, device.
         hooks: progress and cancel (checked every block).
+        stage: a stage owned by the caller: the rasters are written, closed, to its parts
+            (``stage.part_of(output)``), where the caller may add sidecars such as a .qml
+            before it commits. None: the rasters are committed before this returns.
 
     Returns:
-        What was written.
+        What was written, by final file names.
 
     Raises:
         LandCoverError: band mismatch, unwritable output, disk full.
         CancelledError: the user cancelled; no output file is created or replaced.
     """
+    if stage is None:
+        with OutputStage() as own:
+            return classify_raster(raster, model, output, confidence, probabilities, config,
+                                   hooks, stage=own)  # fmt: skip
     config = config or PredictionConfig()
     hooks = hooks or Hooks()
     started = time.perf_counter()
-    # Uncompressed GeoTIFFs are then read straight into our arrays, past GDAL's block cache:
-    # twice as fast. Thread-local and read at open, so the host's settings stay untouched.
-    previous = gdal.GetThreadLocalConfigOption("GTIFF_DIRECT_IO", None)
-    gdal.SetThreadLocalConfigOption("GTIFF_DIRECT_IO", "YES")
-    try:
-        ds = open_raster(raster)
-    finally:
-        gdal.SetThreadLocalConfigOption("GTIFF_DIRECT_IO", previous)
+    ds = _open_input(raster)
     info = raster_info(ds)
     model.check_raster(info)
-    names = {"class": output, "conf": confidence, "prob": probabilities}
-    _check_outputs(str(raster), [Path(p) for p in names.values() if p])
+    finals = {"class": output, "conf": confidence, "prob": probabilities}
+    _check_outputs(str(raster), [Path(p) for p in finals.values() if p])
     net = Predictor(model, config.device, config.chunk_pixels)
     hooks.log(f"Classifying on {net.device_name}.")
-    dtype, nodata = output_encoding(model.classes)
-    lut = np.array([c.value for c in model.classes], np.uint8 if dtype == "Byte" else np.uint16)
-    n_classes = len(model.classes)
-    want_probs = bool(confidence or probabilities)
-    bands = tuple(model.bands)
-    itemsize = max(
-        gdal.GetDataTypeSize(gdal.GetDataTypeByName(info.data_types[b - 1])) for b in bands
-    )
-    pixels = _window_pixels(config, max(1, itemsize // 8), len(bands), n_classes, want_probs)
-    windows = list(iter_windows(info, pixels))
-    counts = np.zeros(n_classes, dtype=np.int64)
-    with ExitStack() as stack:
-        # Exit order (last registered first): the threads finish their job, the datasets are
-        # closed (dropped from ``dss``), and only then are the temporary files moved into
-        # place or removed (Windows cannot move a file GDAL still holds open).
-        tmp = {k: stack.enter_context(atomic_path(p)) for k, p in names.items() if p}
-        dss: dict[str, gdal.Dataset] = {}
-        stack.callback(dss.clear)
-        dss["class"] = _create(tmp["class"], ds, 1, dtype, nodata)
-        # Styled before any pixel is written: libtiff refuses a colour table (photometric
-        # tag) once GDAL has had to write tiles out, e.g. a full cache on a large raster.
-        style_class_band(dss["class"].GetRasterBand(1), model.classes, nodata)
-        dss["class"].SetMetadataItem(
-            "LANDCOVER_MLP_CLASSES", ",".join(c.name for c in model.classes)
-        )
-        if "conf" in tmp:
-            dss["conf"] = _create(tmp["conf"], ds, 1, "Float32", CONFIDENCE_NODATA)
-            dss["conf"].GetRasterBand(1).SetDescription("confidence (top class probability)")
-        if "prob" in tmp:
-            dss["prob"] = _create(tmp["prob"], ds, n_classes, "Float32", CONFIDENCE_NODATA)
-            for i, c in enumerate(model.classes):
-                dss["prob"].GetRasterBand(i + 1).SetDescription(f"probability of {c.name}")
-        # From here the reader thread alone uses ``ds`` and the writer thread alone the outputs
-        # (a GDAL dataset must not be used by two threads at once).
-        reader = stack.enter_context(ThreadPoolExecutor(1))
-        writer = stack.enter_context(ThreadPoolExecutor(1))
-
-        def write(window: Window, valid: np.ndarray | None, labels: np.ndarray,
-                  top: np.ndarray | None, probs: np.ndarray | None) -> None:  # fmt: skip
-            counts[:] += np.bincount(labels, minlength=n_classes)
-            _put(dss["class"], 1, window, valid, np.take(lut, labels), nodata)
-            if "conf" in dss:
-                _put(dss["conf"], 1, window, valid, top, CONFIDENCE_NODATA)  # type: ignore[arg-type]
-            for i in range(n_classes if "prob" in dss else 0):
-                _put(dss["prob"], i + 1, window, valid, probs[i], CONFIDENCE_NODATA)  # type: ignore[index]
-            # Flush (compress and release) once a row of output tiles is complete: earlier
-            # would rewrite half-filled tiles, never would let the GDAL cache fill up.
-            y_end = window.yoff + window.ysize
-            if window.xoff + window.xsize == info.width and (
-                y_end % _TILE == 0 or y_end == info.height
-            ):
-                for out in dss.values():
-                    out.FlushCache()
-
-        pending: Future[None] | None = None
-        ahead = reader.submit(_read, ds, bands, windows[0], info.nodata)
-        for k, window in enumerate(windows):
+    windows = _plan_windows(info, model, config, bool(confidence or probabilities))
+    parts = {key: stage.part(path) for key, path in finals.items() if path}
+    with stage.user_errors():
+        out = _OutputRasters(parts, ds, model)
+        # Closed before the stage moves or removes the parts: Windows cannot move a file
+        # GDAL still holds open, and GDAL writes the .aux.xml sidecar when it closes.
+        try:
+            _classify_windows(ds, info, tuple(model.bands), windows, net, out, hooks)
             hooks.check()
-            x, valid = ahead.result()
-            if k + 1 < len(windows):
-                ahead = reader.submit(_read, ds, bands, windows[k + 1], info.nodata)
-            n = x.shape[1]
-            labels = np.empty(n, dtype=np.int64)
-            top = np.empty(n, np.float32) if "conf" in dss else None
-            probs = np.empty((n_classes, n), np.float32) if "prob" in dss else None
-            net.predict(x, labels, top, probs)
-            if pending is not None:
-                pending.result()  # one window written at a time; raises its error here
-            pending = writer.submit(write, window, valid, labels, top, probs)
-            hooks.progress(100.0 * (k + 1) / len(windows))
-        if pending is not None:
-            pending.result()
-        hooks.check()
-        gdal.ErrorReset()
-        for key in dss:  # no loop variable may keep a dataset open past ``dss.clear``
-            dss[key].FlushCache()
-        if gdal.GetLastErrorType() >= gdal.CE_Failure:
-            raise LandCoverError(f"Writing failed: {gdal.GetLastErrorMsg()}")
+            out.finish()
+        finally:
+            out.close()
     return PredictionResult(
         classified=Path(output),
         confidence=Path(confidence) if confidence else None,
         probabilities=Path(probabilities) if probabilities else None,
-        class_counts=tuple(int(c) for c in counts),
-        valid_pixels=int(counts.sum()),
+        class_counts=tuple(int(c) for c in out.counts),
+        valid_pixels=int(out.counts.sum()),
         seconds=time.perf_counter() - started,
         device=net.device_name,
     )

@@ -11,15 +11,26 @@ from pathlib import Path
 from typing import Any
 
 from .accuracy import AccuracyReport
-from .fileio import atomic_path
+from .fileio import OutputStage, output_path
 
 HISTORY_COLUMNS = ("epoch", "train_loss", "val_loss", "val_accuracy")
 
 
-def write_history_csv(history: Sequence[dict[str, float]], path: str | Path) -> Path:
-    """One row per epoch: epoch, train_loss, val_loss, val_accuracy (empty when unknown)."""
+def write_history_csv(
+    history: Sequence[dict[str, float]], path: str | Path, *, stage: OutputStage | None = None
+) -> Path:
+    """One row per epoch: epoch, train_loss, val_loss, val_accuracy (empty when unknown).
+
+    Args:
+        history: one record per epoch.
+        path: the CSV file.
+        stage: the output stage the file belongs to; None writes it on its own.
+
+    Returns:
+        ``path``.
+    """
     path = Path(path)
-    with atomic_path(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as fh:
+    with output_path(path, stage) as tmp, open(tmp, "w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
         writer.writerow(HISTORY_COLUMNS)
         for rec in history:
@@ -28,9 +39,23 @@ def write_history_csv(history: Sequence[dict[str, float]], path: str | Path) -> 
 
 
 def plot_loss_curves(
-    history: Sequence[dict[str, float]], path: str | Path, best_epoch: int | None = None
+    history: Sequence[dict[str, float]],
+    path: str | Path,
+    best_epoch: int | None = None,
+    *,
+    stage: OutputStage | None = None,
 ) -> Path:
-    """Training and validation loss per epoch (and validation accuracy) as a PNG."""
+    """Training and validation loss per epoch (and validation accuracy) as a PNG.
+
+    Args:
+        history: one record per epoch.
+        path: the PNG file.
+        best_epoch: marked by a vertical line when given.
+        stage: the output stage the file belongs to; None writes it on its own.
+
+    Returns:
+        ``path``.
+    """
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -73,19 +98,33 @@ def plot_loss_curves(
     ax.grid(alpha=0.3)
     ax.legend(loc="upper right", fontsize=8)
     fig.tight_layout()
-    with atomic_path(path) as tmp:
+    with output_path(path, stage) as tmp:
         fig.savefig(tmp, format="png")
     return path
 
 
 def write_report_json(
-    report: AccuracyReport, path: str | Path, extra: dict[str, Any] | None = None
+    report: AccuracyReport,
+    path: str | Path,
+    extra: dict[str, Any] | None = None,
+    *,
+    stage: OutputStage | None = None,
 ) -> Path:
     """The accuracy report as JSON (``overall_accuracy``, ``kappa``, ``confusion_matrix``,
-    ``classes``, per-class ``precision`` / ``recall`` / ``f1``, ...)."""
+    ``classes``, per-class ``precision`` / ``recall`` / ``f1``, ...).
+
+    Args:
+        report: the accuracy report.
+        path: the JSON file.
+        extra: more top-level keys.
+        stage: the output stage the file belongs to; None writes it on its own.
+
+    Returns:
+        ``path``.
+    """
     path = Path(path)
     data = {**report.to_dict(), **(extra or {})}
-    with atomic_path(path) as tmp:
+    with output_path(path, stage) as tmp:
         tmp.write_text(json.dumps(data, indent=2, allow_nan=False), encoding="utf-8")
     return path
 
@@ -159,14 +198,28 @@ def write_report_html(
     title: str = "Accuracy report",
     details: dict[str, Any] | None = None,
     loss_curve: str | Path | None = None,
+    *,
+    stage: OutputStage | None = None,
 ) -> Path:
-    """Write :func:`report_html` to ``path`` (the loss curve is linked relative to it)."""
+    """Write :func:`report_html` to ``path`` (the loss curve is linked relative to it).
+
+    Args:
+        report: the accuracy report.
+        path: the HTML file.
+        title: page title.
+        details: facts shown in a table below the scores.
+        loss_curve: the loss-curve image to show, by its final name.
+        stage: the output stage the file belongs to; None writes it on its own.
+
+    Returns:
+        ``path``.
+    """
     path = Path(path)
     rel = None
     if loss_curve:
         lc = Path(loss_curve)
         rel = lc.name if lc.parent.resolve() == path.parent.resolve() else lc.resolve().as_uri()
     text = report_html(report, title, details, rel)
-    with atomic_path(path) as tmp:
+    with output_path(path, stage) as tmp:
         tmp.write_text(text, encoding="utf-8")
     return path

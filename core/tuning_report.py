@@ -6,7 +6,7 @@ import csv
 import html
 from pathlib import Path
 
-from .fileio import atomic_path
+from .fileio import OutputStage, output_path
 from .selection import TuneResult
 
 COLUMNS = (
@@ -15,10 +15,21 @@ COLUMNS = (
 )  # fmt: skip
 
 
-def write_search_csv(result: TuneResult, path: str | Path) -> Path:
-    """One row per finished configuration, best first."""
+def write_search_csv(
+    result: TuneResult, path: str | Path, *, stage: OutputStage | None = None
+) -> Path:
+    """One row per finished configuration, best first.
+
+    Args:
+        result: the search result.
+        path: the CSV file.
+        stage: the output stage the file belongs to; None writes it on its own.
+
+    Returns:
+        ``path``.
+    """
     path = Path(path)
-    with atomic_path(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as fh:
+    with output_path(path, stage) as tmp, open(tmp, "w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, COLUMNS)
         writer.writeheader()
         writer.writerows(result.table())
@@ -62,9 +73,20 @@ configuration (highest mean overall accuracy; ties go to the smaller network): <
 """
 
 
-def write_search_html(result: TuneResult, path: str | Path) -> Path:
-    """Write :func:`search_html` atomically."""
+def write_search_html(
+    result: TuneResult, path: str | Path, *, stage: OutputStage | None = None
+) -> Path:
+    """Write :func:`search_html`.
+
+    Args:
+        result: the search result.
+        path: the HTML file.
+        stage: the output stage the file belongs to; None writes it on its own.
+
+    Returns:
+        ``path``.
+    """
     path = Path(path)
-    with atomic_path(path) as tmp:
+    with output_path(path, stage) as tmp:
         tmp.write_text(search_html(result), encoding="utf-8")
     return path
