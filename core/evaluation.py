@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from osgeo import gdal
 
-from .accuracy import AccuracyReport, report_from_matrix
+from .accuracy import AccuracyReport, assess
 from .callbacks import Hooks
 from .classes import ClassInfo, default_colour
 from .errors import LandCoverError
 from .raster import RasterInfo, iter_windows, open_raster, raster_info, same_grid
-from .vector import iter_polygon_pixels, open_polygons
+from .vector import PolygonSource, iter_polygon_pixels, open_polygons
 
 
 def raster_classes(ds: gdal.Dataset, values: np.ndarray | None = None) -> tuple[ClassInfo, ...]:
@@ -78,6 +79,123 @@ def _match_by_name(
     return lut[ref], True
 
 
+@dataclass(frozen=True)
+class _Pairs:
+    """Reference and predicted values of the compared pixels, and what they are."""
+
+    ref: np.ndarray  # (n,) int64 class values of the reference
+    pred: np.ndarray  # (n,) int64 class values of the classified raster
+    classes: tuple[ClassInfo, ...]
+    method: str
+    warnings: list[str]
+
+
+def _polygon_values(
+    ds: gdal.Dataset, info: RasterInfo, source: PolygonSource, key: dict[str, int] | None,
+    all_touched: bool, hooks: Hooks, log: list[str],
+) -> tuple[list[np.ndarray], list[np.ndarray], set[str]]:  # fmt: skip
+    """Reference value and classified values of the pixels under each polygon.
+
+    Returns:
+        Reference arrays and predicted arrays (one per polygon part), and the text classes
+        that ``key`` does not know.
+    """
+    band = ds.GetRasterBand(1)
+    refs, preds, unknown = [], [], set()
+    for part in iter_polygon_pixels(source, info, all_touched, log):
+        hooks.check()
+        w = part.window
+        pred = band.ReadAsArray(w.xoff, w.yoff, w.xsize, w.ysize)[part.mask]
+        if key is not None:
+            if part.raw_class not in key:
+                unknown.add(str(part.raw_class))
+                continue
+            ref_value = key[str(part.raw_class)]
+        else:
+            ref_value = int(part.raw_class)  # type: ignore[call-overload]
+        refs.append(np.full(pred.size, ref_value, dtype=np.int64))
+        preds.append(pred.astype(np.int64))
+    return refs, preds, unknown
+
+
+def _pairs_from_polygons(ds: gdal.Dataset, info: RasterInfo, classified: str | Path,
+                         reference: str | Path, class_field: str, all_touched: bool,
+                         hooks: Hooks) -> _Pairs:  # fmt: skip
+    """The pixels under the reference polygons; text classes matched by class name."""
+    source = open_polygons(reference, class_field)
+    classes = raster_classes(ds, _distinct_values(ds, info))
+    key = {c.name: c.value for c in classes} if source.is_text else None
+    log: list[str] = []
+    refs, preds, unknown = _polygon_values(ds, info, source, key, all_touched, hooks, log)
+    if unknown:
+        raise LandCoverError(
+            f"Reference classes {', '.join(sorted(unknown))} are not classes of "
+            f"'{Path(classified).name}' ({', '.join(c.name for c in classes)}): use the "
+            "same class names as for training."
+        )
+    if not refs:
+        raise LandCoverError(
+            "No reference polygon overlaps the classified raster: check their area and CRS."
+        )
+    ref = np.concatenate(refs)
+    if not source.is_text:
+        classes = _merge(classes, tuple(ClassInfo(int(v), str(v), default_colour(str(v), i))
+                                        for i, v in enumerate(np.unique(ref))))  # fmt: skip
+    method = f"reference polygons '{Path(reference).name}' (field {class_field})"
+    return _Pairs(ref, np.concatenate(preds), classes, method, log)
+
+
+def _pairs_from_raster(ds: gdal.Dataset, info: RasterInfo, classified: str | Path,
+                       reference: str | Path, hooks: Hooks) -> _Pairs:  # fmt: skip
+    """The reference raster's labelled pixels; classes matched by name when both have names."""
+    rds = open_raster(reference)
+    rinfo = raster_info(rds)
+    if not same_grid(info, rinfo):
+        raise LandCoverError(
+            f"Reference raster '{Path(reference).name}' is not on the grid of "
+            f"'{Path(classified).name}' ({rinfo.width}x{rinfo.height} vs "
+            f"{info.width}x{info.height}): resample it to the same grid first."
+        )
+    rband, band = rds.GetRasterBand(1), ds.GetRasterBand(1)
+    rnodata = rband.GetNoDataValue()
+    refs, preds = [], []
+    windows = list(iter_windows(info, 4_000_000))
+    for k, w in enumerate(windows):
+        hooks.check()
+        r = rband.ReadAsArray(w.xoff, w.yoff, w.xsize, w.ysize)
+        p = band.ReadAsArray(w.xoff, w.yoff, w.xsize, w.ysize)
+        ok = r != 0 if rnodata is None else r != rnodata  # without nodata, 0 is unlabelled
+        refs.append(r[ok].astype(np.int64))
+        preds.append(p[ok].astype(np.int64))
+        hooks.progress(100.0 * (k + 1) / len(windows))
+    ref, pred = np.concatenate(refs), np.concatenate(preds)
+    own = raster_classes(ds, _distinct_values(ds, info))
+    theirs = raster_classes(rds, np.unique(ref))
+    ref, renamed = _match_by_name(ref, own, theirs)
+    classes = own if renamed else _merge(own, theirs)
+    return _Pairs(ref, pred, classes, f"reference raster '{Path(reference).name}'", [])
+
+
+def _report(pairs: _Pairs, nodata: float | None) -> AccuracyReport:
+    """The accuracy of the pairs whose classified pixel is not nodata."""
+    warnings = list(pairs.warnings)
+    unclassified = pairs.pred == nodata if nodata is not None else np.zeros(pairs.pred.size, bool)
+    if unclassified.any():
+        warnings.append(
+            f"{int(unclassified.sum())} reference pixel(s) are nodata in the classified "
+            "raster and were left out."
+        )
+    ref, pred = pairs.ref[~unclassified], pairs.pred[~unclassified]
+    if ref.size == 0:
+        raise LandCoverError("No reference pixel falls on a classified pixel: nothing to compare.")
+    values = np.unique(np.concatenate([ref, pred]))
+    classes = _merge(pairs.classes, tuple(ClassInfo(int(v), str(v), default_colour(str(v), 0))
+                                          for v in values))  # fmt: skip
+    index = np.zeros(max(c.value for c in classes) + 1, dtype=np.int64)
+    index[[c.value for c in classes]] = np.arange(len(classes))
+    return assess(index[ref], index[pred], classes, pairs.method, warnings)
+
+
 def evaluate(
     classified: str | Path,
     reference: str | Path,
@@ -104,96 +222,11 @@ def evaluate(
     hooks = hooks or Hooks()
     ds = open_raster(classified)
     info = raster_info(ds)
-    nodata = ds.GetRasterBand(1).GetNoDataValue()
-    band = ds.GetRasterBand(1)
     if class_field:
-        source = open_polygons(reference, class_field)
-        classes = raster_classes(ds, _distinct_values(ds, info))
-        key = {c.name: c.value for c in classes} if source.is_text else None
-        pairs_ref, pairs_pred, unknown = [], [], set()
-        log: list[str] = []
-        for part in iter_polygon_pixels(source, info, all_touched, log):
-            hooks.check()
-            w = part.window
-            pred = band.ReadAsArray(w.xoff, w.yoff, w.xsize, w.ysize)[part.mask]
-            if key is not None:
-                if part.raw_class not in key:
-                    unknown.add(str(part.raw_class))
-                    continue
-                ref_value = key[str(part.raw_class)]
-            else:
-                ref_value = int(part.raw_class)  # type: ignore[call-overload]
-            pairs_ref.append(np.full(pred.size, ref_value, dtype=np.int64))
-            pairs_pred.append(pred.astype(np.int64))
-        if unknown:
-            raise LandCoverError(
-                f"Reference classes {', '.join(sorted(unknown))} are not classes of "
-                f"'{Path(classified).name}' ({', '.join(c.name for c in classes)}): use the "
-                "same class names as for training."
-            )
-        if not pairs_ref:
-            raise LandCoverError(
-                "No reference polygon overlaps the classified raster: check their area and CRS."
-            )
-        ref = np.concatenate(pairs_ref)
-        pred = np.concatenate(pairs_pred)
-        if not source.is_text:
-            extra = tuple(
-                ClassInfo(int(v), str(v), default_colour(str(v), i))
-                for i, v in enumerate(np.unique(ref))
-            )
-            classes = _merge(classes, extra)
-        method = f"reference polygons '{Path(reference).name}' (field {class_field})"
-        warnings = log
+        pairs = _pairs_from_polygons(ds, info, classified, reference, class_field, all_touched,
+                                     hooks)  # fmt: skip
     else:
-        rds = open_raster(reference)
-        rinfo = raster_info(rds)
-        if not same_grid(info, rinfo):
-            raise LandCoverError(
-                f"Reference raster '{Path(reference).name}' is not on the grid of "
-                f"'{Path(classified).name}' ({rinfo.width}x{rinfo.height} vs "
-                f"{info.width}x{info.height}): resample it to the same grid first."
-            )
-        rnodata = rds.GetRasterBand(1).GetNoDataValue()
-        refs, preds = [], []
-        windows = list(iter_windows(info, 4_000_000))
-        for k, w in enumerate(windows):
-            hooks.check()
-            r = rds.GetRasterBand(1).ReadAsArray(w.xoff, w.yoff, w.xsize, w.ysize)
-            p = band.ReadAsArray(w.xoff, w.yoff, w.xsize, w.ysize)
-            ok = np.ones(r.shape, dtype=bool) if rnodata is None else r != rnodata
-            if rnodata is None:
-                ok &= r != 0
-            refs.append(r[ok].astype(np.int64))
-            preds.append(p[ok].astype(np.int64))
-            hooks.progress(100.0 * (k + 1) / len(windows))
-        ref, pred = np.concatenate(refs), np.concatenate(preds)
-        own = raster_classes(ds, _distinct_values(ds, info))
-        theirs = raster_classes(rds, np.unique(ref))
-        ref, renamed = _match_by_name(ref, own, theirs)
-        classes = own if renamed else _merge(own, theirs)
-        method = f"reference raster '{Path(reference).name}'"
-        warnings = []
-    unclassified = pred == nodata if nodata is not None else np.zeros(pred.size, bool)
-    if unclassified.any():
-        warnings.append(
-            f"{int(unclassified.sum())} reference pixel(s) are nodata in the classified "
-            "raster and were left out."
-        )
-    ref, pred = ref[~unclassified], pred[~unclassified]
-    if ref.size == 0:
-        raise LandCoverError("No reference pixel falls on a classified pixel: nothing to compare.")
-    classes = _merge(
-        classes,
-        tuple(
-            ClassInfo(int(v), str(v), default_colour(str(v), 0))
-            for v in np.unique(np.concatenate([ref, pred]))
-        ),
-    )
-    lut = np.full(max(c.value for c in classes) + 1, -1, dtype=np.int64)
-    lut[[c.value for c in classes]] = np.arange(len(classes))
-    lut_ref, lut_pred = lut[ref], lut[pred]
-    n = len(classes)
-    matrix = np.bincount(lut_ref * n + lut_pred, minlength=n * n).reshape(n, n)
+        pairs = _pairs_from_raster(ds, info, classified, reference, hooks)
+    report = _report(pairs, ds.GetRasterBand(1).GetNoDataValue())
     hooks.progress(100.0)
-    return report_from_matrix(matrix, classes, method, warnings)
+    return report

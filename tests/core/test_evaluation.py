@@ -138,6 +138,27 @@ def test_against_reference_raster(case, tmp_path, make_raster):
     assert [c.name for c in rep.classes] == ["forest", "water", "urban"]
 
 
+def test_reference_raster_numbered_otherwise_without_nodata(case, tmp_path, make_raster):
+    """Classes matched by name (water = 7, forest = 8 here), 0 unlabelled when no nodata."""
+    classified, _ = case
+    reference = np.zeros((H, W), dtype=np.uint8)
+    reference[:, :10] = 8
+    reference[:5, 10:] = 7
+    reference[5:, 15:] = 9
+    reference[0, :] = 0  # unlabelled: the raster has no nodata value
+    ref_path = make_raster(tmp_path / "reference.tif", reference)
+    ds = gdal.Open(str(ref_path), gdal.GA_Update)
+    cats = [""] * 10
+    cats[7], cats[8], cats[9] = "water", "forest", "urban"
+    ds.GetRasterBand(1).SetCategoryNames(cats)
+    ds = None
+    assert gdal.Open(str(ref_path)).GetRasterBand(1).GetNoDataValue() is None
+    rep = evaluate(classified, ref_path)
+    recoded = np.select([reference == 8, reference == 7, reference == 9], [1, 2, 3], 0)
+    assert rep.confusion_matrix == _expected_matrix(recoded, _classified()).tolist()
+    assert [c.name for c in rep.classes] == ["forest", "water", "urban"]
+
+
 def test_reference_raster_on_another_grid(case, tmp_path, make_raster):
     classified, _ = case
     bigger = make_raster(tmp_path / "bigger.tif", np.ones((H + 1, W), dtype=np.uint8))
