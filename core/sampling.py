@@ -9,13 +9,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+from osgeo import gdal
 
 from .callbacks import Hooks
 from .classes import ClassInfo, build_classes
 from .config import SamplingConfig
 from .errors import LandCoverError
-from .raster import open_raster, raster_info, read_window, resolve_bands
-from .vector import iter_polygon_pixels, open_polygons
+from .raster import RasterInfo, open_raster, raster_info, read_window, resolve_bands
+from .vector import PolygonPixels, PolygonSource, iter_polygon_pixels, open_polygons
 
 
 @dataclass(frozen=True)
@@ -104,6 +105,84 @@ def _cap_per_class(y: np.ndarray, cap: int, seed: int, warnings: list[str]) -> n
     return np.sort(np.concatenate(keep))
 
 
+@dataclass
+class _Pixels:
+    """The valid pixels gathered under the polygons, before classes are assigned."""
+
+    x: list[np.ndarray] = field(default_factory=list)  # per polygon part: (n, bands) float32
+    polygon_id: list[np.ndarray] = field(default_factory=list)  # (n,) int64
+    pixel_index: list[np.ndarray] = field(default_factory=list)  # (n,) int64
+    raw: list[object] = field(default_factory=list)  # the class field's value, per pixel
+    colours: dict[object, str] = field(default_factory=dict)  # first colour seen per class
+    nodata: int = 0  # pixels under the polygons left out as nodata
+
+    def add(self, part: PolygonPixels, data: np.ndarray, valid: np.ndarray, width: int) -> None:
+        """Keep the valid pixels of one polygon part; ``data`` is (bands, rows, cols)."""
+        take = part.mask & valid
+        self.nodata += int(part.mask.sum() - take.sum())
+        rows, cols = np.nonzero(take)
+        self.x.append(data[:, rows, cols].T.astype(np.float32))
+        self.polygon_id.append(np.full(rows.size, part.fid, dtype=np.int64))
+        self.raw.extend([part.raw_class] * rows.size)
+        self.pixel_index.append(
+            (rows + part.window.yoff).astype(np.int64) * width + cols + part.window.xoff
+        )
+        if part.colour and part.raw_class not in self.colours:
+            self.colours[part.raw_class] = part.colour
+
+
+def _gather(ds: gdal.Dataset, info: RasterInfo, bands: tuple[int, ...], source: PolygonSource,
+            all_touched: bool, hooks: Hooks, log: list[str]) -> _Pixels:  # fmt: skip
+    """Read the pixels under every polygon, reporting progress polygon by polygon."""
+    total = max(1, source.layer.GetFeatureCount())
+    pixels = _Pixels()
+    seen, last_fid = 0, None
+    for part in iter_polygon_pixels(source, info, all_touched, log):
+        hooks.check()
+        data, valid = read_window(ds, bands, part.window, info.nodata)
+        pixels.add(part, data, valid, info.width)
+        if part.fid != last_fid:
+            seen, last_fid = seen + 1, part.fid
+            hooks.progress(100.0 * seen / total)
+    return pixels
+
+
+def _class_index(
+    raw: list[object],
+    source: PolygonSource,
+    colours: dict[object, str],
+    classes: Sequence[ClassInfo] | None,
+) -> tuple[tuple[ClassInfo, ...], dict[object, int]]:
+    """The classes and the class index of each raw value: derived, or the given ``classes``.
+
+    Raises:
+        LandCoverError: a raw value is none of the given ``classes``.
+    """
+    if classes is None:
+        return build_classes(raw, source.is_text, colours)
+    class_list = tuple(classes)
+    key = (lambda c: c.name) if source.is_text else (lambda c: c.value)
+    lookup: dict[object, int] = {key(c): i for i, c in enumerate(class_list)}
+    unknown = sorted({str(v) for v in raw if v not in lookup})
+    if unknown:
+        raise LandCoverError(
+            f"Layer '{source.name}' has classes the model does not know: "
+            f"{', '.join(unknown[:10])}. Use the same class names/values as for training."
+        )
+    return class_list, lookup
+
+
+def _kept(y: np.ndarray, pixel_index: np.ndarray, config: SamplingConfig,
+          log: list[str]) -> np.ndarray:  # fmt: skip
+    """Positions of the samples kept: each pixel once, then at most the cap per class."""
+    keep = np.flatnonzero(_drop_duplicates(pixel_index, y, log))
+    if config.max_per_class:
+        idx = _cap_per_class(y[keep], config.max_per_class, config.seed, log)
+        if idx is not None:
+            keep = keep[idx]
+    return keep
+
+
 def collect_samples(
     raster: str,
     polygons: str,
@@ -135,80 +214,28 @@ def collect_samples(
     bands = resolve_bands(info, config.bands)
     source = open_polygons(polygons, config.class_field, layer)
     log: list[str] = []
-    total = max(1, source.layer.GetFeatureCount())
-    xs, fids, raws, pix = [], [], [], []
-    colours: dict[object, str] = {}
-    nodata_pixels = 0
-    seen = 0
-    last_fid = None
-    for part in iter_polygon_pixels(source, info, config.pixel_rule == "all_touched", log):
-        hooks.check()
-        data, valid = read_window(ds, bands, part.window, info.nodata)
-        take = part.mask & valid
-        nodata_pixels += int(part.mask.sum() - take.sum())
-        rows, cols = np.nonzero(take)
-        xs.append(data[:, rows, cols].T.astype(np.float32))
-        fids.append(np.full(rows.size, part.fid, dtype=np.int64))
-        raws.append([part.raw_class] * rows.size)
-        pix.append(
-            (rows + part.window.yoff).astype(np.int64) * info.width + cols + part.window.xoff
-        )
-        if part.colour and part.raw_class not in colours:
-            colours[part.raw_class] = part.colour
-        if part.fid != last_fid:
-            seen, last_fid = seen + 1, part.fid
-            hooks.progress(100.0 * seen / total)
-    if not xs or sum(a.shape[0] for a in xs) == 0:
-        reason = " ".join(log)
+    all_touched = config.pixel_rule == "all_touched"
+    pixels = _gather(ds, info, bands, source, all_touched, hooks, log)
+    if not pixels.raw:
         raise LandCoverError(
             f"No valid pixel of '{info.path}' lies under the polygons of '{source.name}'. "
             f"Check that the polygons overlap the raster (same area, CRS) and are not all on "
-            f"nodata. {reason}".strip()
+            f"nodata. {' '.join(log)}".strip()
         )
-    raw_all = [v for chunk in raws for v in chunk]
-    if classes is None:
-        class_list, index_of = build_classes(raw_all, source.is_text, colours)
-    else:
-        class_list = tuple(classes)
-        key = (lambda c: c.name) if source.is_text else (lambda c: c.value)
-        lookup = {key(c): i for i, c in enumerate(class_list)}
-        unknown = sorted({str(v) for v in raw_all if v not in lookup})
-        if unknown:
-            raise LandCoverError(
-                f"Layer '{source.name}' has classes the model does not know: "
-                f"{', '.join(unknown[:10])}. Use the same class names/values as for training."
-            )
-        index_of = lookup
-    y = np.fromiter((index_of[v] for v in raw_all), dtype=np.int64, count=len(raw_all))
-    x = np.concatenate(xs)
-    polygon_id = np.concatenate(fids)
-    pixel_index = np.concatenate(pix)
-    if nodata_pixels:
-        log.append(f"{nodata_pixels} pixel(s) under the polygons are nodata and were skipped.")
-    keep = _drop_duplicates(pixel_index, y, log)
-    x, y, polygon_id, pixel_index = (
-        x[keep],
-        y[keep],
-        polygon_id[keep],
-        pixel_index[keep],
-    )
-    if config.max_per_class:
-        idx = _cap_per_class(y, config.max_per_class, config.seed, log)
-        if idx is not None:
-            x, y, polygon_id, pixel_index = (
-                x[idx],
-                y[idx],
-                polygon_id[idx],
-                pixel_index[idx],
-            )
+    class_list, index_of = _class_index(pixels.raw, source, pixels.colours, classes)
+    y = np.fromiter((index_of[v] for v in pixels.raw), dtype=np.int64, count=len(pixels.raw))
+    pixel_index = np.concatenate(pixels.pixel_index)
+    if pixels.nodata:
+        log.append(f"{pixels.nodata} pixel(s) under the polygons are nodata and were skipped.")
+    keep = _kept(y, pixel_index, config, log)
     for message in log:
         hooks.log(message)
     hooks.progress(100.0)
     return Samples(
-        x=x,
-        y=y,
-        polygon_id=polygon_id,
-        pixel_index=pixel_index,
+        x=np.concatenate(pixels.x)[keep],
+        y=y[keep],
+        polygon_id=np.concatenate(pixels.polygon_id)[keep],
+        pixel_index=pixel_index[keep],
         classes=class_list,
         bands=bands,
         band_names=tuple(info.band_names[b - 1] for b in bands),
