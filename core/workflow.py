@@ -8,6 +8,7 @@ import platform
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -19,6 +20,9 @@ from .model_io import LandCoverModel
 from .raster import raster_info
 from .sampling import Samples, collect_samples
 from .splitting import Split, missing_validation_classes, split_by_polygon
+
+if TYPE_CHECKING:
+    from .training import TrainedNetwork
 
 __version__ = "0.1.0"
 
@@ -99,6 +103,83 @@ def _split(
     )
 
 
+def _training_samples(request: TrainRequest, hooks: Hooks) -> Samples:
+    """The pixels under the training polygons.
+
+    Raises:
+        LandCoverError: fewer than two classes under the polygons.
+    """
+    hooks.log("Sampling the pixels under the training polygons...")
+    samples = collect_samples(
+        request.raster, request.polygons, request.sampling, hooks, request.polygons_layer
+    )
+    if len(samples.classes) < 2:
+        raise LandCoverError(
+            f"Only one class ('{samples.classes[0].name}') was found under the polygons: "
+            "a classifier needs at least two classes."
+        )
+    return samples
+
+
+def _warn_missing_validation(val: Samples | None, warnings: list[str]) -> None:
+    """Add a warning for the classes that have no validation pixel."""
+    if val is None:
+        return
+    missing = missing_validation_classes(val, np.ones(len(val), dtype=bool))
+    if missing:
+        warnings.append(
+            f"No validation pixels for class(es) {', '.join(missing)}: their accuracy is "
+            "not measured. Add validation polygons for them."
+        )
+
+
+def _build_model(request: TrainRequest, samples: Samples, net: TrainedNetwork,
+                 split: Split | None, method: str, n_train: int,
+                 n_validation: int) -> LandCoverModel:  # fmt: skip
+    """The model file's content: weights, bands, classes, settings, history and provenance."""
+    info = raster_info(request.raster)
+    return LandCoverModel(
+        state=net.state,
+        bands=samples.bands,
+        band_names=samples.band_names,
+        band_count=info.band_count,
+        nodata=tuple(info.nodata[b - 1] for b in samples.bands),
+        classes=samples.classes,
+        model=request.model,
+        training={
+            **asdict(request.training),
+            "sampling": {**asdict(request.sampling), "bands": list(samples.bands)},
+            "split": asdict(request.split if split is not None else SplitConfig(0.0)),
+            "accuracy_estimate": method,
+            "n_train": n_train,
+            "n_validation": n_validation,
+            "class_counts": samples.counts().tolist(),
+        },
+        history=net.history,
+        info={
+            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "versions": versions(),
+            "device": net.device,
+            "best_epoch": net.best_epoch,
+            "stopped_early": net.stopped_early,
+            "train_seconds": round(net.seconds, 3),
+            "raster": str(request.raster),
+            "polygons": str(request.polygons),
+            "crs_wkt": info.crs_wkt,
+        },
+    )
+
+
+def _validate(model: LandCoverModel, val: Samples, method: str, warnings: list[str],
+              hooks: Hooks) -> tuple[LandCoverModel, AccuracyReport]:  # fmt: skip
+    """The validation report, and the model with it as its metrics."""
+    report = assess(val.y, predict_samples(model, val.x), model.classes, method, warnings)
+    hooks.log(
+        f"Validation: overall accuracy {report.overall_accuracy:.1%}, kappa {report.kappa:.3f}."
+    )
+    return replace(model, metrics=report.to_dict()), report
+
+
 def train_model(request: TrainRequest, hooks: Hooks | None = None) -> TrainResult:
     """Sample, split, train and assess: a model ready to classify.
 
@@ -117,31 +198,14 @@ def train_model(request: TrainRequest, hooks: Hooks | None = None) -> TrainResul
 
     hooks = hooks or Hooks()
     started = time.perf_counter()
-    hooks.log("Sampling the pixels under the training polygons...")
-    samples = collect_samples(
-        request.raster,
-        request.polygons,
-        request.sampling,
-        hooks.scaled(0, 8),
-        request.polygons_layer,
-    )
-    if len(samples.classes) < 2:
-        raise LandCoverError(
-            f"Only one class ('{samples.classes[0].name}') was found under the polygons: "
-            "a classifier needs at least two classes."
-        )
+    samples = _training_samples(request, hooks.scaled(0, 8))
     train, val, split, method, warnings = _split(request, samples, hooks.scaled(8, 10))
     for w in warnings:
         hooks.log("Warning: " + w)
-    if val is not None:
-        missing = missing_validation_classes(val, np.ones(len(val), dtype=bool))
-        if missing:
-            warnings.append(
-                f"No validation pixels for class(es) {', '.join(missing)}: their accuracy is "
-                "not measured. Add validation polygons for them."
-            )
+    _warn_missing_validation(val, warnings)
+    n_val = len(val) if val is not None else 0
     hooks.log(
-        f"{len(train)} training and {len(val) if val else 0} validation pixels, "
+        f"{len(train)} training and {n_val} validation pixels, "
         f"{len(samples.classes)} classes, {len(samples.bands)} bands."
     )
     net = train_network(
@@ -154,49 +218,8 @@ def train_model(request: TrainRequest, hooks: Hooks | None = None) -> TrainResul
         request.training,
         hooks.scaled(10, 100),
     )
-    info = raster_info(request.raster)
-    model = LandCoverModel(
-        state=net.state,
-        bands=samples.bands,
-        band_names=samples.band_names,
-        band_count=info.band_count,
-        nodata=tuple(info.nodata[b - 1] for b in samples.bands),
-        classes=samples.classes,
-        model=request.model,
-        training={
-            **asdict(request.training),
-            "sampling": {**asdict(request.sampling), "bands": list(samples.bands)},
-            "split": asdict(request.split if split is not None else SplitConfig(0.0)),
-            "accuracy_estimate": method,
-            "n_train": len(train),
-            "n_validation": len(val) if val is not None else 0,
-            "class_counts": samples.counts().tolist(),
-        },
-        history=net.history,
-        info={
-            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-            "versions": versions(),
-            "device": net.device,
-            "best_epoch": net.best_epoch,
-            "stopped_early": net.stopped_early,
-            "train_seconds": round(net.seconds, 3),
-            "raster": str(request.raster),
-            "polygons": str(request.polygons),
-            "crs_wkt": info.crs_wkt,
-        },
-    )
+    model = _build_model(request, samples, net, split, method, len(train), n_val)
     report = None
     if val is not None and len(val):
-        predicted = predict_samples(model, val.x)
-        report = assess(val.y, predicted, samples.classes, method, warnings)
-        model = replace(model, metrics=report.to_dict())
-        hooks.log(
-            f"Validation: overall accuracy {report.overall_accuracy:.1%}, kappa {report.kappa:.3f}."
-        )
-    return TrainResult(
-        model=model,
-        report=report,
-        n_train=len(train),
-        n_validation=len(val) if val is not None else 0,
-        seconds=time.perf_counter() - started,
-    )
+        model, report = _validate(model, val, method, warnings, hooks)
+    return TrainResult(model, report, len(train), n_val, time.perf_counter() - started)
