@@ -289,9 +289,10 @@ class OutputStage:
 
     def _blame(self, exc: BaseException) -> Path:
         """The output an error concerns: the one whose part it names, else the last staged."""
-        named = Path(str(getattr(exc, "filename", None) or "")).name
+        named = str(getattr(exc, "filename", None) or "")
+        text = f"{named} {exc}"  # GDAL names the file in its message
         for final, _, prefix in self._parts.values():
-            if named.startswith(prefix):
+            if prefix in text:
                 return final
         return self.finals[-1] if self._parts else Path(named or "the output")
 

@@ -82,6 +82,14 @@ def test_error_in_third_file_keeps_old_set(tmp_path, old_set):
     assert stage.committed == ()
 
 
+def test_gdal_error_names_the_output_concerned(tmp_path):
+    with pytest.raises(LandCoverError, match=r"Could not write '.*a\.tif'"):
+        with OutputStage() as stage:
+            part = stage.part(tmp_path / "a.tif")
+            stage.part(tmp_path / "b.tif")
+            raise RuntimeError(f"TIFFWriteEncodedTile: {part}: write error")
+
+
 def test_other_errors_pass_unchanged(tmp_path, old_set):
     with pytest.raises(CancelledError):
         with OutputStage() as stage:

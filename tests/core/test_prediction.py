@@ -59,7 +59,7 @@ def _sha(path: Path) -> str:
 
 
 def _leftovers(folder: Path) -> list[str]:
-    return sorted(p.name for p in folder.iterdir() if ".part-" in p.name)
+    return sorted(p.name for p in folder.iterdir() if ".part-" in p.name or ".old-" in p.name)
 
 
 def test_blockwise_equals_whole_array(scene, scene_model, tmp_path, small_windows):
