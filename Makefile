@@ -77,7 +77,7 @@ $(PLUGIN_DIR)/$(PKG):
 	@mkdir -p $(PLUGIN_DIR) && ln -sfn $(CURDIR) $@
 
 demo: setup
-	$(PY) -m $(PKG).core demo --out $(OUT)
+	$(PY) -m $(PKG).core demo --output-dir $(OUT)
 	bash resources/qgis_process_demo.sh $(OUT) $(PY)
 
 test: setup lint

@@ -6,51 +6,22 @@ Bad input ends with a one-line reason and a non-zero exit status, never a traceb
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
+from . import settings
 from .callbacks import Hooks
-from .config import (
-    ACTIVATIONS,
-    DEVICES,
-    PIXEL_RULES,
-    ModelConfig,
-    PredictionConfig,
-    SamplingConfig,
-    SplitConfig,
-    TrainingConfig,
-    TrainRequest,
-    parse_hidden_layers,
-)
+from .config import TrainRequest, prediction_config, train_request
 from .errors import CancelledError, LandCoverError
+from .naming import search_outputs, training_outputs
 from .raster import parse_bands
+from .terminal import TerminalProgress
 
 log = logging.getLogger("landcover_mlp")
-
-
-class TerminalProgress:
-    """A one-line progress bar on stderr (plain lines when stderr is not a terminal)."""
-
-    def __init__(self, label: str, stream: TextIO | None = None) -> None:
-        self.label = label
-        self.stream = stream or sys.stderr
-        self.tty = self.stream.isatty()
-        self.last = -1
-
-    def __call__(self, percent: float) -> None:
-        p = int(percent)
-        if p == self.last or (not self.tty and p % 10 and p != 100):
-            return
-        self.last = p
-        bar = "#" * (p // 4) + "-" * (25 - p // 4)
-        end = "\r" if self.tty and p < 100 else "\n"
-        self.stream.write(f"{self.label:<10} [{bar}] {p:3d}%{end}")
-        self.stream.flush()
 
 
 def _hooks(label: str, quiet: bool, verbose_epochs: bool = False) -> Hooks:
@@ -73,8 +44,27 @@ def _hooks(label: str, quiet: bool, verbose_epochs: bool = False) -> Hooks:
     )
 
 
+def add_setting_arguments(p: argparse.ArgumentParser, table: tuple[settings.Setting, ...]) -> None:
+    """One option per setting of the table (core/settings.py): flag, type, default, choices,
+    unit and help all come from there."""
+    for s in table:
+        text = f"{s.describe()} (default: %(default)s)"
+        if s.kind == "bool":
+            p.add_argument(s.flag, action=argparse.BooleanOptionalAction, default=s.default,
+                           help=text)  # fmt: skip
+        elif s.kind == "choice":
+            p.add_argument(s.flag, choices=s.choices, default=s.default, help=text)
+        else:
+            kind = {"int": int, "float": float, "text": str}[s.kind]
+            p.add_argument(s.flag, type=kind, default=s.default, help=text)
+
+
+def setting_values(a: argparse.Namespace, table: tuple[settings.Setting, ...]) -> dict[str, Any]:
+    """The parsed values of the table's settings, by setting name."""
+    return {s.name: getattr(a, s.name) for s in table}
+
+
 def _add_training_options(p: argparse.ArgumentParser) -> None:
-    d, m, s = TrainingConfig(), ModelConfig(), SplitConfig()
     p.add_argument("--raster", required=True, help="image to learn from")
     p.add_argument("--bands", default="", help="1-based bands, e.g. 1-7 or 1,2,4 (default: all)")
     p.add_argument(
@@ -87,97 +77,32 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
         default=None,
         help="separate validation polygons (same class field)",
     )
-    p.add_argument(
-        "--pixel-rule",
-        choices=PIXEL_RULES,
-        default="centre",
-        help="which pixels a polygon takes (default: centre)",
-    )
-    p.add_argument(
-        "--max-per-class", type=int, default=None, help="cap on samples per class (random, seeded)"
-    )
-    p.add_argument(
-        "--validation-share",
-        type=float,
-        default=s.validation_share,
-        help=f"share of each class's polygons held out (default {s.validation_share})",
-    )
-    p.add_argument(
-        "--hidden-layers",
-        default=",".join(map(str, m.hidden_layers)),
-        help="neurons per hidden layer (default %(default)s)",
-    )
-    p.add_argument(
-        "--activation", choices=ACTIVATIONS, default=m.activation, help="default %(default)s"
-    )
-    p.add_argument("--dropout", type=float, default=m.dropout, help="default %(default)s")
-    p.add_argument(
-        "--learning-rate", type=float, default=d.learning_rate, help="default %(default)s"
-    )
-    p.add_argument("--momentum", type=float, default=d.momentum, help="default %(default)s")
-    p.add_argument("--batch-size", type=int, default=d.batch_size, help="default %(default)s")
-    p.add_argument(
-        "--epochs", type=int, default=d.epochs, help="maximum epochs (default %(default)s)"
-    )
-    p.add_argument(
-        "--patience",
-        type=int,
-        default=d.patience,
-        help="early-stopping patience in epochs, 0 = off (default %(default)s)",
-    )
-    p.add_argument("--weight-decay", type=float, default=d.weight_decay, help="default %(default)s")
-    p.add_argument(
-        "--no-class-weights", action="store_true", help="do not balance the loss by class frequency"
-    )
-    p.add_argument("--seed", type=int, default=d.seed, help="random seed (default %(default)s)")
-    p.add_argument("--device", choices=DEVICES, default="auto", help="default %(default)s")
+    add_setting_arguments(p, settings.TRAINING)
 
 
 def request_from_args(a: argparse.Namespace) -> TrainRequest:
-    """Build the training request from parsed arguments."""
-    return TrainRequest(
-        raster=a.raster,
-        polygons=a.polygons,
+    """Build the training request from parsed arguments (the same builder as every route)."""
+    return train_request(
+        a.raster,
+        a.polygons,
+        a.class_field,
+        setting_values(a, settings.TRAINING),
+        bands=parse_bands(a.bands) or (),
         polygons_layer=a.layer,
         validation_polygons=a.validation_polygons,
-        sampling=SamplingConfig(
-            class_field=a.class_field,
-            bands=parse_bands(a.bands) or (),
-            pixel_rule=a.pixel_rule,
-            max_per_class=a.max_per_class,
-            seed=a.seed,
-        ),
-        split=SplitConfig(validation_share=a.validation_share, seed=a.seed),
-        model=ModelConfig(parse_hidden_layers(a.hidden_layers), a.activation, a.dropout),
-        training=TrainingConfig(
-            learning_rate=a.learning_rate,
-            momentum=a.momentum,
-            epochs=a.epochs,
-            batch_size=a.batch_size,
-            patience=a.patience,
-            class_weights=not a.no_class_weights,
-            weight_decay=a.weight_decay,
-            seed=a.seed,
-            device=a.device,
-        ),
     )
-
-
-def _side(path: Path, suffix: str) -> Path:
-    return path.with_name(path.name.split(".")[0] + suffix)
 
 
 def cmd_train(a: argparse.Namespace) -> int:
     from .outputs import save_training_outputs
     from .workflow import train_model
 
-    model_path = Path(a.model)
+    names = training_outputs(a.model)
     result = train_model(request_from_args(a), _hooks("training", a.quiet, a.verbose))
-    curve, html = _side(model_path, "_loss.png"), _side(model_path, "_validation.html")
-    save_training_outputs(result, model_path, curve, html)
-    print(f"Model: {model_path}")
-    print(f"Loss curves: {curve} (and .csv)")
-    print(f"Validation report: {html} (and .json)")
+    save_training_outputs(result, names.model, names.loss_curve, names.report)
+    print(f"Model: {names.model}")
+    print(f"Loss curves: {names.loss_curve} (and {names.loss_csv.name})")
+    print(f"Validation report: {names.report} (and {names.report_json.name})")
     if result.report is not None:
         rep = result.report
         print(f"Overall accuracy {rep.overall_accuracy:.1%}, kappa {rep.kappa:.3f} ({rep.method})")
@@ -191,7 +116,7 @@ def cmd_classify(a: argparse.Namespace) -> int:
     model = load_model(a.model)
     res = classify_raster(
         a.raster, model, a.output, a.confidence, a.probabilities,
-        PredictionConfig(memory_mb=a.memory_mb, device=a.device), _hooks("classify", a.quiet),
+        prediction_config(setting_values(a, settings.PREDICTION)), _hooks("classify", a.quiet),
     )  # fmt: skip
     mpx = res.valid_pixels / 1e6
     print(f"Class raster: {res.classified} ({mpx:.2f} Mpx in {res.seconds:.1f} s on {res.device})")
@@ -221,50 +146,32 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
     return 0
 
 
-def _floats(text: str) -> tuple[float, ...]:
-    try:
-        return tuple(float(v) for v in text.split(",") if v.strip())
-    except ValueError as exc:
-        raise LandCoverError(f"Cannot read '{text}': write numbers separated by commas.") from exc
-
-
 def cmd_tune(a: argparse.Namespace) -> int:
-    from .model_io import save_model
-    from .selection import SearchConfig, SearchSpace, search_summary, tune_model
-    from .tuning_report import write_search_csv, write_search_html
+    from .tuning import run_search, search_config
 
-    layers = tuple(parse_hidden_layers(v) for v in a.search_hidden_layers.split(";") if v.strip())
-    space = SearchSpace(
-        hidden_layers=layers,
-        learning_rate=_floats(a.search_learning_rates),
-        momentum=_floats(a.search_momentums),
-        activation=tuple(v.strip() for v in a.search_activations.split(",") if v.strip()),
-        batch_size=tuple(int(v) for v in _floats(a.search_batch_sizes))
-        if a.search_batch_sizes
-        else (),
-    )
-    search = SearchConfig(space, a.strategy, a.n_iter, a.folds, a.time_budget, a.seed)
-    result = tune_model(request_from_args(a), search, _hooks("tuning", a.quiet))
-    model_path = Path(a.model)
-    table = write_search_csv(result, _side(model_path, "_search.csv"))
-    html = write_search_html(result, _side(model_path, "_search.html"))
-    Path(_side(model_path, "_search.json")).write_text(json.dumps(search_summary(result), indent=2))
-    print(f"Search table: {table} and {html}")
-    if result.final is None:
+    request = request_from_args(a)
+    search = search_config(setting_values(a, settings.SEARCH + (settings.BY_NAME["seed"],)),
+                           request.model.activation)  # fmt: skip
+    names = training_outputs(a.model)
+    table = search_outputs(names.model)
+    run = run_search(request, search, table, names.model, hooks=_hooks("tuning", a.quiet))
+    result = run.result
+    if run.table_csv is not None:
+        print(f"Search table: {run.table_csv} and {run.table_html} (summary {run.summary_json})")
+    if result.final is None or run.model is None:
         print("No configuration finished; no model was written.")
         return 1 if not result.cancelled else 130
-    save_model(result.final.model, model_path)
     best = result.best
     assert best is not None  # a final model implies a best configuration
     print(f"Best ({result.method}): {best.label()}: OA {best.oa_mean:.1%} +/- {best.oa_std:.1%}")
-    print(f"Model retrained with it: {model_path}")
+    print(f"Model retrained with it: {run.model}")
     return 0
 
 
 def cmd_demo(a: argparse.Namespace) -> int:
     from .demo import run_demo
 
-    return run_demo(Path(a.out), quiet=a.quiet)
+    return run_demo(Path(a.output_dir), quiet=a.quiet)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -288,13 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument(
         "--probabilities", default=None, help="optional per-class probability raster (.tif)"
     )
-    c.add_argument(
-        "--memory-mb",
-        type=int,
-        default=PredictionConfig().memory_mb,
-        help="block memory budget (default %(default)s)",
-    )
-    c.add_argument("--device", choices=DEVICES, default="auto", help="default %(default)s")
+    add_setting_arguments(c, settings.PREDICTION)
     c.set_defaults(func=cmd_classify)
     e = sub.add_parser("evaluate", help="accuracy of a class raster against reference data")
     e.add_argument("--classified", required=True, help="class raster")
@@ -304,47 +205,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="reference polygons (with --class-field) or reference raster",
     )
     e.add_argument("--class-field", default=None, help="class field of the reference polygons")
-    e.add_argument(
-        "--pixel-rule", choices=PIXEL_RULES, default="centre", help="default %(default)s"
-    )
+    add_setting_arguments(e, (settings.setting("pixel_rule"),))
     e.add_argument("--report", required=True, help="JSON report to write")
     e.add_argument("--html", default=None, help="also write an HTML report")
     e.set_defaults(func=cmd_evaluate)
     u = sub.add_parser("tune", help="grouped k-fold search for the best settings, then retrain")
     _add_training_options(u)
     u.add_argument("--model", required=True, help="model file to write with the best settings")
-    u.add_argument(
-        "--search-hidden-layers",
-        default="32;64;64,64;128,64;128,128",
-        help="layer sets separated by ';' (default %(default)s)",
-    )
-    u.add_argument("--search-learning-rates", default="0.003,0.01,0.03", help="default %(default)s")
-    u.add_argument("--search-momentums", default="0.5,0.9", help="default %(default)s")
-    u.add_argument(
-        "--search-activations", default="relu", help="e.g. relu,tanh (default %(default)s)"
-    )
-    u.add_argument("--search-batch-sizes", default="", help="e.g. 32,128 (default: --batch-size)")
-    u.add_argument(
-        "--strategy", choices=("grid", "random"), default="grid", help="default %(default)s"
-    )
-    u.add_argument(
-        "--n-iter",
-        type=int,
-        default=10,
-        help="configurations of a random search (default %(default)s)",
-    )
-    u.add_argument(
-        "--folds", type=int, default=5, help="k of the grouped k-fold (default %(default)s)"
-    )
-    u.add_argument(
-        "--time-budget",
-        type=float,
-        default=None,
-        help="seconds; unfinished work is dropped, finished configurations kept",
-    )
+    add_setting_arguments(u, settings.SEARCH)
     u.set_defaults(func=cmd_tune)
     d = sub.add_parser("demo", help="generate the sample scene and run the whole job on it")
-    d.add_argument("--out", default="demo_output", help="output folder (default %(default)s)")
+    d.add_argument(
+        "--output-dir",
+        "--out",
+        dest="output_dir",
+        default="demo_output",
+        help="output folder (default %(default)s; --out is an alias)",
+    )
     d.set_defaults(func=cmd_demo)
     return parser
 
@@ -370,4 +247,4 @@ def main(argv: Sequence[str] | None = None) -> int:
     return status
 
 
-__all__ = ["main", "build_parser", "json"]
+__all__ = ["main", "build_parser"]

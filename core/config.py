@@ -6,13 +6,28 @@ what to change, before any pixel is read.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
+from . import settings as _settings
 from .errors import LandCoverError
+from .settings import ACTIVATIONS, DEVICES, PIXEL_RULES, check, default
 
-ACTIVATIONS = ("relu", "tanh", "sigmoid")
-PIXEL_RULES = ("centre", "all_touched")
-DEVICES = ("auto", "cpu", "cuda", "mps")
+__all__ = [
+    "ACTIVATIONS",
+    "DEVICES",
+    "PIXEL_RULES",
+    "ModelConfig",
+    "PredictionConfig",
+    "SamplingConfig",
+    "SplitConfig",
+    "TrainRequest",
+    "TrainingConfig",
+    "parse_hidden_layers",
+    "prediction_config",
+    "train_request",
+]
 
 
 def parse_hidden_layers(text: str | tuple[int, ...] | list[int]) -> tuple[int, ...]:
@@ -57,23 +72,21 @@ class SamplingConfig:
 
     class_field: str
     bands: tuple[int, ...] = ()
-    pixel_rule: str = "centre"
+    pixel_rule: str = default("pixel_rule")
     max_per_class: int | None = None
-    seed: int = 0
+    seed: int = default("seed")
 
     def __post_init__(self) -> None:
         _require(
             bool(self.class_field),
             "Choose the field that holds the class of each polygon.",
         )
-        _require(
-            self.pixel_rule in PIXEL_RULES,
-            f"Pixel rule must be one of {', '.join(PIXEL_RULES)}; got '{self.pixel_rule}'.",
-        )
-        _require(
-            self.max_per_class is None or self.max_per_class > 0,
-            "The cap on samples per class must be a positive number (or none).",
-        )
+        check("pixel_rule", self.pixel_rule)
+        if self.max_per_class is not None:
+            _require(
+                check("max_per_class", self.max_per_class) > 0,
+                "The cap on samples per class must be a positive number (or none).",
+            )
 
 
 @dataclass(frozen=True)
@@ -86,14 +99,11 @@ class SplitConfig:
         seed: random seed of the split.
     """
 
-    validation_share: float = 0.3
-    seed: int = 0
+    validation_share: float = default("validation_share")
+    seed: int = default("seed")
 
     def __post_init__(self) -> None:
-        _require(
-            0.0 <= self.validation_share < 1.0,
-            f"Validation share must be at least 0 and below 1; got {self.validation_share}.",
-        )
+        check("validation_share", self.validation_share)
 
 
 @dataclass(frozen=True)
@@ -106,17 +116,14 @@ class ModelConfig:
         dropout: dropout probability after each hidden layer (0 disables it).
     """
 
-    hidden_layers: tuple[int, ...] = (64, 64)
-    activation: str = "relu"
-    dropout: float = 0.0
+    hidden_layers: tuple[int, ...] = parse_hidden_layers(default("hidden_layers"))
+    activation: str = default("activation")
+    dropout: float = default("dropout")
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "hidden_layers", parse_hidden_layers(self.hidden_layers))
-        _require(
-            self.activation in ACTIVATIONS,
-            f"Activation must be one of {', '.join(ACTIVATIONS)}; got '{self.activation}'.",
-        )
-        _require(0.0 <= self.dropout < 1.0, f"Dropout must be in [0, 1); got {self.dropout}.")
+        check("activation", self.activation)
+        check("dropout", self.dropout)
 
 
 @dataclass(frozen=True)
@@ -136,35 +143,23 @@ class TrainingConfig:
         device: "auto" (cuda, then mps, then cpu), "cpu", "cuda" or "mps".
     """
 
-    # Defaults chosen on polygon-grouped splits of the three real scenes in ../shared/data and
-    # the Indian Pines 30 % protocol (benchmarks/accuracy.py): lr 0.05 diverged on 200-band data.
-    learning_rate: float = 0.01
-    momentum: float = 0.9
-    epochs: int = 300
-    batch_size: int = 16
-    patience: int = 50
-    class_weights: bool = True
-    weight_decay: float = 1e-3
-    seed: int = 0
-    device: str = "auto"
+    # Defaults (core/settings.py) chosen on polygon-grouped splits of the three real scenes in
+    # ../shared/data and the Indian Pines 30 % protocol (benchmarks/accuracy.py): lr 0.05
+    # diverged on 200-band data.
+    learning_rate: float = default("learning_rate")
+    momentum: float = default("momentum")
+    epochs: int = default("epochs")
+    batch_size: int = default("batch_size")
+    patience: int = default("patience")
+    class_weights: bool = default("class_weights")
+    weight_decay: float = default("weight_decay")
+    seed: int = default("seed")
+    device: str = default("device")
 
     def __post_init__(self) -> None:
-        _require(
-            0 < self.learning_rate <= 10,
-            f"Learning rate must be above 0 and at most 10; got {self.learning_rate}.",
-        )
-        _require(0 <= self.momentum < 1, f"Momentum must be in [0, 1); got {self.momentum}.")
-        _require(self.epochs >= 1, f"Epochs must be at least 1; got {self.epochs}.")
-        _require(
-            self.batch_size >= 1,
-            f"Batch size must be at least 1; got {self.batch_size}.",
-        )
-        _require(self.patience >= 0, f"Patience must be 0 or more; got {self.patience}.")
-        _require(self.weight_decay >= 0, "Weight decay must be 0 or more.")
-        _require(
-            self.device in DEVICES,
-            f"Device must be one of {', '.join(DEVICES)}; got '{self.device}'.",
-        )
+        for name in ("learning_rate", "momentum", "epochs", "batch_size", "patience",
+                     "weight_decay", "seed", "device"):  # fmt: skip
+            check(name, getattr(self, name))
 
 
 @dataclass(frozen=True)
@@ -208,14 +203,75 @@ class PredictionConfig:
         probabilities: also write one probability band per class.
     """
 
-    memory_mb: int = 256
+    memory_mb: int = default("memory_mb")
     chunk_pixels: int = 4096
-    device: str = "auto"
+    device: str = default("device")
 
     def __post_init__(self) -> None:
-        _require(self.memory_mb >= 16, "The prediction memory budget must be at least 16 MB.")
+        check("memory_mb", self.memory_mb)
         _require(self.chunk_pixels >= 64, "Prediction chunks must hold at least 64 pixels.")
-        _require(
-            self.device in DEVICES,
-            f"Device must be one of {', '.join(DEVICES)}; got '{self.device}'.",
-        )
+        check("device", self.device)
+
+
+def train_request(
+    raster: str,
+    polygons: str,
+    class_field: str,
+    values: Mapping[str, Any] | None = None,
+    *,
+    bands: tuple[int, ...] = (),
+    polygons_layer: str | None = None,
+    validation_polygons: str | None = None,
+    validation_layer: str | None = None,
+) -> TrainRequest:
+    """The training request of every route, from the inputs and the settings' values.
+
+    Args:
+        raster: image file.
+        polygons: training polygons (any OGR source).
+        class_field: the polygons' class field.
+        values: setting name -> value (core/settings.py, training settings); missing ones
+            take their default.
+        bands: 1-based band numbers; () = all.
+        polygons_layer: layer inside ``polygons`` (None = first).
+        validation_polygons: separate validation polygons, or None.
+        validation_layer: layer inside ``validation_polygons``.
+
+    Raises:
+        LandCoverError: a value the settings table refuses, with a sentence naming it.
+    """
+    v = _settings.resolve(dict(values or {}), _settings.TRAINING)
+    seed = v["seed"]
+    return TrainRequest(
+        raster=raster,
+        polygons=polygons,
+        polygons_layer=polygons_layer,
+        validation_polygons=validation_polygons,
+        validation_layer=validation_layer,
+        sampling=SamplingConfig(
+            class_field, tuple(bands), v["pixel_rule"], v["max_per_class"] or None, seed
+        ),  # fmt: skip
+        split=SplitConfig(v["validation_share"], seed),
+        model=ModelConfig(parse_hidden_layers(v["hidden_layers"]), v["activation"], v["dropout"]),
+        training=TrainingConfig(
+            learning_rate=v["learning_rate"],
+            momentum=v["momentum"],
+            epochs=v["epochs"],
+            batch_size=v["batch_size"],
+            patience=v["patience"],
+            class_weights=v["class_weights"],
+            weight_decay=v["weight_decay"],
+            seed=seed,
+            device=v["device"],
+        ),
+    )
+
+
+def prediction_config(values: Mapping[str, Any] | None = None) -> PredictionConfig:
+    """The prediction settings of every route (memory budget, device) from their values.
+
+    Raises:
+        LandCoverError: a value the settings table refuses.
+    """
+    v = _settings.resolve(dict(values or {}), _settings.PREDICTION)
+    return PredictionConfig(memory_mb=v["memory_mb"], device=v["device"])

@@ -1,6 +1,6 @@
 """``make demo``: the whole job on the built-in sample scene, from a terminal.
 
-Generates the seeded sample scene (resources/sample_scene.py), trains with default settings,
+Generates the seeded sample scene (core/sample_scene.py), trains with default settings,
 classifies the scene, assesses the map against the scene's independent validation polygons and
 its full reference map, and writes everything into one folder.
 """
@@ -28,8 +28,8 @@ def run_demo(out: Path, quiet: bool = False) -> int:
     Returns:
         0 on success (errors raise :class:`LandCoverError`).
     """
-    from ..resources.sample_scene import generate_sample_scene
-    from .cli import TerminalProgress
+    from .sample_scene import generate_sample_scene
+    from .terminal import TerminalProgress
 
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()

@@ -1,1 +1,1 @@
-"""Static resources of the plugin: icons, default palettes and the sample-scene recipe."""
+"""Static resources of the plugin: the icon and the qgis_process demo script."""

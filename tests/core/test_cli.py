@@ -84,14 +84,14 @@ def test_train_classify_evaluate_landsat(landsat7, tmp_path):
         "model.safetensors",
         "model_loss.png",
         "model_loss.csv",
-        "model_validation.html",
-        "model_validation.json",
+        "model_report.html",
+        "model_report.json",
     }
     assert files == expected
     assert (tmp_path / "model_loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     rows = list(csv.reader((tmp_path / "model_loss.csv").open(encoding="utf-8")))
     assert len(rows) == 61
-    validation = json.loads((tmp_path / "model_validation.json").read_text())
+    validation = json.loads((tmp_path / "model_report.json").read_text())
     assert [c["name"] for c in validation["classes"]] == [
         "barren",
         "forest",
@@ -100,7 +100,7 @@ def test_train_classify_evaluate_landsat(landsat7, tmp_path):
         "water",
     ]
     assert "no polygon on both sides" in validation["method"]
-    assert "Rows are the reference" in (tmp_path / "model_validation.html").read_text()
+    assert "Rows are the reference" in (tmp_path / "model_report.html").read_text()
 
     classified = tmp_path / "class.tif"
     confidence = tmp_path / "conf.tif"

@@ -11,7 +11,7 @@ import numpy.typing as npt
 import pytest
 from osgeo import gdal, ogr
 
-from landcover_mlp.resources.sample_scene import (
+from landcover_mlp.core.sample_scene import (
     BAND_DESCRIPTIONS,
     CLASSES,
     MIN_SIZE,

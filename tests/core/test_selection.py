@@ -14,6 +14,7 @@ from landcover_mlp.core.config import (
     TrainingConfig,
     TrainRequest,
 )
+from landcover_mlp.core.sample_scene import generate_sample_scene
 from landcover_mlp.core.sampling import collect_samples
 from landcover_mlp.core.selection import (
     ConfigScore,
@@ -24,7 +25,6 @@ from landcover_mlp.core.selection import (
     rank,
     tune_model,
 )
-from landcover_mlp.resources.sample_scene import generate_sample_scene
 
 FAST = TrainingConfig(epochs=12, patience=5, batch_size=64)
 

@@ -135,8 +135,8 @@ def recording_feedback() -> type[RecordingFeedback]:
 
 @pytest.fixture(scope="session")
 def sample_scene(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    """The seeded synthetic scene of resources/sample_scene.py (400 x 300 px, 6 bands)."""
-    from landcover_mlp.resources.sample_scene import generate_sample_scene
+    """The seeded synthetic scene of core/sample_scene.py (400 x 300 px, 6 bands)."""
+    from landcover_mlp.core.sample_scene import generate_sample_scene
 
     return generate_sample_scene(tmp_path_factory.mktemp("sample_scene"))
 

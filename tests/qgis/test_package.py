@@ -76,7 +76,7 @@ def test_zip_has_one_plugin_folder_with_metadata(plugin_zip: Path, entries: list
     assert {n.split("/")[0] for n in entries} == {PKG}, "Install from ZIP wants one top folder"
     for required in ("metadata.txt", "__init__.py", "LICENSE", "plugin/main.py",
                      "plugin/processing/provider.py", "core/workflow.py",
-                     "resources/sample_scene.py"):  # fmt: skip
+                     "core/sample_scene.py"):  # fmt: skip
         assert f"{PKG}/{required}" in entries, required
     with zipfile.ZipFile(plugin_zip) as zf:
         meta = metadata(zf.read(f"{PKG}/metadata.txt").decode("utf-8"))

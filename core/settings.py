@@ -1,0 +1,273 @@
+"""The one table of settings: name, type, default, range, unit and help of every setting.
+
+The command line's options (``core/cli.py``), the Processing parameters
+(``plugin/processing/parameters.py``) and the dialog's widgets (``ui/setting_widgets.py``) are
+all built from :data:`SETTINGS`, and the config dataclasses (``core/config.py``) take their
+defaults and ranges from it, so a setting has the same name, default, range, unit and help on
+every route. ``docs/naming.md`` lists the table and how each route names a setting.
+
+Names: the Python name (``learning_rate``) is the key; the command line writes it as
+``--learning-rate``, Processing as ``LEARNING_RATE`` and the dialog's widget as
+``learningRateSpin`` (see :attr:`Setting.flag`, :attr:`Setting.parameter`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import LandCoverError
+
+ACTIVATIONS = ("relu", "tanh", "sigmoid")
+PIXEL_RULES = ("centre", "all_touched")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+STRATEGIES = ("grid", "random")
+
+KINDS = ("int", "float", "bool", "choice", "text")
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting as every route shows it.
+
+    Attributes:
+        name: Python name, the key of the table (``learning_rate``).
+        kind: "int", "float", "bool", "choice" (one of ``choices``) or "text".
+        default: default value, in ``kind``'s type (a choice is its text).
+        label: short label for forms and tables ("Learning rate").
+        help: one or two sentences: what it does and when to change it.
+        unit: unit of the value ("epochs", "minutes", "pixels", ...), "" for none.
+        minimum: smallest value allowed (int and float), inclusive.
+        maximum: largest value allowed (int and float), inclusive.
+        choices: the allowed values of a "choice".
+        decimals: decimals shown by a dialog's spin box (float).
+        step: step of a dialog's spin box (float).
+        group: "sampling", "model", "training", "prediction" or "search".
+        advanced: Processing hides it under *Advanced parameters*; the dialog puts it in the
+            collapsed *Advanced* box.
+        zero_means: what 0 means when it switches something off ("all", "off", "no limit").
+    """
+
+    name: str
+    kind: str
+    default: Any
+    label: str
+    help: str
+    unit: str = ""
+    minimum: float | None = None
+    maximum: float | None = None
+    choices: tuple[str, ...] = ()
+    decimals: int = 0
+    step: float = 1.0
+    group: str = "training"
+    advanced: bool = True
+    zero_means: str = ""
+
+    @property
+    def flag(self) -> str:
+        """The command-line option: ``--learning-rate``."""
+        return "--" + self.name.replace("_", "-")
+
+    @property
+    def parameter(self) -> str:
+        """The Processing parameter name: ``LEARNING_RATE``."""
+        return self.name.upper()
+
+    def describe(self) -> str:
+        """The help text with the unit and what 0 means, for every route's help."""
+        extra = [f"unit: {self.unit}"] if self.unit else []
+        if self.zero_means:
+            extra.append(f"0 = {self.zero_means}")
+        return f"{self.help} ({'; '.join(extra)})" if extra else self.help
+
+    def check(self, value: Any) -> Any:
+        """``value`` converted to this setting's type and checked against its range.
+
+        Raises:
+            LandCoverError: the value has the wrong type or lies outside the range, with a
+                sentence naming the setting and the allowed range.
+        """
+        try:
+            if self.kind == "int":
+                if isinstance(value, float) and not value.is_integer():
+                    raise ValueError(value)
+                value = int(value)
+            elif self.kind == "float":
+                value = float(value)
+            elif self.kind == "bool":
+                value = _to_bool(value)
+            else:
+                value = "" if value is None else str(value).strip()
+        except (TypeError, ValueError) as exc:
+            raise LandCoverError(
+                f"{self.label} must be {_KIND_WORDS[self.kind]}; got '{value}'."
+            ) from exc
+        if self.kind == "choice" and value not in self.choices:
+            raise LandCoverError(
+                f"{self.label} must be one of {', '.join(self.choices)}; got '{value}'."
+            )
+        if self.kind in ("int", "float"):
+            low, high = self.minimum, self.maximum
+            if (low is not None and value < low) or (high is not None and value > high):
+                raise LandCoverError(f"{self.label} must be {self.range_text()}; got {value}.")
+        return value
+
+    def range_text(self) -> str:
+        """The allowed range in words: "between 0 and 0.9", "at least 1"."""
+        low, high = self.minimum, self.maximum
+        unit = f" {self.unit}" if self.unit in _COUNTED_UNITS else ""
+        if low is not None and high is not None:
+            return f"between {_num(low)} and {_num(high)}{unit}"
+        if low is not None:
+            return f"at least {_num(low)}{unit}"
+        if high is not None:
+            return f"at most {_num(high)}{unit}"
+        return "a number"
+
+
+_COUNTED_UNITS = ("MB", "epochs", "minutes", "pixels", "samples")
+_KIND_WORDS = {
+    "int": "a whole number",
+    "float": "a number",
+    "bool": "yes or no",
+    "choice": "one of the listed values",
+    "text": "text",
+}
+
+
+def _num(value: float) -> str:
+    return f"{value:g}"
+
+
+def _to_bool(value: Any) -> bool:
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in ("1", "true", "yes", "on"):
+            return True
+        if text in ("0", "false", "no", "off", ""):
+            return False
+        raise ValueError(value)
+    return bool(value)
+
+
+_S = Setting
+SETTINGS: tuple[Setting, ...] = (
+    # -- sampling ----------------------------------------------------------------------------
+    _S("pixel_rule", "choice", "centre", "Pixels taken from a polygon",
+       "centre: pixels whose centre lies inside the polygon; all_touched: every pixel the "
+       "polygon touches (more samples, more mixed pixels).",
+       choices=PIXEL_RULES, group="sampling"),
+    _S("max_per_class", "int", 0, "Maximum samples per class",
+       "Cap the pixels per class (random, seeded) to speed up training on large polygons.",
+       unit="pixels", minimum=0, maximum=100_000_000, group="sampling", zero_means="all"),
+    _S("validation_share", "float", 0.3, "Validation share of polygons",
+       "Share of each class's polygons held out to validate (whole polygons, never single "
+       "pixels, so accuracy is not flattered).",
+       unit="share of polygons", minimum=0.0, maximum=0.9, decimals=2, step=0.05,
+       group="sampling", advanced=False, zero_means="no validation"),
+    # -- network -----------------------------------------------------------------------------
+    _S("hidden_layers", "text", "64,64", "Hidden layers",
+       "Neurons per hidden layer, comma-separated (e.g. 64,64); empty = no hidden layer.",
+       unit="neurons per layer", group="model", advanced=False),
+    _S("activation", "choice", "relu", "Activation",
+       "Activation function of the hidden layers.", choices=ACTIVATIONS, group="model"),
+    _S("dropout", "float", 0.0, "Dropout",
+       "Probability of dropping each hidden neuron during training (regularisation).",
+       unit="probability", minimum=0.0, maximum=0.9, decimals=2, step=0.05, group="model",
+       zero_means="off"),
+    # -- gradient descent --------------------------------------------------------------------
+    _S("learning_rate", "float", 0.01, "Learning rate",
+       "Step size of mini-batch gradient descent; lower it if the loss jumps or diverges.",
+       minimum=1e-6, maximum=10.0, decimals=6, step=0.001),
+    _S("momentum", "float", 0.9, "Momentum",
+       "Momentum of gradient descent: adds a share of the previous step.",
+       minimum=0.0, maximum=0.999, decimals=3, step=0.05, zero_means="plain gradient descent"),
+    _S("batch_size", "int", 16, "Batch size", "Samples per gradient step.",
+       unit="samples", minimum=1, maximum=1_000_000),
+    _S("epochs", "int", 300, "Epochs", "Maximum passes over the training samples.",
+       unit="epochs", minimum=1, maximum=100_000, advanced=False),
+    _S("patience", "int", 50, "Early-stopping patience",
+       "Stop when the validation loss has not improved for this many epochs; the best "
+       "epoch's weights are kept.",
+       unit="epochs", minimum=0, maximum=100_000, zero_means="off"),
+    _S("weight_decay", "float", 1e-3, "Weight decay",
+       "L2 penalty on the weights (regularisation against overfitting).",
+       minimum=0.0, maximum=1.0, decimals=6, step=0.0001, zero_means="off"),
+    _S("class_weights", "bool", True, "Balance classes",
+       "Weight the loss by inverse class frequency so small classes count."),
+    _S("seed", "int", 0, "Random seed",
+       "Seed of the split, the sampling cap, the weights and the batch order: the same data "
+       "and seed give the same model on the CPU.",
+       minimum=0, maximum=2**31 - 1),
+    _S("device", "choice", "auto", "Device",
+       "auto: CUDA GPU when there is one, then Apple MPS, else the CPU.", choices=DEVICES),
+    # -- prediction --------------------------------------------------------------------------
+    _S("memory_mb", "int", 256, "Block memory budget",
+       "Memory for one block of input pixels and its activations while classifying.",
+       unit="MB", minimum=16, group="prediction"),
+    # -- search ------------------------------------------------------------------------------
+    _S("search_hidden_layers", "text", "32;64;64,64;128,64;128,128", "Hidden layers to try",
+       "Layer sets separated by ';', each like 64,64.", group="search", advanced=False),
+    _S("search_learning_rates", "text", "0.003,0.01,0.03", "Learning rates to try",
+       "Comma-separated.", group="search", advanced=False),
+    _S("search_momentums", "text", "0.5,0.9", "Momentums to try", "Comma-separated.",
+       group="search", advanced=False),
+    _S("search_activations", "text", "relu", "Activations to try",
+       "Comma-separated: relu, tanh, sigmoid.", group="search"),
+    _S("search_batch_sizes", "text", "", "Batch sizes to try",
+       "Comma-separated; empty = the batch size setting.", group="search"),
+    _S("strategy", "choice", "grid", "Search",
+       "grid tries every combination; random tries a seeded subset.",
+       choices=STRATEGIES, group="search", advanced=False),
+    _S("n_iter", "int", 10, "Configurations of a random search",
+       "Used by the random search only.", minimum=1, maximum=10_000, group="search"),
+    _S("folds", "int", 5, "Folds", "k of the k-fold cross-validation grouped by polygon.",
+       minimum=2, maximum=20, group="search", advanced=False),
+    _S("time_budget", "float", 10.0, "Time budget",
+       "No new work starts after this; finished configurations are kept.",
+       unit="minutes", minimum=0.0, maximum=100_000.0, decimals=1, step=1.0, group="search",
+       advanced=False, zero_means="no limit"),
+)  # fmt: skip
+
+BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
+
+#: The settings of a training run, in the order the routes show them.
+TRAINING = tuple(s for s in SETTINGS if s.group in ("sampling", "model", "training"))
+#: The settings of a classification run.
+PREDICTION = (BY_NAME["memory_mb"], BY_NAME["device"])
+#: The settings of a search (on top of :data:`TRAINING`).
+SEARCH = tuple(s for s in SETTINGS if s.group == "search")
+
+
+def setting(name: str) -> Setting:
+    """The setting named ``name``.
+
+    Raises:
+        KeyError: no such setting.
+    """
+    return BY_NAME[name]
+
+
+def default(name: str) -> Any:
+    """The default value of a setting."""
+    return BY_NAME[name].default
+
+
+def check(name: str, value: Any) -> Any:
+    """``value`` checked against the setting's type and range (see :meth:`Setting.check`)."""
+    return BY_NAME[name].check(value)
+
+
+def resolve(values: Mapping[str, Any], names: tuple[Setting, ...]) -> dict[str, Any]:
+    """Every setting of ``names`` from ``values`` (missing ones take the default), checked.
+
+    Raises:
+        LandCoverError: a value of the wrong type or outside its range, or a name that is not
+            a setting (a typo must not be dropped silently).
+    """
+    known = {s.name for s in SETTINGS}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise LandCoverError(f"Unknown setting(s): {', '.join(unknown)}.")
+    return {s.name: s.check(values.get(s.name, s.default)) for s in names}
