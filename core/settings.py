@@ -47,6 +47,7 @@ class Setting:
         advanced: Processing hides it under *Advanced parameters*; the dialog puts it in the
             collapsed *Advanced* box.
         zero_means: what 0 means when it switches something off ("all", "off", "no limit").
+        choice_labels: words shown for ``choices`` in lists (same order); empty = the values.
     """
 
     name: str
@@ -63,6 +64,7 @@ class Setting:
     group: str = "training"
     advanced: bool = True
     zero_means: str = ""
+    choice_labels: tuple[str, ...] = ()
 
     @property
     def flag(self) -> str:
@@ -73,6 +75,11 @@ class Setting:
     def parameter(self) -> str:
         """The Processing parameter name: ``LEARNING_RATE``."""
         return self.name.upper()
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """The words shown for :attr:`choices`."""
+        return self.choice_labels or self.choices
 
     def describe(self) -> str:
         """The help text with the unit and what 0 means, for every route's help."""
@@ -157,7 +164,8 @@ SETTINGS: tuple[Setting, ...] = (
     _S("pixel_rule", "choice", "centre", "Pixels taken from a polygon",
        "centre: pixels whose centre lies inside the polygon; all_touched: every pixel the "
        "polygon touches (more samples, more mixed pixels).",
-       choices=PIXEL_RULES, group="sampling"),
+       choices=PIXEL_RULES, group="sampling",
+       choice_labels=("Pixel centre inside polygon", "All pixels touched by polygon")),
     _S("max_per_class", "int", 0, "Maximum samples per class",
        "Cap the pixels per class (random, seeded) to speed up training on large polygons.",
        unit="pixels", minimum=0, maximum=100_000_000, group="sampling", zero_means="all"),
@@ -219,7 +227,8 @@ SETTINGS: tuple[Setting, ...] = (
        "Comma-separated; empty = the batch size setting.", group="search"),
     _S("strategy", "choice", "grid", "Search",
        "grid tries every combination; random tries a seeded subset.",
-       choices=STRATEGIES, group="search", advanced=False),
+       choices=STRATEGIES, group="search", advanced=False,
+       choice_labels=("Grid (every combination)", "Random subset")),
     _S("n_iter", "int", 10, "Configurations of a random search",
        "Used by the random search only.", minimum=1, maximum=10_000, group="search"),
     _S("folds", "int", 5, "Folds", "k of the k-fold cross-validation grouped by polygon.",

@@ -9,11 +9,53 @@ from qgis.core import (
     QgsProcessingParameterRasterLayer,
 )
 
+from ...core import settings
+from ...core.config import prediction_config
 from ...core.errors import LandCoverError
 from ...core.model_io import load_model
 from ..feedback import hooks_from_feedback
 from .base import LandCoverAlgorithm, _help, tr
 from .jobs import classify_and_style
+from .parameters import add_settings, read_settings
+
+
+def add_classify_outputs(alg: LandCoverAlgorithm) -> None:
+    """The class, confidence and probability raster destinations (classify, trainclassify)."""
+    dest = QgsProcessingParameterRasterDestination
+    alg.addParameter(_help(dest(alg.CLASSIFIED, tr("Classified raster")),
+        "Class of every valid pixel (GeoTIFF) with the class names and colours; a .qml "
+        "style is written beside it."))  # fmt: skip
+    alg.addParameter(_help(dest(alg.CONFIDENCE, tr("Confidence raster"), optional=True,
+                                createByDefault=True),
+        "Probability of the chosen class, 0-1 (GeoTIFF): low values show where the map is "
+        "uncertain."))  # fmt: skip
+    alg.addParameter(_help(dest(alg.PROBABILITIES, tr("Class probabilities"),
+                                optional=True, createByDefault=False),
+        "One band per class with its probability (GeoTIFF)."))  # fmt: skip
+
+
+def classify_outputs(alg: LandCoverAlgorithm, parameters, context, model, hooks):
+    """Classify the RASTER parameter with ``model`` into the destinations of
+    :func:`add_classify_outputs`, with the prediction settings (memory budget, device)."""
+    raster = alg.raster_path(parameters, context)
+    classified = alg.parameterAsOutputLayer(parameters, alg.CLASSIFIED, context)
+    confidence = alg.parameterAsOutputLayer(parameters, alg.CONFIDENCE, context) or None
+    probs = alg.parameterAsOutputLayer(parameters, alg.PROBABILITIES, context) or None
+    try:
+        config = prediction_config(read_settings(alg, parameters, context, settings.PREDICTION))
+    except LandCoverError as exc:
+        raise QgsProcessingException(str(exc)) from exc
+    result = classify_and_style(raster, model, classified, confidence, probs, config, hooks)
+    for key, path in ((alg.CLASSIFIED, classified), (alg.CONFIDENCE, confidence)):
+        if path and context.willLoadLayerOnCompletion(path):
+            details = context.layerToLoadOnCompletionDetails(path)
+            details.name = "Land cover" if key == alg.CLASSIFIED else "Confidence"
+    outputs = {alg.CLASSIFIED: classified}
+    if confidence:
+        outputs[alg.CONFIDENCE] = confidence
+    if probs:
+        outputs[alg.PROBABILITIES] = probs
+    return result, outputs
 
 
 class ClassifyAlgorithm(LandCoverAlgorithm):
@@ -37,8 +79,8 @@ class ClassifyAlgorithm(LandCoverAlgorithm):
     def initAlgorithm(self, config=None) -> None:  # noqa: N802 - QGIS virtual
         self.addParameter(self._help_raster())
         self.addParameter(self._help_model())
-        self.add_classify_outputs()
-        self.add_device_parameter()
+        add_classify_outputs(self)
+        add_settings(self, settings.PREDICTION)
 
     def _help_raster(self):
         p = QgsProcessingParameterRasterLayer(self.RASTER, tr("Raster"))
@@ -50,37 +92,6 @@ class ClassifyAlgorithm(LandCoverAlgorithm):
         p.setHelp(tr("A model file written by 'Train land-cover model'."))
         return p
 
-    def add_classify_outputs(self) -> None:
-        dest = QgsProcessingParameterRasterDestination
-        self.addParameter(_help(dest(self.CLASSIFIED, tr("Classified raster")),
-            "Class of every valid pixel (GeoTIFF) with the class names and colours; a .qml "
-            "style is written beside it."))  # fmt: skip
-        self.addParameter(_help(dest(self.CONFIDENCE, tr("Confidence raster"), optional=True,
-                                     createByDefault=True),
-            "Probability of the chosen class, 0-1 (GeoTIFF): low values show where the map is "
-            "uncertain."))  # fmt: skip
-        self.addParameter(_help(dest(self.PROBABILITIES, tr("Class probabilities"),
-                                     optional=True, createByDefault=False),
-            "One band per class with its probability (GeoTIFF)."))  # fmt: skip
-
-    def classify_outputs(self, parameters, context, model, hooks):
-        raster = self.raster_path(parameters, context)
-        classified = self.parameterAsOutputLayer(parameters, self.CLASSIFIED, context)
-        confidence = self.parameterAsOutputLayer(parameters, self.CONFIDENCE, context) or None
-        probs = self.parameterAsOutputLayer(parameters, self.PROBABILITIES, context) or None
-        result = classify_and_style(raster, model, classified, confidence, probs,
-                                    self.device(parameters, context), hooks)  # fmt: skip
-        for key, path in ((self.CLASSIFIED, classified), (self.CONFIDENCE, confidence)):
-            if path and context.willLoadLayerOnCompletion(path):
-                details = context.layerToLoadOnCompletionDetails(path)
-                details.name = "Land cover" if key == self.CLASSIFIED else "Confidence"
-        outputs = {self.CLASSIFIED: classified}
-        if confidence:
-            outputs[self.CONFIDENCE] = confidence
-        if probs:
-            outputs[self.PROBABILITIES] = probs
-        return result, outputs
-
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 - QGIS virtual
         path = self.parameterAsFile(parameters, self.MODEL, context)
         try:
@@ -88,7 +99,7 @@ class ClassifyAlgorithm(LandCoverAlgorithm):
         except LandCoverError as exc:
             raise QgsProcessingException(str(exc)) from exc
         feedback.pushInfo(f"Model: {len(model.classes)} classes, {model.describe_bands()}.")
-        _, outputs = self.classify_outputs(
-            parameters, context, model, hooks_from_feedback(feedback)
+        _, outputs = classify_outputs(
+            self, parameters, context, model, hooks_from_feedback(feedback)
         )
         return outputs

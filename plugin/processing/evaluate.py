@@ -7,19 +7,20 @@ import csv
 from qgis.core import (
     QgsProcessingException,
     QgsProcessingOutputNumber,
-    QgsProcessingParameterEnum,
     QgsProcessingParameterFeatureSource,
     QgsProcessingParameterField,
     QgsProcessingParameterFileDestination,
     QgsProcessingParameterRasterLayer,
 )
 
+from ...core import settings
 from ...core.evaluation import evaluate
 from ...core.reports import write_report_html, write_report_json
 from .. import compat
 from ..feedback import hooks_from_feedback
-from .base import PIXEL_RULE_LABELS, LandCoverAlgorithm, tr
+from .base import LandCoverAlgorithm, tr
 from .jobs import core_call
+from .parameters import parameter_for, read_settings
 
 
 class EvaluateAlgorithm(LandCoverAlgorithm):
@@ -28,6 +29,7 @@ class EvaluateAlgorithm(LandCoverAlgorithm):
     REFERENCE_POLYGONS = "REFERENCE_POLYGONS"
     REFERENCE_RASTER = "REFERENCE_RASTER"
     CONFUSION_MATRIX = "CONFUSION_MATRIX"
+    PIXEL_RULE = settings.setting("pixel_rule").parameter
 
     def name(self) -> str:
         return "evaluate"
@@ -62,9 +64,9 @@ class EvaluateAlgorithm(LandCoverAlgorithm):
             (QgsProcessingParameterRasterLayer(self.REFERENCE_RASTER, tr("Reference raster"),
                                                optional=True),
              "A reference class raster on the same grid (0 or nodata = unlabelled)."),
-            (QgsProcessingParameterEnum(self.PIXEL_RULE, tr("Pixels taken from a polygon"),
-                                        PIXEL_RULE_LABELS, defaultValue=0),
-             "Which pixels of a reference polygon are compared."),
+            (parameter_for(settings.setting("pixel_rule")),
+             "Which pixels of a reference polygon are compared: " +
+             settings.setting("pixel_rule").help),
             (QgsProcessingParameterFileDestination(self.CONFUSION_MATRIX, tr("Confusion matrix"),
                                                    "CSV file (*.csv)"),
              "Rows = reference, columns = predicted."),
@@ -74,6 +76,7 @@ class EvaluateAlgorithm(LandCoverAlgorithm):
         ]  # fmt: skip
         for param, text in params:
             param.setHelp(tr(text))
+            param.setFlags(param.flags() & ~compat.PARAMETER_ADVANCED)  # all in view here
             self.addParameter(param)
         self.addOutput(QgsProcessingOutputNumber(self.OVERALL_ACCURACY, tr("Overall accuracy")))
         self.addOutput(QgsProcessingOutputNumber(self.KAPPA, tr("Kappa")))
@@ -94,7 +97,8 @@ class EvaluateAlgorithm(LandCoverAlgorithm):
         reference = polygons[0] if polygons else ref_raster.source()
         report = core_call(
             evaluate, classified.source(), reference, field if polygons else None,
-            self.parameterAsEnum(parameters, self.PIXEL_RULE, context) == 1,
+            read_settings(self, parameters, context, (settings.setting("pixel_rule"),))[
+                "pixel_rule"] == "all_touched",
             hooks_from_feedback(feedback),
         )  # fmt: skip
         matrix_path = self.parameterAsFileOutput(parameters, self.CONFUSION_MATRIX, context)

@@ -63,7 +63,7 @@ def classify_and_style(
     classified: str,
     confidence: str | None,
     probabilities: str | None,
-    device: str,
+    config: PredictionConfig,
     hooks: Hooks,
 ) -> PredictionResult:
     """Classify and write a .qml beside each output so QGIS opens them styled."""
@@ -72,7 +72,7 @@ def classify_and_style(
             raise QgsProcessingException(f"Output '{path}' must be a GeoTIFF (.tif).")
     result: PredictionResult = core_call(
         classify_raster, raster, model, classified, confidence, probabilities,
-        PredictionConfig(device=device), hooks,
+        config, hooks,
     )  # fmt: skip
     # Layers made here are never added to the project (worker thread): they only write styles.
     layer = QgsRasterLayer(str(result.classified), "classified")

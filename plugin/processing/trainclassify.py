@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from qgis.core import QgsProcessingException, QgsProcessingMultiStepFeedback
 
+from ...core import settings
 from ..feedback import hooks_from_feedback
 from .base import tr
-from .classify import ClassifyAlgorithm
+from .classify import add_classify_outputs, classify_outputs
+from .parameters import add_settings
 from .train import TrainAlgorithm
 
 
@@ -31,7 +33,8 @@ class TrainClassifyAlgorithm(TrainAlgorithm):
         self.add_raster_parameters()
         self.add_training_parameters()
         self.add_model_outputs()
-        ClassifyAlgorithm.add_classify_outputs(self)
+        add_classify_outputs(self)
+        add_settings(self, (settings.setting("memory_mb"),))
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 - QGIS virtual
         steps = QgsProcessingMultiStepFeedback(2, feedback)
@@ -40,7 +43,7 @@ class TrainClassifyAlgorithm(TrainAlgorithm):
         if feedback.isCanceled():
             raise QgsProcessingException(tr("Cancelled by the user after training."))
         steps.setCurrentStep(1)
-        _, classified = ClassifyAlgorithm.classify_outputs(
+        _, classified = classify_outputs(
             self, parameters, context, result.model, hooks_from_feedback(steps)
         )
         outputs.update(classified)
