@@ -119,6 +119,7 @@ bench: setup
 package: DIST = dist
 package:
 	@set -euo pipefail; \
+	git update-index -q --refresh >/dev/null || true; \
 	version=$$(sed -n 's/^version=//p' metadata.txt); zip=$(DIST)/$(PKG)-$$version.zip; \
 	tree=$$(GIT_AUTHOR_NAME=make GIT_AUTHOR_EMAIL=make@localhost GIT_COMMITTER_NAME=make \
 	        GIT_COMMITTER_EMAIL=make@localhost git stash create); \
@@ -134,5 +135,9 @@ package:
 	  -o "$$zip" "$${tree:-HEAD}"; \
 	echo "Plugin zip: $$zip (HEAD$${tree:+ with the uncommitted edits})"
 
+# build/lts-sid mounts /proc, /sys and /dev while make test-lts runs: never delete through a
+# mount (--one-file-system), and refuse while one is there.
 clean:
-	rm -rf $(BUILD) $(OUT) .pytest_cache .ruff_cache
+	@if grep -qs " $(CURDIR)/$(BUILD)/" /proc/mounts; then \
+	  echo "error: something is mounted under $(BUILD)/ (make test-lts running?): not cleaning."; exit 1; fi
+	rm -rf --one-file-system $(BUILD) $(OUT) .pytest_cache .ruff_cache

@@ -235,7 +235,7 @@ SETTINGS: tuple[Setting, ...] = (
        minimum=2, maximum=20, group="search", advanced=False),
     _S("time_budget", "float", 10.0, "Time budget",
        "No new work starts after this; finished configurations are kept.",
-       unit="minutes", minimum=0.0, maximum=100_000.0, decimals=1, step=1.0, group="search",
+       unit="minutes", minimum=0.0, maximum=100_000.0, decimals=2, step=1.0, group="search",
        advanced=False, zero_means="no limit"),
 )  # fmt: skip
 

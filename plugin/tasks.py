@@ -19,17 +19,17 @@ from typing import Any
 from qgis.core import Qgis, QgsMessageLog, QgsTask
 from qgis.PyQt.QtCore import pyqtSignal
 
+from ..core import naming
 from ..core.callbacks import Hooks
 from ..core.config import PredictionConfig, TrainRequest
 from ..core.errors import CancelledError, LandCoverError
-from ..core.model_io import LandCoverModel, save_model
+from ..core.model_io import LandCoverModel
 from ..core.outputs import recolour, save_training_outputs
 from ..core.prediction import PredictionResult, classify_raster
-from ..core.selection import ConfigScore, SearchConfig, TuneResult, tune_model
-from ..core.tuning_report import write_search_csv, write_search_html
+from ..core.selection import ConfigScore, SearchConfig, TuneResult
+from ..core.tuning import run_search
 from ..core.workflow import TrainResult, train_model
 from .feedback import LOG_TAG
-from .styling import apply_colours
 
 TRAIN_SHARE = 80.0
 """Share of the progress bar given to training; classification gets the rest."""
@@ -184,7 +184,6 @@ class TrainClassifyTask(BaseTask):
         self.outputs = outputs
         self.device = device
         self.colours = dict(colours or {})
-        self._written: list[Path] = []
 
     def _emit_epoch(self, record: dict[str, Any]) -> None:
         self.epoch_ended.emit(dict(record))
@@ -197,7 +196,9 @@ class TrainClassifyTask(BaseTask):
         model = trained.model
         hooks.check()
         out = self.outputs
-        save_training_outputs(trained, out.model, out.loss_curve, out.report, self._written)
+        # Two stages (core/fileio.py): the training outputs are committed here, so a failed
+        # or cancelled classification keeps the model and leaves no part of its rasters.
+        save_training_outputs(trained, out.model, out.loss_curve, out.report)
         hooks.check()
         prediction = classify_raster(
             self.request.raster,
@@ -210,12 +211,6 @@ class TrainClassifyTask(BaseTask):
         )
         self.setProgress(100.0)
         return TrainClassifyResult(model, trained, prediction, out)
-
-    def cleanup(self) -> None:
-        """Remove what this run wrote, so a cancelled or failed run leaves no partial set."""
-        for path in self._written:
-            if path.exists():
-                path.unlink()
 
 
 @dataclass(frozen=True)
@@ -270,33 +265,16 @@ class TuneTask(BaseTask):
         self.table = table
         self.model = model
         self.colours = dict(colours or {})
-        self._written: list[Path] = []
 
     def _emit_score(self, score: ConfigScore) -> None:
         self.score_ready.emit(score)
 
     def work(self) -> TuneOutcome:
-        """Search (tune_model reports progress 0-100), then write the table and the model."""
-        result = tune_model(self.request, self.search, self.hooks(0, 100), self._emit_score)
-        self.was_cancelled = result.cancelled
-        table = None
-        if result.scores:
-            table = write_search_html(result, self.table)
-            self._written.append(table)
-            self._written.append(write_search_csv(result, self.table.with_suffix(".csv")))
-        model = None
-        if self.model is not None and result.final is not None:
-            final = result.final.model
-            if self.colours:
-                final = dataclasses.replace(
-                    final, classes=apply_colours(final.classes, self.colours)
-                )
-            model = save_model(final, self.model)
-            self._written.append(model)
-        return TuneOutcome(result, table, model)
-
-    def cleanup(self) -> None:
-        """Remove what this run wrote after a failure."""
-        for path in self._written:
-            if path.exists():
-                path.unlink()
+        """Search (progress 0-100), then write the table and the model as one stage."""
+        model = naming.model_path(self.model) if self.model is not None else None
+        table = naming.side_file(self.table, ".csv")
+        outputs = naming.SearchOutputs(table, self.table, naming.side_file(self.table, ".json"))
+        run = run_search(self.request, self.search, outputs, model, self.colours,
+                         self.hooks(0, 100), self._emit_score)  # fmt: skip
+        self.was_cancelled = run.result.cancelled
+        return TuneOutcome(run.result, run.table_html, run.model)

@@ -3,7 +3,6 @@ the core's TrainRequest and output paths built from them. No training logic here
 
 from __future__ import annotations
 
-import dataclasses
 import re
 import tempfile
 from pathlib import Path
@@ -14,30 +13,17 @@ from qgis.gui import QgsFileWidget
 from qgis.PyQt.QtCore import Qt
 from qgis.PyQt.QtWidgets import QListWidgetItem, QWidget
 
-from ..core.config import (
-    ACTIVATIONS,
-    DEVICES,
-    PIXEL_RULES,
-    ModelConfig,
-    SamplingConfig,
-    SplitConfig,
-    TrainingConfig,
-    TrainRequest,
-)
+from ..core import naming, settings
+from ..core.config import ModelConfig, TrainingConfig, TrainRequest, train_request
 from ..core.fileio import check_writable
 from ..plugin import compat, torch_check
 from ..plugin.tasks import OutputPaths
+from . import setting_widgets
 from .sources import polygon_source, raster_path
 
-PIXEL_RULE_LABELS = {
-    "centre": "Pixel centre inside polygon",
-    "all_touched": "All pixels touched by polygon",
-}
-
-
-def config_defaults(cls: type) -> dict[str, Any]:
-    """Field defaults of a config dataclass (the single source of default values)."""
-    return {f.name: f.default for f in dataclasses.fields(cls)}
+#: Settings whose widget the .ui file places itself (beside the inputs and the device label);
+#: the others get a row in the training box (or its Advanced box) made from the table.
+PLACED_BY_UI = ("pixel_rule", "device")
 
 
 class TrainingForm:
@@ -68,12 +54,17 @@ class TrainingForm:
         ui.validationCombo.setAllowEmptyLayer(True)
         ui.validationCombo.setLayer(None)
         ui.classFieldCombo.setLayer(ui.polygonCombo.currentLayer())
-        for rule in PIXEL_RULES:
-            ui.pixelRuleCombo.addItem(PIXEL_RULE_LABELS.get(rule, rule), rule)
-        for name in ACTIVATIONS:
-            ui.activationCombo.addItem(name, name)
-        for name in DEVICES:
-            ui.deviceCombo.addItem(name, name)
+        table = settings.TRAINING
+        self.widgets: dict[str, QWidget] = {}
+        for name in PLACED_BY_UI:
+            widget = getattr(ui, setting_widgets.widget_name(settings.setting(name)))
+            setting_widgets.configure(widget, settings.setting(name))
+            self.widgets[name] = widget
+        rest = [s for s in table if s.name not in PLACED_BY_UI]
+        self.widgets.update(setting_widgets.place(ui, ui.trainingForm,
+                                                  [s for s in rest if not s.advanced]))  # fmt: skip
+        self.widgets.update(setting_widgets.place(ui, ui.advancedForm,
+                                                  [s for s in rest if s.advanced]))  # fmt: skip
         for widget in (ui.modelFileWidget, ui.classRasterWidget):
             widget.setStorageMode(QgsFileWidget.StorageMode.SaveFile)
             widget.setConfirmOverwrite(True)
@@ -84,60 +75,29 @@ class TrainingForm:
     @property
     def plain_widgets(self) -> dict[str, QWidget]:
         """Settings name -> widget, for the values remembered between sessions."""
-        ui = self.ui
-        return {
-            "hidden_layers": ui.hiddenLayersEdit,
-            "epochs": ui.epochsSpin,
-            "validation_share": ui.validationShareSpin,
-            "activation": ui.activationCombo,
-            "learning_rate": ui.learningRateSpin,
-            "momentum": ui.momentumSpin,
-            "batch_size": ui.batchSizeSpin,
-            "patience": ui.patienceSpin,
-            "max_per_class": ui.maxPerClassSpin,
-            "seed": ui.seedSpin,
-            "class_weights": ui.classWeightsCheck,
-            "pixel_rule": ui.pixelRuleCombo,
-            "device": ui.deviceCombo,
-            "confidence": ui.confidenceCheck,
-        }
+        return {**self.widgets, "confidence": self.ui.confidenceCheck}
 
     def restore_defaults(self) -> None:
-        """Set the hyperparameters to the defaults of the core's config dataclasses."""
-        ui = self.ui
-        s, v, m, t = (
-            config_defaults(c) for c in (SamplingConfig, SplitConfig, ModelConfig, TrainingConfig)
-        )
-        ui.hiddenLayersEdit.setText(",".join(map(str, m["hidden_layers"])))
-        for combo, value in (
-            (ui.activationCombo, m["activation"]),
-            (ui.pixelRuleCombo, s["pixel_rule"]),
-            (ui.deviceCombo, t["device"]),
-        ):
-            combo.setCurrentIndex(combo.findData(value))
-        ui.classWeightsCheck.setChecked(t["class_weights"])
-        for spin, value in (
-            (ui.epochsSpin, t["epochs"]),
-            (ui.validationShareSpin, v["validation_share"]),
-            (ui.learningRateSpin, t["learning_rate"]),
-            (ui.momentumSpin, t["momentum"]),
-            (ui.batchSizeSpin, t["batch_size"]),
-            (ui.patienceSpin, t["patience"]),
-            (ui.maxPerClassSpin, s["max_per_class"] or 0),
-            (ui.seedSpin, t["seed"]),
-        ):
-            spin.setClearValue(value)  # the spin box's clear button goes back to the default
-            spin.setValue(value)
+        """Set every setting's widget to its default from the settings table."""
+        for name, widget in self.widgets.items():
+            setting_widgets.set_value(widget, settings.setting(name), settings.default(name))
 
     def apply_settings(self, model: ModelConfig, training: TrainingConfig) -> None:
         """Put a configuration (e.g. the best of a search) into the training widgets: hidden
         layers, activation, learning rate, momentum and batch size."""
-        ui = self.ui
-        ui.hiddenLayersEdit.setText(",".join(map(str, model.hidden_layers)))
-        ui.activationCombo.setCurrentIndex(ui.activationCombo.findData(model.activation))
-        ui.learningRateSpin.setValue(training.learning_rate)
-        ui.momentumSpin.setValue(training.momentum)
-        ui.batchSizeSpin.setValue(training.batch_size)
+        values = {
+            "hidden_layers": ",".join(map(str, model.hidden_layers)),
+            "activation": model.activation,
+            "learning_rate": training.learning_rate,
+            "momentum": training.momentum,
+            "batch_size": training.batch_size,
+        }
+        for name, value in values.items():
+            setting_widgets.set_value(self.widgets[name], settings.setting(name), value)
+
+    def values(self) -> dict[str, object]:
+        """Setting name -> value of every training setting's widget."""
+        return setting_widgets.values_of(self.widgets, settings.BY_NAME)
 
     # -- bands -------------------------------------------------------------------------------
     def fill_bands(self, *_: Any) -> None:
@@ -253,37 +213,20 @@ class TrainingForm:
             LandCoverError: a value the core refuses (the message says what to change).
         """
         ui = self.ui
-        seed = ui.seedSpin.value()
         polygons, layer_name = polygon_source(ui.polygonCombo.currentLayer(), self.temp_folder)
         validation = ui.validationCombo.currentLayer()
         val_path, val_layer = (None, None)
         if validation is not None:
             val_path, val_layer = polygon_source(validation, self.temp_folder, "validation")
-        return TrainRequest(
-            raster=raster_path(ui.rasterCombo.currentLayer()),
-            polygons=polygons,
+        return train_request(
+            raster_path(ui.rasterCombo.currentLayer()),
+            polygons,
+            ui.classFieldCombo.currentField(),
+            self.values(),
+            bands=self.checked_bands(),
             polygons_layer=layer_name,
             validation_polygons=val_path,
             validation_layer=val_layer,
-            sampling=SamplingConfig(
-                class_field=ui.classFieldCombo.currentField(),
-                bands=self.checked_bands(),
-                pixel_rule=ui.pixelRuleCombo.currentData(),
-                max_per_class=ui.maxPerClassSpin.value() or None,
-                seed=seed,
-            ),
-            split=SplitConfig(ui.validationShareSpin.value(), seed),
-            model=ModelConfig(ui.hiddenLayersEdit.text(), ui.activationCombo.currentData()),
-            training=TrainingConfig(
-                learning_rate=ui.learningRateSpin.value(),
-                momentum=ui.momentumSpin.value(),
-                epochs=ui.epochsSpin.value(),
-                batch_size=ui.batchSizeSpin.value(),
-                patience=ui.patienceSpin.value(),
-                class_weights=ui.classWeightsCheck.isChecked(),
-                seed=seed,
-                device=ui.deviceCombo.currentData(),
-            ),
         )
 
     def output_paths(self) -> OutputPaths:
@@ -294,22 +237,16 @@ class TrainingForm:
         """
         ui = self.ui
         model_text = ui.modelFileWidget.filePath().strip()
-        model = Path(model_text) if model_text else self.temp_folder() / "model.safetensors"
-        if model.suffix.lower() != ".safetensors":
-            model = model.with_name(model.name + ".safetensors")
+        model = naming.model_path(model_text or self.temp_folder() / "model.safetensors")
         class_text = ui.classRasterWidget.filePath().strip()
-        classified = Path(class_text) if class_text else self.temp_folder() / "land_cover.tif"
-        if classified.suffix.lower() not in (".tif", ".tiff"):
-            classified = classified.with_name(classified.name + ".tif")
-        confidence = None
-        if ui.confidenceCheck.isChecked():
-            confidence = classified.with_name(f"{classified.stem}_confidence.tif")
-        for path in (model, classified):
+        classes = naming.classification_outputs(class_text or self.temp_folder() / "land_cover.tif")
+        trained = naming.training_outputs(model)
+        for path in (model, classes.classified):
             check_writable(path)
         return OutputPaths(
-            model=model,
-            classified=classified,
-            confidence=confidence,
-            report=model.with_name(f"{model.stem}_report.html"),
-            loss_curve=model.with_name(f"{model.stem}_loss.png"),
+            model=trained.model,
+            classified=classes.classified,
+            confidence=classes.confidence if ui.confidenceCheck.isChecked() else None,
+            report=trained.report,
+            loss_curve=trained.loss_curve,
         )

@@ -18,17 +18,30 @@ from qgis.PyQt.QtCore import Qt
 from qgis.PyQt.QtGui import QBrush, QColor, QFont
 from qgis.PyQt.QtWidgets import QHeaderView, QTableWidgetItem, QWidget
 
-from ..core.config import ACTIVATIONS, TrainRequest, parse_hidden_layers
+from ..core import settings
+from ..core.config import TrainRequest
 from ..core.errors import LandCoverError
 from ..core.fileio import check_writable
 from ..core.selection import ConfigScore, SearchConfig, SearchSpace, TuneResult, rank
+from ..core.tuning import parse_space, search_config
 from ..plugin.tasks import TuneOutcome
+from . import setting_widgets
 from .results import file_link
 
 FORM_CLASS, _ = uic.loadUiType(str(Path(__file__).with_name("tuning_panel.ui")))
 
-STRATEGIES = {"grid": "Grid (every combination)", "random": "Random subset"}
-DEFAULT_BUDGET_MINUTES = 10.0
+#: The search settings (core/settings.py) and the widgets of tuning_panel.ui that show them.
+SEARCH_WIDGETS = {
+    "search_hidden_layers": "hiddenSetsEdit",
+    "search_learning_rates": "learningRatesEdit",
+    "search_momentums": "momentumsEdit",
+    "search_activations": "activationsEdit",
+    "search_batch_sizes": "batchSizesEdit",
+    "strategy": "strategyCombo",
+    "n_iter": "nIterSpin",
+    "folds": "foldsSpin",
+    "time_budget": "budgetSpin",
+}
 COLUMNS = (
     "Hidden\nlayers", "Activation", "Learning\nrate", "Momentum", "Batch\nsize",
     "Overall acc.\n(mean ± sd)", "Kappa\n(mean)", "Val. loss\n(mean)", "Time\n(s)",
@@ -42,54 +55,6 @@ HEADER_TIPS = (
     "Seconds spent cross-validating this configuration.",
 )  # fmt: skip
 BEST_ROW = QColor("#e3f2e1")
-
-
-def _numbers(text: str, kind: type, what: str, example: str) -> tuple:
-    parts = [p for p in text.replace(" ", "").replace(";", ",").split(",") if p]
-    try:
-        return tuple(kind(p) for p in parts)
-    except ValueError as exc:
-        raise LandCoverError(
-            f"{what} '{text}' is not a list of numbers: write e.g. {example}."
-        ) from exc
-
-
-def parse_space(
-    hidden_layers: str,
-    learning_rates: str,
-    momentums: str,
-    activations: str = "",
-    batch_sizes: str = "",
-    default_activation: str = "relu",
-) -> SearchSpace:
-    """The search space from the text fields ("32;64,64", "0.01,0.05", ...).
-
-    Empty activations mean ``default_activation``; empty batch sizes the training batch size.
-
-    Raises:
-        LandCoverError: a field that cannot be read (the message says what to write).
-    """
-    sets = tuple(parse_hidden_layers(v) for v in hidden_layers.split(";") if v.strip())
-    rates = _numbers(learning_rates, float, "Learning rates", "0.003,0.01,0.03")
-    moms = _numbers(momentums, float, "Momentums", "0.5,0.9")
-    for values, what, example in (
-        (sets, "hidden-layer set", "32;64;64,64"),
-        (rates, "learning rate", "0.01,0.05"),
-        (moms, "momentum", "0.5,0.9"),
-    ):
-        if not values:
-            raise LandCoverError(f"Give at least one {what} to try, e.g. {example}.")
-    acts = tuple(a.strip().lower() for a in activations.split(",") if a.strip())
-    for name in acts:
-        if name not in ACTIVATIONS:
-            raise LandCoverError(f"Activation '{name}' is not one of {', '.join(ACTIVATIONS)}.")
-    return SearchSpace(
-        hidden_layers=sets,
-        learning_rate=rates,
-        momentum=moms,
-        activation=acts or (default_activation,),
-        batch_size=_numbers(batch_sizes, int, "Batch sizes", "16,32,64"),
-    )
 
 
 def _pm(mean: float, std: float, fmt: str, scale: float = 1.0, unit: str = "") -> str:
@@ -171,8 +136,11 @@ class TuningPanel(QWidget, FORM_CLASS):
         self.outcome: TuneOutcome | None = None
         self._ranked: list[ConfigScore] = []
         self._running = False
-        for key, label in STRATEGIES.items():
-            self.strategyCombo.addItem(label, key)
+        self.widgets: dict[str, QWidget] = {
+            name: getattr(self, attr) for name, attr in SEARCH_WIDGETS.items()
+        }
+        for name, widget in self.widgets.items():
+            setting_widgets.configure(widget, settings.setting(name))
         widget = self.tunedModelWidget
         widget.setStorageMode(QgsFileWidget.StorageMode.SaveFile)
         widget.setConfirmOverwrite(True)
@@ -198,62 +166,38 @@ class TuningPanel(QWidget, FORM_CLASS):
     @property
     def plain_widgets(self) -> dict[str, QWidget]:
         """Settings name -> widget, for the values remembered between sessions."""
-        return {
-            "tune_hidden_layers": self.hiddenSetsEdit,
-            "tune_learning_rates": self.learningRatesEdit,
-            "tune_momentums": self.momentumsEdit,
-            "tune_activations": self.activationsEdit,
-            "tune_batch_sizes": self.batchSizesEdit,
-            "tune_strategy": self.strategyCombo,
-            "tune_n_iter": self.nIterSpin,
-            "tune_folds": self.foldsSpin,
-            "tune_budget_minutes": self.budgetSpin,
-        }
+        return dict(self.widgets)
 
     def restore_defaults(self) -> None:
-        """Values to try and options from the core's SearchSpace / SearchConfig defaults."""
-        space, search = SearchSpace(), SearchConfig()
-        self.hiddenSetsEdit.setText(";".join(",".join(map(str, h)) for h in space.hidden_layers))
-        self.learningRatesEdit.setText(",".join(f"{v:g}" for v in space.learning_rate))
-        self.momentumsEdit.setText(",".join(f"{v:g}" for v in space.momentum))
-        self.activationsEdit.setText("")  # the training activation
-        self.batchSizesEdit.setText(",".join(map(str, space.batch_size)))
-        self.strategyCombo.setCurrentIndex(self.strategyCombo.findData(search.strategy))
-        for spin, value in (
-            (self.nIterSpin, search.n_iter),
-            (self.foldsSpin, search.folds),
-            (self.budgetSpin, DEFAULT_BUDGET_MINUTES),
-        ):
-            spin.setClearValue(value)
-            spin.setValue(value)
+        """Every search option to its default from the settings table."""
+        for name, widget in self.widgets.items():
+            setting_widgets.set_value(widget, settings.setting(name), settings.default(name))
+
+    def values(self) -> dict[str, Any]:
+        """Setting name -> value of every search option's widget."""
+        return setting_widgets.values_of(self.widgets, settings.BY_NAME)
 
     # -- the search --------------------------------------------------------------------------
     def space(self, default_activation: str = "relu") -> SearchSpace:
         """The values to try (raises LandCoverError with a sentence)."""
+        v = self.values()
         return parse_space(
-            self.hiddenSetsEdit.text(),
-            self.learningRatesEdit.text(),
-            self.momentumsEdit.text(),
-            self.activationsEdit.text(),
-            self.batchSizesEdit.text(),
+            v["search_hidden_layers"],
+            v["search_learning_rates"],
+            v["search_momentums"],
+            v["search_activations"],
+            v["search_batch_sizes"],
             default_activation,
         )
 
     def search_config(self, base: TrainRequest) -> SearchConfig:
-        """The core's SearchConfig; the seed is the training seed.
+        """The core's SearchConfig (the same builder as every route); the seed is the
+        training seed.
 
         Raises:
             LandCoverError: a value that cannot be read or used.
         """
-        minutes = self.budgetSpin.value()
-        return SearchConfig(
-            space=self.space(base.model.activation),
-            strategy=self.strategyCombo.currentData(),
-            n_iter=self.nIterSpin.value(),
-            folds=self.foldsSpin.value(),
-            time_budget_s=minutes * 60 if minutes > 0 else None,
-            seed=base.training.seed,
-        )
+        return search_config({**self.values(), "seed": base.training.seed}, base.model.activation)
 
     def model_path(self) -> Path | None:
         """Where to save the tuned model (None = not saved).

@@ -10,6 +10,7 @@ from qgis.core import QgsProcessingException, QgsProcessingFeedback, QgsRasterLa
 from ...core.callbacks import Hooks
 from ...core.config import PredictionConfig, TrainRequest
 from ...core.errors import CancelledError, LandCoverError
+from ...core.fileio import OutputStage
 from ...core.model_io import LandCoverModel
 from ...core.outputs import recolour, save_training_outputs
 from ...core.prediction import PredictionResult, classify_raster
@@ -70,16 +71,22 @@ def classify_and_style(
     for path in (classified, confidence, probabilities):
         if path and Path(path).suffix.lower() not in (".tif", ".tiff"):
             raise QgsProcessingException(f"Output '{path}' must be a GeoTIFF (.tif).")
-    result: PredictionResult = core_call(
-        classify_raster, raster, model, classified, confidence, probabilities,
-        config, hooks,
-    )  # fmt: skip
-    # Layers made here are never added to the project (worker thread): they only write styles.
-    layer = QgsRasterLayer(str(result.classified), "classified")
-    style_classified(layer, model.classes)
-    save_style_beside(layer)
-    if result.confidence:
-        conf = QgsRasterLayer(str(result.confidence), "confidence")
-        style_confidence(conf)
-        save_style_beside(conf)
+    try:
+        # One stage: the rasters and their .qml styles are moved into place together.
+        with OutputStage() as stage:
+            result = classify_raster(raster, model, classified, confidence, probabilities,
+                                     config, hooks, stage=stage)  # fmt: skip
+            # Layers made here are never added to the project (worker thread): they only
+            # write the styles beside the staged rasters, and are released before the commit.
+            layer = QgsRasterLayer(str(stage.part_of(result.classified)), "classified")
+            style_classified(layer, model.classes)
+            save_style_beside(layer)
+            del layer
+            if result.confidence:
+                conf = QgsRasterLayer(str(stage.part_of(result.confidence)), "confidence")
+                style_confidence(conf)
+                save_style_beside(conf)
+                del conf
+    except LandCoverError as exc:  # CancelledError included
+        raise QgsProcessingException(str(exc)) from exc
     return result

@@ -162,7 +162,12 @@ def test_bad_class_field_fails_with_a_sentence(landsat7: Any, tmp_path: Path) ->
     assert list(tmp_path.iterdir()) == []
 
 
-def test_failure_after_training_removes_what_the_run_wrote(landsat7: Any, tmp_path: Path) -> None:
+def test_failure_after_training_keeps_the_committed_training_stage(
+    landsat7: Any, tmp_path: Path
+) -> None:
+    """The output-commit rule (core/fileio.py): the training stage was committed before the
+    classification failed, so the model and its reports stay; nothing of the failed
+    classification stage is left, not even a temporary part."""
     existing = tmp_path / "notes.txt"
     existing.write_text("kept", encoding="utf-8")
     outputs = OutputPaths(
@@ -178,4 +183,6 @@ def test_failure_after_training_removes_what_the_run_wrote(landsat7: Any, tmp_pa
     assert outcome.result is None and not outcome.cancelled
     assert "GeoTIFF" in (outcome.message or "")
     assert len(outcome.epochs) == 3
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "loss.csv", "loss.png", "model.safetensors", "notes.txt", "report.html", "report.json",
+    ]  # fmt: skip

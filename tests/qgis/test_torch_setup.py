@@ -43,7 +43,8 @@ def from_numpy(array):
 """
 BROKEN_TORCH = "raise ImportError('DLL load failed while importing _C: The specified module "
 BROKEN_TORCH += "could not be found.')\n"
-REAL_WHEEL = Path("/opt/wheels/torch-2.13.0+cpu-cp311-cp311-manylinux_2_28_x86_64.whl")
+_TAG = f"cp{sys.version_info[0]}{sys.version_info[1]}"
+REAL_WHEEL = Path(f"/opt/wheels/torch-2.13.0+cpu-{_TAG}-{_TAG}-manylinux_2_28_x86_64.whl")
 
 
 def make_wheel(folder: Path, name: str, version: str, files: dict[str, str],

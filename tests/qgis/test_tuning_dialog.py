@@ -16,9 +16,9 @@ from qgis.PyQt.QtCore import QCoreApplication, QEventLoop, QTimer
 
 from landcover_mlp.core.model_io import load_model
 from landcover_mlp.core.selection import ConfigScore
+from landcover_mlp.core.tuning import parse_space
 from landcover_mlp.ui import settings
 from landcover_mlp.ui.dialog import LandCoverDialog
-from landcover_mlp.ui.tuning import parse_space
 
 pytestmark = pytest.mark.qgis_tier
 
@@ -243,7 +243,7 @@ def test_bad_values_to_try_are_refused_before_running(dialog: LandCoverDialog) -
 
     search(dialog, learning_rates="0.05,-1")
     dialog.tuning.tuneButton.click()
-    assert dialog.task is None and "Learning rate must be above 0" in message(dialog)
+    assert dialog.task is None and "Learning rate must be between" in message(dialog)
 
     search(dialog, hidden="8;16;32", learning_rates="0.01,0.1")
     assert dialog.tuning.planLabel.text().startswith("6 configurations × 3 folds = 18 trainings")
