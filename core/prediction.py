@@ -11,11 +11,9 @@ succeeded.
 from __future__ import annotations
 
 import platform
-import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +21,7 @@ from typing import Any
 import numpy as np
 from osgeo import gdal
 
+from . import threads
 from .callbacks import Hooks
 from .classes import ClassInfo, hex_to_rgb, output_encoding
 from .config import PredictionConfig
@@ -42,32 +41,6 @@ _CREATE = [
     "BIGTIFF=IF_SAFER",
 ]
 CONFIDENCE_NODATA = -1.0
-
-_threads_lock = threading.Lock()
-_threads_users = 0
-_threads_saved = 1
-
-
-@contextmanager
-def _single_threaded_torch(torch: Any) -> Iterator[None]:
-    """Run torch single-threaded meanwhile; the first caller saves the setting, the last
-    restores it. Why: our workers fill the cores, torch's own threads would oversubscribe
-    them (OpenMP barriers collapse when a thread is descheduled), and one thread per product
-    makes every pixel's result independent of the thread count.
-    """
-    global _threads_users, _threads_saved
-    with _threads_lock:
-        if _threads_users == 0:
-            _threads_saved = torch.get_num_threads()
-            torch.set_num_threads(1)
-        _threads_users += 1
-    try:
-        yield
-    finally:
-        with _threads_lock:
-            _threads_users -= 1
-            if _threads_users == 0:
-                torch.set_num_threads(_threads_saved)
 
 
 def _fused_linear(torch: Any, activation: str) -> Any | None:
@@ -166,7 +139,7 @@ class Predictor:
         # where it falls in its chunk).
         chunk = -(-chunk // 256) * 256
         self.chunk = chunk if self.cpu else max(chunk, 262_144)
-        self.workers = max(1, torch.get_num_threads()) if self.cpu else 1
+        self.workers = threads.cpu_threads(torch) if self.cpu else 1
         self._slots: list[dict[str, Any]] = []
 
     def _buffers(self) -> dict[str, Any]:
@@ -236,7 +209,7 @@ class Predictor:
         if not self.cpu:
             self._work(*jobs[0])
             return
-        with _single_threaded_torch(self.torch):
+        with threads.single_threaded(self.torch):
             if workers == 1:
                 self._work(*jobs[0])
                 return

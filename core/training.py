@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from . import threads
 from .callbacks import Hooks
 from .config import ModelConfig, TrainingConfig
 from .errors import LandCoverError
@@ -96,18 +97,13 @@ def train_network(
     # same data and seed give the same model, and the caller's RNG state is left untouched.
     # Mini-batches of an MLP are tiny matrix products: on the CPU one thread is many times
     # faster than several (thread wake-ups dominate), and it makes results independent of the
-    # core count. The caller's thread setting is restored.
+    # core count. core/threads.py owns the setting and restores the caller's.
     devices = [torch.cuda.current_device()] if torch.cuda.is_available() else []
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        with torch.random.fork_rng(devices=devices):
-            torch.manual_seed(config.seed)
-            return _train_network(
-                x_train, y_train, x_val, y_val, n_classes, model_config, config, hooks
-            )
-    finally:
-        torch.set_num_threads(threads)
+    with threads.single_threaded(torch), torch.random.fork_rng(devices=devices):
+        torch.manual_seed(config.seed)
+        return _train_network(
+            x_train, y_train, x_val, y_val, n_classes, model_config, config, hooks
+        )
 
 
 def _train_network(
