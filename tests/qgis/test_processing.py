@@ -424,3 +424,33 @@ def test_non_tif_class_raster_is_refused(
             "RASTER": str(sample_scene.raster), "MODEL": scene_run.results["MODEL"],
             "CLASSIFIED": str(tmp_path / "map.img"),
         })  # fmt: skip
+
+
+def test_tune_saves_the_retrained_model_and_its_table(
+    landsat7: Any, run_alg: Any, tmp_path: Path
+) -> None:
+    """landcover_mlp:tune end to end: the search table (CSV, HTML, JSON summary) and the model
+    retrained with the best of the configurations tried, all written by core/tuning.py."""
+    import json
+
+    from landcover_mlp.core.model_io import load_model
+
+    res = run_alg("tune", {
+        "RASTER": str(landsat7.raster), "BANDS": LANDSAT_BANDS,
+        "POLYGONS": str(landsat7.polygons), "CLASS_FIELD": "class_name",
+        "EPOCHS": 5, "PATIENCE": 0, "DEVICE": 1,
+        "SEARCH_HIDDEN_LAYERS": "8;16", "SEARCH_LEARNING_RATES": "0.05",
+        "SEARCH_MOMENTUMS": "0.9", "FOLDS": 2, "TIME_BUDGET": 0,
+        "MODEL": str(tmp_path / "tuned.safetensors"),
+        "TABLE": str(tmp_path / "search.csv"), "TABLE_HTML": str(tmp_path / "search.html"),
+    })  # fmt: skip
+    model = load_model(res["MODEL"])
+    summary = json.loads((tmp_path / "search.json").read_text())
+    with open(res["TABLE"], newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 2, "one row per configuration tried"
+    assert summary["best_model"]["hidden_layers"] == list(model.model.hidden_layers)
+    assert model.model.hidden_layers in ((8,), (16,))
+    assert res["BEST_CONFIGURATION"].startswith(",".join(map(str, model.model.hidden_layers)))
+    assert Path(res["TABLE_HTML"]).is_file()
+    assert not list(tmp_path.glob(".*part-*")), "no temporary part left"
