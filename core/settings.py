@@ -280,3 +280,25 @@ def resolve(values: Mapping[str, Any], names: tuple[Setting, ...]) -> dict[str, 
     if unknown:
         raise LandCoverError(f"Unknown setting(s): {', '.join(unknown)}.")
     return {s.name: s.check(values.get(s.name, s.default)) for s in names}
+
+
+def markdown_table() -> str:
+    """The settings table as Markdown (``docs/naming.md`` holds it; a test keeps it current)."""
+    lines = [
+        "| setting | command line | Processing | type | default | range | unit | help |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for s in SETTINGS:
+        if s.kind == "choice":
+            allowed = " / ".join(s.choices)
+        elif s.kind in ("int", "float"):
+            allowed = s.range_text()
+        else:
+            allowed = ""
+        default_text = "" if s.default == "" else f"`{s.default}`"
+        zero = f"; 0 = {s.zero_means}" if s.zero_means else ""
+        lines.append(
+            f"| `{s.name}` | `{s.flag}` | `{s.parameter}` | {s.kind} | {default_text} | "
+            f"{allowed}{zero} | {s.unit} | {s.help} |"
+        )
+    return "\n".join(lines) + "\n"

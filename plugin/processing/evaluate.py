@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from pathlib import Path
 
 from qgis.core import (
     QgsProcessingException,
@@ -14,13 +15,31 @@ from qgis.core import (
 )
 
 from ...core import settings
+from ...core.accuracy import AccuracyReport
 from ...core.evaluation import evaluate
+from ...core.fileio import OutputStage, output_path
 from ...core.reports import write_report_html, write_report_json
 from .. import compat
 from ..feedback import hooks_from_feedback
 from .base import LandCoverAlgorithm, tr
 from .jobs import core_call
 from .parameters import parameter_for, read_settings
+
+
+def write_evaluation_outputs(report: AccuracyReport, matrix_csv: str, html: str) -> None:
+    """The confusion matrix (CSV, rows = reference) and the report (HTML + JSON beside it),
+    committed together as one stage (core/fileio.py)."""
+    with OutputStage() as stage:
+        with (
+            output_path(matrix_csv, stage) as tmp,
+            open(tmp, "w", newline="", encoding="utf-8") as fh,
+        ):
+            writer = csv.writer(fh)
+            writer.writerow(["reference \\ predicted", *[c.name for c in report.classes]])
+            for c, row in zip(report.classes, report.confusion_matrix):
+                writer.writerow([c.name, *row])
+        write_report_html(report, html, "Accuracy report", stage=stage)
+        write_report_json(report, Path(html).with_suffix(".json"), stage=stage)
 
 
 class EvaluateAlgorithm(LandCoverAlgorithm):
@@ -103,13 +122,7 @@ class EvaluateAlgorithm(LandCoverAlgorithm):
         )  # fmt: skip
         matrix_path = self.parameterAsFileOutput(parameters, self.CONFUSION_MATRIX, context)
         html_path = self.parameterAsFileOutput(parameters, self.REPORT, context)
-        with open(matrix_path, "w", newline="", encoding="utf-8") as fh:
-            writer = csv.writer(fh)
-            writer.writerow(["reference \\ predicted", *[c.name for c in report.classes]])
-            for c, row in zip(report.classes, report.confusion_matrix):
-                writer.writerow([c.name, *row])
-        core_call(write_report_html, report, html_path, "Accuracy report")
-        core_call(write_report_json, report, html_path.rsplit(".", 1)[0] + ".json")
+        core_call(write_evaluation_outputs, report, matrix_path, html_path)
         feedback.pushInfo(
             f"Overall accuracy {report.overall_accuracy:.1%}, kappa {report.kappa:.3f}"
         )
