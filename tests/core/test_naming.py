@@ -31,9 +31,9 @@ def test_the_doc_holds_the_current_settings_table() -> None:
     text = DOC.read_text(encoding="utf-8")
     start = text.index("<!-- settings table")
     table = text[text.index("\n", start) + 1 : text.index("<!-- end of settings table")]
-    assert table == settings.markdown_table(), (
-        "docs/naming.md is behind core/settings.py: paste markdown_table() into it"
-    )
+    assert (
+        table == settings.markdown_table()
+    ), "docs/naming.md is behind core/settings.py: paste markdown_table() into it"
 
 
 def test_every_setting_has_help_and_a_valid_default() -> None:
