@@ -170,6 +170,7 @@ class TrainClassifyTask(BaseTask):
         outputs: OutputPaths,
         device: str = "auto",
         colours: dict[str, str] | None = None,
+        prediction: PredictionConfig | None = None,
     ) -> None:
         """Prepare the task; nothing runs before the task manager starts it.
 
@@ -178,11 +179,14 @@ class TrainClassifyTask(BaseTask):
             outputs: where to write the model, rasters and reports.
             device: device used to classify ("auto", "cpu", "cuda", "mps").
             colours: class value or name -> "#rrggbb" from the training layer's symbology.
+            prediction: the classification settings (memory budget); its device is replaced
+                by ``device``. None = the defaults of the settings table.
         """
         super().__init__("Land Cover MLP: train and classify")
         self.request = request
         self.outputs = outputs
         self.device = device
+        self.prediction = dataclasses.replace(prediction or PredictionConfig(), device=device)
         self.colours = dict(colours or {})
 
     def _emit_epoch(self, record: dict[str, Any]) -> None:
@@ -206,7 +210,7 @@ class TrainClassifyTask(BaseTask):
             out.classified,
             out.confidence,
             None,
-            PredictionConfig(device=self.device),
+            self.prediction,
             self.hooks(TRAIN_SHARE, 100),
         )
         self.setProgress(100.0)

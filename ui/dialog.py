@@ -132,7 +132,9 @@ class LandCoverDialog(QDialog, FORM_CLASS):
             return
         colours = self._colours(request)
         self._save_settings()
-        task = TrainClassifyTask(request, outputs, request.training.device, colours)
+        task = TrainClassifyTask(
+            request, outputs, request.training.device, colours, self.form.prediction_config()
+        )
         task.epoch_ended.connect(self.loss_plot.add_epoch)
         task.epoch_ended.connect(self._show_epoch)
         task.progressChanged.connect(self._show_progress)

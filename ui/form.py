@@ -14,7 +14,14 @@ from qgis.PyQt.QtCore import Qt
 from qgis.PyQt.QtWidgets import QListWidgetItem, QWidget
 
 from ..core import naming, settings
-from ..core.config import ModelConfig, TrainingConfig, TrainRequest, train_request
+from ..core.config import (
+    ModelConfig,
+    PredictionConfig,
+    TrainingConfig,
+    TrainRequest,
+    prediction_config,
+    train_request,
+)
 from ..core.fileio import check_writable
 from ..plugin import compat, torch_check
 from ..plugin.tasks import OutputPaths
@@ -60,7 +67,8 @@ class TrainingForm:
             widget = getattr(ui, setting_widgets.widget_name(settings.setting(name)))
             setting_widgets.configure(widget, settings.setting(name))
             self.widgets[name] = widget
-        rest = [s for s in table if s.name not in PLACED_BY_UI]
+        # the classification's memory budget sits with the advanced training settings
+        rest = [s for s in table + (settings.setting("memory_mb"),) if s.name not in PLACED_BY_UI]
         self.widgets.update(setting_widgets.place(ui, ui.trainingForm,
                                                   [s for s in rest if not s.advanced]))  # fmt: skip
         self.widgets.update(setting_widgets.place(ui, ui.advancedForm,
@@ -97,7 +105,13 @@ class TrainingForm:
 
     def values(self) -> dict[str, object]:
         """Setting name -> value of every training setting's widget."""
-        return setting_widgets.values_of(self.widgets, settings.BY_NAME)
+        values = setting_widgets.values_of(self.widgets, settings.BY_NAME)
+        return {s.name: values[s.name] for s in settings.TRAINING}
+
+    def prediction_config(self) -> PredictionConfig:
+        """The classification settings (memory budget, device) from their widgets."""
+        values = setting_widgets.values_of(self.widgets, settings.BY_NAME)
+        return prediction_config({s.name: values[s.name] for s in settings.PREDICTION})
 
     # -- bands -------------------------------------------------------------------------------
     def fill_bands(self, *_: Any) -> None:

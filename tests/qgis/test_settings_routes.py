@@ -12,7 +12,7 @@ from qgis.core import QgsApplication, QgsProcessingContext, QgsProcessingParamet
 from qgis.PyQt.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QLineEdit, QSpinBox
 
 from landcover_mlp.core import cli, settings
-from landcover_mlp.core.config import train_request
+from landcover_mlp.core.config import prediction_config, train_request
 from landcover_mlp.core.tuning import search_config
 from landcover_mlp.plugin.processing.parameters import read_settings
 from landcover_mlp.ui import setting_widgets
@@ -98,9 +98,10 @@ def test_cli_and_processing_show_every_setting_alike(
                 assert param.maximum() == s.maximum
 
 
-def test_dialog_shows_every_training_and_search_setting(dialog: LandCoverDialog) -> None:
+def test_dialog_shows_every_setting(dialog: LandCoverDialog) -> None:
     widgets = {**dialog.form.widgets, **dialog.tuning.widgets}
-    assert set(widgets) == {s.name for s in settings.TRAINING + settings.SEARCH}
+    every = settings.TRAINING + settings.SEARCH + settings.PREDICTION
+    assert set(widgets) == {s.name for s in every}
     for name, widget in widgets.items():
         s = settings.setting(name)
         assert widget.toolTip() == s.describe()
@@ -151,6 +152,9 @@ def test_the_same_values_give_the_same_request_on_every_route(
     for name, widget in {**dialog.form.widgets, **dialog.tuning.widgets}.items():
         setting_widgets.set_value(widget, settings.setting(name), OTHER[name])
     assert train_request(*inputs, dialog.form.values()) == expected
+    assert dialog.form.prediction_config() == prediction_config(
+        {s.name: OTHER[s.name] for s in settings.PREDICTION}
+    )
     assert search_config({**dialog.tuning.values(), "seed": OTHER["seed"]}, "tanh") == (
         expected_search
     )
