@@ -127,11 +127,24 @@ class LandCoverAlgorithm(QgsProcessingAlgorithm):
 
     def bands(self, parameters: dict[str, Any], context: QgsProcessingContext) -> tuple[int, ...]:
         """Chosen band numbers; () means all. Text such as "1,2,4" or "1-7" is read too."""
-        # QGIS reads only ';' between band numbers and turns "1,2,4" into band 0.
+        # QGIS reads only ';' between band numbers, turns "1,2,4" into band 0 and an empty
+        # value (qgis_process BANDS=) into band 0 too: text is read here, by one parser.
         raw = parameters.get(self.BANDS)
-        if isinstance(raw, str) and ("," in raw or "-" in raw):
-            return parse_bands(raw) or ()
-        return tuple(self.parameterAsInts(parameters, self.BANDS, context) or ())
+        if raw is None or (isinstance(raw, (str, list, tuple)) and not raw):
+            return ()
+        try:
+            if isinstance(raw, str):
+                bands = parse_bands(raw.replace(";", ",")) or ()
+            else:
+                bands = tuple(self.parameterAsInts(parameters, self.BANDS, context) or ())
+        except LandCoverError as exc:
+            raise QgsProcessingException(str(exc)) from exc
+        if any(b < 1 for b in bands):
+            raise QgsProcessingException(
+                f"Band numbers start at 1; got {', '.join(map(str, bands))}. Leave Bands "
+                "empty to use all bands."
+            )
+        return bands
 
     def device(self, parameters: dict[str, Any], context: QgsProcessingContext) -> str:
         return read_settings(self, parameters, context, (settings.setting("device"),))["device"]

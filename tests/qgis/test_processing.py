@@ -371,6 +371,37 @@ def test_polygons_outside_the_raster(
         })  # fmt: skip
 
 
+@pytest.mark.parametrize("bands", ["", [], None])
+def test_empty_bands_mean_all_bands(
+    landsat7: Any, run_alg: Any, tmp_path: Path, bands: Any
+) -> None:
+    """The help says: leave Bands empty to use all bands (qgis_process BANDS= gives "")."""
+    from landcover_mlp.core.model_io import load_model
+
+    res = run_alg("train", {
+        "RASTER": str(landsat7.raster), "BANDS": bands, "POLYGONS": str(landsat7.polygons),
+        "CLASS_FIELD": "class_name", "EPOCHS": 1, "DEVICE": 1,
+        "MODEL": str(tmp_path / "m.safetensors"),
+    })  # fmt: skip
+    assert load_model(res["MODEL"]).bands == tuple(range(1, 9))
+
+
+@pytest.mark.parametrize(
+    ("bands", "message"),
+    [("abc", "Cannot read band list 'abc'"), ("0", "Band numbers start at 1"),
+     ("2-x", "Cannot read band list")],
+)  # fmt: skip
+def test_band_text_that_is_not_a_band_list(
+    landsat7: Any, run_alg: Any, tmp_path: Path, bands: str, message: str
+) -> None:
+    with pytest.raises(QgsProcessingException, match=message):
+        run_alg("train", {
+            "RASTER": str(landsat7.raster), "BANDS": bands, "POLYGONS": str(landsat7.polygons),
+            "CLASS_FIELD": "class_name", "EPOCHS": 1, "MODEL": str(tmp_path / "m.safetensors"),
+        })  # fmt: skip
+    assert not list(tmp_path.iterdir())
+
+
 def test_band_that_does_not_exist(landsat7: Any, run_alg: Any, tmp_path: Path) -> None:
     with pytest.raises(QgsProcessingException, match=r"Band\(s\) 9 do not exist.*8 band"):
         run_alg("train", {
