@@ -16,7 +16,13 @@ from .classes import ClassInfo, build_classes
 from .config import SamplingConfig
 from .errors import LandCoverError
 from .raster import RasterInfo, open_raster, raster_info, read_window, resolve_bands
-from .vector import PolygonPixels, PolygonSource, iter_polygon_pixels, open_polygons
+from .vector import (
+    PolygonPixels,
+    PolygonSource,
+    iter_polygon_pixels,
+    open_polygons,
+    polygons_by_class,
+)
 
 
 @dataclass(frozen=True)
@@ -183,6 +189,36 @@ def _kept(y: np.ndarray, pixel_index: np.ndarray, config: SamplingConfig,
     return keep
 
 
+def _refuse_classes_without_pixels(
+    source: PolygonSource, sampled: set[object], all_touched: bool
+) -> None:
+    """Stop when a class of the layer got no training pixel: training without it would map
+    its area as another class without a word.
+
+    Raises:
+        LandCoverError: naming each such class and its polygons, with what to change.
+    """
+    missing = {raw: fids for raw, fids in polygons_by_class(source).items() if raw not in sampled}
+    if not missing:
+        return
+    parts = []
+    for raw, fids in sorted(missing.items(), key=lambda item: str(item[0])):
+        shown = ", ".join(map(str, fids[:10])) + (
+            f" and {len(fids) - 10} more" if len(fids) > 10 else ""
+        )
+        parts.append(f"'{raw}' (polygon id {shown})")
+    rule = (
+        "draw bigger polygons"
+        if all_touched
+        else "draw bigger polygons or take every pixel a polygon touches (pixel rule all_touched)"
+    )
+    raise LandCoverError(
+        f"Class(es) {'; '.join(parts)} of '{source.name}' got no training pixel: the polygons "
+        f"are smaller than a pixel, lie outside the raster, on nodata, or under polygons of "
+        f"another class. To keep the class, {rule}; to leave it out, remove its polygons."
+    )
+
+
 def collect_samples(
     raster: str,
     polygons: str,
@@ -228,6 +264,10 @@ def collect_samples(
     if pixels.nodata:
         log.append(f"{pixels.nodata} pixel(s) under the polygons are nodata and were skipped.")
     keep = _kept(y, pixel_index, config, log)
+    if classes is None:
+        present = set(np.unique(y[keep]).tolist())
+        sampled = {raw for raw, i in index_of.items() if i in present}
+        _refuse_classes_without_pixels(source, sampled, all_touched)
     for message in log:
         hooks.log(message)
     hooks.progress(100.0)

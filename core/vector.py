@@ -159,6 +159,19 @@ def _tiles(window: Window) -> Iterator[Window]:
             )
 
 
+def polygons_by_class(source: PolygonSource) -> dict[object, list[int]]:
+    """Class value -> feature ids of the polygons holding it (polygons without a class are
+    left out), in layer order."""
+    out: dict[object, list[int]] = {}
+    source.layer.ResetReading()
+    for feature in source.layer:
+        raw = _raw_class(feature, source)
+        if raw is not None:
+            out.setdefault(raw, []).append(int(feature.GetFID()))
+    source.layer.ResetReading()
+    return out
+
+
 def _raw_class(feature: ogr.Feature, source: PolygonSource) -> object | None:
     if not feature.IsFieldSetAndNotNull(source.class_field):
         return None

@@ -329,3 +329,58 @@ def test_polygons_without_class_skipped(tmp_path, make_raster, make_polygons, re
     s = _sample(raster, polygons, "c")
     assert len(s) == 25
     assert any("no class" in w for w in s.warnings)
+
+
+@pytest.mark.parametrize(
+    ("polygon", "nodata_box", "rule_hint"),
+    [
+        # smaller than a pixel, between pixel centres: no centre inside
+        ("sliver", None, "all_touched"),
+        # all on nodata
+        ("on_nodata", (6, 6, 10, 10), "all_touched"),
+        # outside the raster
+        ("outside", None, "all_touched"),
+    ],
+)  # fmt: skip
+def test_class_without_training_pixel_is_refused(
+    tmp_path, make_raster, make_polygons, rect, polygon, nodata_box, rule_hint
+):
+    """A class of the layer that gets no pixel must stop training, naming the class and its
+    polygons (issue 12 item 2), never be dropped so that its area maps as another class."""
+    data = np.ones((1, 10, 10), dtype=np.int16)
+    if nodata_box:
+        c0, r0, c1, r1 = nodata_box
+        data[:, r0:r1, c0:c1] = -9999
+    raster = make_raster(tmp_path / "r.tif", data, nodata=-9999)
+    third = {
+        "sliver": rect(6.1, 6.1, 6.4, 6.4),
+        "on_nodata": rect(7, 7, 9, 9),
+        "outside": rect(20, 20, 22, 22),
+    }[polygon]
+    polygons = make_polygons(
+        tmp_path / "p.gpkg",
+        [(rect(0, 0, 5, 5), {"c": "forest"}), (rect(5, 0, 10, 5), {"c": "water"}),
+         (third, {"c": "urban"})],
+        fields={"c": ogr.OFTString},
+    )  # fmt: skip
+    with pytest.raises(LandCoverError, match=r"'urban' \(polygon id 3\).*no training pixel") as e:
+        _sample(raster, polygons, "c")
+    assert rule_hint in str(e.value)
+
+
+def test_class_emptied_by_overlaps_is_refused(tmp_path, make_raster, make_polygons, rect):
+    raster = make_raster(tmp_path / "r.tif", np.ones((1, 10, 10), dtype=np.int16))
+    polygons = make_polygons(
+        tmp_path / "p.gpkg",
+        [(rect(0, 0, 10, 10), {"c": 1}), (rect(2, 2, 4, 4), {"c": 2})],  # 2 lies inside 1
+    )
+    with pytest.raises(LandCoverError, match=r"'2' \(polygon id 2\)"):
+        _sample(raster, polygons, "c")
+
+
+def test_every_class_sampled_passes_the_check(tmp_path, make_raster, make_polygons, rect):
+    raster = make_raster(tmp_path / "r.tif", np.ones((1, 10, 10), dtype=np.int16))
+    polygons = make_polygons(
+        tmp_path / "p.gpkg", [(rect(0, 0, 5, 5), {"c": 1}), (rect(5, 5, 10, 10), {"c": 2})]
+    )
+    assert _sample(raster, polygons, "c").counts().tolist() == [25, 25]
