@@ -122,7 +122,7 @@ def report_from_matrix(
     return AccuracyReport(
         overall_accuracy=oa,
         kappa=float(kappa),
-        confusion_matrix=m.astype(np.int64).tolist(),
+        confusion_matrix=[[int(v) for v in row] for row in m],
         classes=tuple(classes),
         per_class=scores,
         n_pixels=int(total),

@@ -204,12 +204,15 @@ def _layout(rng: np.random.Generator, height: int, width: int) -> tuple[IntArray
 
     # Natural background: Voronoi cells warped by smooth noise, forest on the higher ground.
     n_cells = max(16, round(56 * height * width / 120_000))
-    seeds = rng.uniform((0.0, 0.0), (width, height), size=(n_cells, 2))
+    seeds: npt.NDArray[np.float64] = np.asarray(
+        rng.uniform((0.0, 0.0), (width, height), size=(n_cells, 2)), dtype=np.float64
+    )
     warp = [0.07 * size * _field(rng, shape, 0.1 * size) + 1.5 * _field(rng, shape, 2.0)]
     warp.append(0.07 * size * _field(rng, shape, 0.1 * size) + 1.5 * _field(rng, shape, 2.0))
     best = np.full(shape, np.inf)
     patches = np.zeros(shape, np.int64)
-    for i, (sx, sy) in enumerate(seeds):
+    for i in range(n_cells):
+        sx, sy = float(seeds[i, 0]), float(seeds[i, 1])
         dist = (xx + warp[0] - sx) ** 2 + (yy + warp[1] - sy) ** 2
         closer = dist < best
         best[closer], patches[closer] = dist[closer], i

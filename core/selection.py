@@ -254,7 +254,8 @@ def plan(request: TrainRequest, search: SearchConfig) -> list[tuple[ModelConfig,
     grid = search.space.combinations(request)
     if search.strategy == "random" and search.n_iter < len(grid):
         rng = np.random.default_rng(search.seed)
-        grid = [grid[i] for i in sorted(rng.choice(len(grid), search.n_iter, replace=False))]
+        chosen = sorted(int(i) for i in rng.choice(len(grid), search.n_iter, replace=False))
+        grid = [grid[i] for i in chosen]
     return grid
 
 
