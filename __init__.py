@@ -3,6 +3,14 @@
 
 def classFactory(iface):  # noqa: N802 - name required by QGIS
     """Create the plugin instance; QGIS calls this when it loads the plugin."""
+    import sys
+
+    # PyPI's Linux torch (the CUDA build, e.g. on Debian 13's Python 3.13) brings triton, which
+    # torch's optimisers import lazily through torch._dynamo. triton ships its own LLVM, and
+    # loading it into a QGIS desktop that already holds Mesa's libLLVM crashed QGIS (signal 11,
+    # seen on Debian 13 / QGIS 3.40). The plugin never uses torch.compile: torch treats a
+    # missing triton as "no triton" and carries on. Only while triton is not already loaded.
+    sys.modules.setdefault("triton", None)  # type: ignore[arg-type]
     from .plugin.main import LandCoverMlpPlugin
 
     return LandCoverMlpPlugin(iface)

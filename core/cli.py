@@ -17,7 +17,7 @@ from . import settings
 from .callbacks import Hooks
 from .config import TrainRequest, prediction_config, train_request
 from .errors import CancelledError, LandCoverError
-from .naming import search_outputs, training_outputs
+from .naming import raster_path, search_outputs, training_outputs
 from .raster import parse_bands
 from .terminal import TerminalProgress
 
@@ -48,15 +48,38 @@ def add_setting_arguments(p: argparse.ArgumentParser, table: tuple[settings.Sett
     """One option per setting of the table (core/settings.py): flag, type, default, choices,
     unit and help all come from there."""
     for s in table:
-        text = f"{s.describe()} (default: %(default)s)"
+        allowed = f"; {s.range_text()}" if s.kind in ("int", "float") else ""
+        shown = "%(default)s" if s.default != "" else "empty"
+        text = f"{s.describe()} (default: {shown}{allowed})"
         if s.kind == "bool":
             p.add_argument(s.flag, action=argparse.BooleanOptionalAction, default=s.default,
                            help=text)  # fmt: skip
         elif s.kind == "choice":
-            p.add_argument(s.flag, choices=s.choices, default=s.default, help=text)
+            p.add_argument(s.flag, type=_checked(s), choices=s.choices, default=s.default,
+                           metavar="{" + ",".join(s.choices) + "}", help=text)  # fmt: skip
         else:
-            kind = {"int": int, "float": float, "text": str}[s.kind]
-            p.add_argument(s.flag, type=kind, default=s.default, help=text)
+            p.add_argument(s.flag, type=_checked(s), default=s.default, help=text)
+
+
+def _checked(setting: settings.Setting) -> Any:
+    """An argparse type that converts and checks a value against the table, so a wrong type
+    or range gets the table's sentence before any work starts."""
+
+    def convert(text: str) -> Any:
+        try:
+            return setting.check(text)
+        except LandCoverError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from exc
+
+    convert.__name__ = setting.name
+    return convert
+
+
+class _Parser(argparse.ArgumentParser):
+    """Bad arguments end with one line, ``error: <sentence>``, and exit status 2."""
+
+    def error(self, message: str) -> Any:  # argparse's hook; never returns
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
 
 
 def setting_values(a: argparse.Namespace, table: tuple[settings.Setting, ...]) -> dict[str, Any]:
@@ -115,7 +138,9 @@ def cmd_classify(a: argparse.Namespace) -> int:
 
     model = load_model(a.model)
     res = classify_raster(
-        a.raster, model, a.output, a.confidence, a.probabilities,
+        a.raster, model, raster_path(a.output),
+        raster_path(a.confidence) if a.confidence else None,
+        raster_path(a.probabilities) if a.probabilities else None,
         prediction_config(setting_values(a, settings.PREDICTION)), _hooks("classify", a.quiet),
     )  # fmt: skip
     mpx = res.valid_pixels / 1e6
@@ -176,11 +201,11 @@ def cmd_demo(a: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for all sub-commands."""
-    parser = argparse.ArgumentParser(prog="python -m landcover_mlp.core",
+    parser = _Parser(prog="python -m landcover_mlp.core",
         description="Land-cover classification with a multilayer perceptron (Land Cover MLP).")  # fmt: skip
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     parser.add_argument("-v", "--verbose", action="store_true", help="log every epoch")
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     t = sub.add_parser("train", help="train a model from a raster and training polygons")
     _add_training_options(t)
     t.add_argument("--model", required=True, help="model file to write (.safetensors)")

@@ -13,6 +13,7 @@ Names: the Python name (``learning_rate``) is the key; the command line writes i
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -116,6 +117,8 @@ class Setting:
             )
         if self.kind in ("int", "float"):
             low, high = self.minimum, self.maximum
+            if not math.isfinite(value):  # NaN passes every comparison: refuse it by name
+                raise LandCoverError(f"{self.label} must be {self.range_text()}; got {value}.")
             if (low is not None and value < low) or (high is not None and value > high):
                 raise LandCoverError(f"{self.label} must be {self.range_text()}; got {value}.")
         return value
@@ -144,6 +147,8 @@ _KIND_WORDS = {
 
 
 def _num(value: float) -> str:
+    if float(value).is_integer() and abs(value) >= 1:
+        return f"{int(value):,}".replace(",", " ")  # 1 000 000, never 1e+06
     return f"{value:g}"
 
 

@@ -57,6 +57,26 @@ def missing_torch_message() -> str:
     )
 
 
+def torch_problem() -> str | None:
+    """Why torch cannot be used here as one user sentence, or None when it imports.
+
+    Imports torch (seconds, once): call it right before work that needs torch, so a missing or
+    broken install (a Windows "DLL load failed", a half-removed package) gets the set-up
+    message instead of a traceback, on every route.
+    """
+    if not torch_available():
+        return missing_torch_message()
+    try:
+        import torch  # noqa: F401
+    except Exception as exc:  # noqa: BLE001 - any failure of an optional import is reported
+        return (
+            f"PyTorch is installed but cannot be loaded ({type(exc).__name__}: {exc}). "
+            f"Repair it with {SETUP_ACTION}, or reinstall it by hand and restart QGIS: "
+            f"{install_command()}"
+        )
+    return None
+
+
 def device_summary() -> str:
     """What training would use, e.g. "CPU: no CUDA device found" (imports torch)."""
     if not torch_available():

@@ -39,7 +39,9 @@ FORBIDDEN = (
     "pyqt6-sip", "pyside2", "pyside6", "qgis",
 )  # fmt: skip
 """Packages QGIS provides itself: a second copy would shadow or clash with QGIS's own."""
-REFUSED = "refused-by-landcover-mlp"
+# A valid PEP 440 version no release will ever have: pip 25 (packaging 25) raises
+# InvalidVersion on a non-version here instead of reporting the conflict.
+REFUSED = "0+refused-by-landcover-mlp"
 TORCH_INDEX = "https://download.pytorch.org/whl"
 CUDA_BUILDS = (((12, 8), "cu128"), ((12, 0), "cu126"))
 """(lowest CUDA version the driver must report, PyTorch wheel variant), newest first."""
@@ -433,7 +435,7 @@ def describe_device(info: dict | None, nvidia: NvidiaDriver | None = None) -> st
 
 
 _FAILURES: tuple[tuple[str, str], ...] = (
-    (rf"===\s*{REFUSED}",
+    (rf"===\s*{re.escape(REFUSED)}",
      "PyTorch's dependencies would install {pkg}, a package QGIS provides itself; a second "
      "copy would break QGIS, so the install was refused and nothing was changed."),
     (r"No space left on device|Errno 28|WinError 112|not enough space",
@@ -475,7 +477,7 @@ def explain_failure(output: str) -> str:
     """A plain-words reason for a failed pip run or ``import torch`` (from their output)."""
     errors = [ln.strip() for ln in output.splitlines() if re.match(r"\s*(ERROR|\w*Error)\b", ln)]
     line = errors[-1] if errors else (output.strip().splitlines() or ["no output"])[-1].strip()
-    refused = re.search(rf"([\w.-]+)\s*===\s*{REFUSED}", output)
+    refused = re.search(rf"([\w.-]+)\s*===\s*{re.escape(REFUSED)}", output)
     fields = {
         "pkg": refused.group(1) if refused else "",
         "numpy": installed_version("numpy") or "?",

@@ -24,7 +24,7 @@ from ...core.config import TrainRequest, train_request
 from ...core.errors import LandCoverError
 from ...core.raster import parse_bands
 from .. import compat
-from ..torch_check import missing_torch_message, torch_available
+from ..torch_check import missing_torch_message, torch_available, torch_problem
 from .parameters import add_settings, read_settings, tr
 
 ICON = Path(__file__).resolve().parents[2] / "resources" / "icon.svg"
@@ -69,10 +69,38 @@ class LandCoverAlgorithm(QgsProcessingAlgorithm):
     def helpUrl(self) -> str:  # noqa: N802 - QGIS virtual
         return "https://github.com/landcover-mlp/landcover_mlp#readme"
 
+    #: Training and classification need torch; the evaluation does not.
+    NEEDS_TORCH = True
+
     def canExecute(self) -> tuple[bool, str]:  # noqa: N802 - QGIS virtual
-        if not torch_available():
+        if self.NEEDS_TORCH and not torch_available():
             return False, missing_torch_message()
         return True, ""
+
+    def prepareAlgorithm(self, parameters, context, feedback) -> bool:  # noqa: N802 - QGIS virtual
+        """Before any work, torch must import: qgis_process runs an algorithm without asking
+        canExecute, and a broken install must give the set-up sentence, not a traceback."""
+        problem = torch_problem() if self.NEEDS_TORCH else None
+        if problem:
+            raise QgsProcessingException(problem)
+        return True
+
+    def checkParameterValues(self, parameters, context):  # noqa: N802 - QGIS virtual
+        """The settings table's sentence for a value out of range (QGIS only says "Incorrect
+        parameter value"), then QGIS's own checks."""
+        for s in settings.SETTINGS:
+            if s.kind not in ("int", "float") or self.parameterDefinition(s.parameter) is None:
+                continue
+            raw = parameters.get(s.parameter)
+            if raw is None or isinstance(raw, str) and not raw.strip():
+                continue
+            if not isinstance(raw, (str, int, float)):
+                continue  # a data-defined property: QGIS evaluates it
+            try:
+                s.check(raw)
+            except LandCoverError as exc:
+                return False, str(exc)
+        return super().checkParameterValues(parameters, context)
 
     # -- parameters ---------------------------------------------------------------------
     def add_raster_parameters(self) -> None:

@@ -65,8 +65,7 @@ class EvaluateAlgorithm(LandCoverAlgorithm):
             "used for training, or the accuracy is flattered."
         )
 
-    def canExecute(self) -> tuple[bool, str]:  # noqa: N802 - evaluation needs no torch
-        return True, ""
+    NEEDS_TORCH = False  # evaluation compares rasters and polygons: no network
 
     def initAlgorithm(self, config=None) -> None:  # noqa: N802 - QGIS virtual
         params = [

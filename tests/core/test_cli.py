@@ -186,3 +186,25 @@ def test_evaluate_bad_reference(landsat7, tmp_path):
     )  # fmt: skip
     _assert_clean_error(proc, "nothing.tif")
     assert not (tmp_path / "r.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [(["--learning-rate", "abc"], "Learning rate must be a number; got 'abc'"),
+     (["--dropout", "nan"], "Dropout must be between 0 and 0.9; got nan"),
+     (["--validation-share", "nan"], "Validation share of polygons must be between"),
+     (["--epochs", "2.5"], "Epochs must be a whole number"),
+     (["--activation", "swish"], "Activation must be one of relu, tanh, sigmoid")],
+)  # fmt: skip
+def test_bad_setting_is_one_sentence_before_any_work(capsys, tmp_path, args, message):
+    """Wrong types, NaN and out-of-range values get the settings table's sentence on one
+    line, exit 2, and nothing is read or written (the raster does not even exist)."""
+    from landcover_mlp.core.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", "--raster", str(tmp_path / "none.tif"), "--polygons", "p.gpkg",
+              "--class-field", "c", "--model", str(tmp_path / "m.safetensors"), *args])  # fmt: skip
+    err = capsys.readouterr().err.strip()
+    assert exit_info.value.code == 2
+    assert err.startswith("error: ") and message in err and "\n" not in err
+    assert not list(tmp_path.iterdir())

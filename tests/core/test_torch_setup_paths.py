@@ -174,7 +174,7 @@ def test_device_explained() -> None:
         ("SSLError(SSLCertVerificationError(1, '[SSL: CERTIFICATE_VERIFY_FAILED]", "proxy"),
         ("Failed to establish a new connection: [Errno -3] Temporary failure in name resolution",
          "Could not reach the download server"),
-        ("The user requested (constraint) rasterio===refused-by-landcover-mlp", "install rasterio"),
+        (f"The user requested (constraint) rasterio==={ts.REFUSED}", "install rasterio"),
         ("ERROR: [Errno 13] Permission denied: '/p/py311.work'", "No permission"),
         ("/usr/bin/python3: No module named pip", "apt install python3-pip"),
         ("ImportError: cannot import name 'equal_valued' from 'sympy.core.numbers'", "equal_valued"),

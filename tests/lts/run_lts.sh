@@ -19,6 +19,7 @@
 #                    pytest: make the venv here (no constraints.txt: it pins numpy<2, which is
 #                    wrong next to sid's numpy 2.x), link build/plugins/landcover_mlp, export
 #                    what the Makefile exports and run pytest directly.
+#   LTS_TARGET       make mode only: the make target (default: test), e.g. demo, test-all.
 #   LTS_PYTEST_ARGS  extra pytest options, both modes (passed as PYTEST_ADDOPTS, so `make test`
 #                    sees them too), e.g. "-x", "-k 'not desktop'", "--deselect tests/...".
 #   LTS_TESTS        pytest mode only: what to collect (default: tests).
@@ -26,7 +27,8 @@
 #                    LTS_MARK= runs all, slow ones too).
 #   LTS_TREE         worktree (default): the working tree as it is, uncommitted edits and
 #                    untracked, not ignored files included. head: the last commit only.
-#   LTS_SUITE        Debian suite (default: sid; trixie is the fallback: QGIS 3.40).
+#   LTS_SUITE        Debian suite (default: sid; trixie is the fallback: QGIS 3.40). The log
+#                    of another suite than sid is build/lts-<suite>.log (LTS_LOG to change).
 #   LTS_MIRROR       Debian mirror (default: http://deb.debian.org/debian).
 #   LTS_UPGRADE=1    apt-get dist-upgrade the chroot first (sid moves daily).
 #   LTS_SHARED       the folder bound read-only at /work/shared (default: ../shared next to the
@@ -44,13 +46,15 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 SUITE=${LTS_SUITE:-sid}
 MIRROR=${LTS_MIRROR:-http://deb.debian.org/debian}
 MODE=${LTS_MODE:-make}
+TARGET=${LTS_TARGET:-test}
 TREE=${LTS_TREE:-worktree}
 SHARED=${LTS_SHARED:-$(dirname "$REPO")/shared}
 MIN_FREE_GB=${LTS_MIN_FREE_GB:-20}
 ROOT=$REPO/build/lts-$SUITE           # the chroot
 STAMPS=$ROOT/.lts                     # stamp files: what is done already
-STAGE=$REPO/build/lts-stage           # the working-tree snapshot synced into the chroot
-LOG=$REPO/build/lts.log
+STAGE=$REPO/build/lts-stage-$SUITE    # the working-tree snapshot synced into the chroot
+# sid keeps build/lts.log; another suite gets its own, so two suites can run side by side.
+if [ "$SUITE" = sid ]; then LOG=${LTS_LOG:-$REPO/build/lts.log}; else LOG=${LTS_LOG:-$REPO/build/lts-$SUITE.log}; fi
 # Debian packages inside the chroot: the Makefile's APT_PACKAGES plus what the tests and the
 # Makefile call (make, git), pip/venv and xauth for xvfb-run.
 PACKAGES=(qgis python3-qgis gdal-bin python3-gdal python3-matplotlib python3-sklearn python3-venv
@@ -60,6 +64,7 @@ PACKAGES=(qgis python3-qgis gdal-bin python3-gdal python3-matplotlib python3-skl
 PIP_PACKAGES=(torch==2.13.0 pytest==8.3.5 pytest-qgis==2.1.0 pytest-timeout==2.4.0)
 
 case "$MODE" in make | pytest) ;; *) echo "LTS_MODE must be make or pytest, not $MODE" >&2; exit 2 ;; esac
+case "$TARGET" in *[!A-Za-z0-9_-]*) echo "LTS_TARGET must be a make target name, not $TARGET" >&2; exit 2 ;; esac
 case "$TREE" in worktree | head) ;; *) echo "LTS_TREE must be worktree or head, not $TREE" >&2; exit 2 ;; esac
 [ "$(id -u)" = 0 ] || { echo "run_lts.sh needs root (debootstrap, mount, chroot)" >&2; exit 2; }
 [ -d "$SHARED" ] || { echo "No $SHARED: the tests need ../shared/data" >&2; exit 2; }
@@ -71,7 +76,7 @@ START=$(date +%s)
 step() { printf '\n==> [%4ss] %s\n' "$(($(date +%s) - START))" "$*"; }
 gb_free() { df -P --block-size=1G "$REPO/build" | awk 'NR == 2 {print $4}'; }
 
-step "run_lts.sh: suite=$SUITE mode=$MODE tree=$TREE chroot=$ROOT"
+step "run_lts.sh: suite=$SUITE mode=$MODE target=$TARGET tree=$TREE chroot=$ROOT"
 df -h "$REPO/build" | sed 's/^/    /'
 if [ "$(gb_free)" -lt "$MIN_FREE_GB" ] && [ ! -e "$STAMPS/venv-warm" ]; then
     echo "Only $(gb_free) GB free under build/, need $MIN_FREE_GB GB (LTS_MIN_FREE_GB)." >&2
@@ -220,8 +225,8 @@ in_chroot "cd /work/main && git update-index -q --refresh >/dev/null || true"
 # --- (f) the tests ---------------------------------------------------------------------------
 set +e
 if [ "$MODE" = make ]; then
-    step "make test in the chroot (PYTEST_ADDOPTS='${LTS_PYTEST_ARGS:-}')"
-    in_chroot "cd /work/main && make test"
+    step "make $TARGET in the chroot (PYTEST_ADDOPTS='${LTS_PYTEST_ARGS:-}')"
+    in_chroot "cd /work/main && make $TARGET"
     rc=$?
 else
     step "pytest in the chroot (venv made here, no constraints.txt)"
@@ -270,5 +275,5 @@ EOF' || true
 du -sh --one-file-system "$ROOT" | sed 's/^/    build\/lts-'"$SUITE"': /'
 du -sh "$ROOT/work/main/.venv" "$ROOT/root/.cache/pip" 2>/dev/null | sed 's/^/    /' || true
 df -h "$REPO/build" | sed 's/^/    /'
-step "done: rc=$rc mode=$MODE wall=$(($(date +%s) - START))s log=$LOG"
+step "done: rc=$rc mode=$MODE target=$TARGET wall=$(($(date +%s) - START))s log=$LOG"
 exit "$rc"

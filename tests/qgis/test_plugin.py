@@ -172,3 +172,16 @@ def test_install_advice_keeps_qgis_numpy(monkeypatch: pytest.MonkeyPatch) -> Non
     advice = torch_check.install_command()
     assert f'"numpy=={numpy.__version__}"' in advice
     assert "numpy<2" not in advice and "below 2" not in advice
+
+
+def test_loading_the_plugin_keeps_triton_out(iface: Any, plugin_loader: Any) -> None:
+    """classFactory blocks triton (PyPI torch's compiler, with its own LLVM, crashed the QGIS
+    desktop on Debian 13); torch then runs without it."""
+    import torch
+
+    plugin_loader()
+    assert "triton" in sys.modules and sys.modules["triton"] is None, "blocked by classFactory"
+    with pytest.raises(ImportError):
+        import triton  # noqa: F401
+    model = torch.nn.Linear(2, 2)
+    torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9).step()  # imports torch._dynamo

@@ -485,3 +485,63 @@ def test_tune_saves_the_retrained_model_and_its_table(
     assert res["BEST_CONFIGURATION"].startswith(",".join(map(str, model.model.hidden_layers)))
     assert Path(res["TABLE_HTML"]).is_file()
     assert not list(tmp_path.glob(".*part-*")), "no temporary part left"
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [("DROPOUT", 0.95, "Dropout must be between 0 and 0.9; got 0.95"),
+     ("LEARNING_RATE", "nan", "Learning rate must be between"),
+     ("EPOCHS", 0, "Epochs must be between 1 and")],
+)  # fmt: skip
+def test_out_of_range_setting_gets_the_tables_sentence(
+    landsat7: Any, run_alg: Any, tmp_path: Path, name: str, value: Any, message: str
+) -> None:
+    with pytest.raises(QgsProcessingException, match=message):
+        run_alg("train", {
+            "RASTER": str(landsat7.raster), "POLYGONS": str(landsat7.polygons),
+            "CLASS_FIELD": "class_name", name: value, "MODEL": str(tmp_path / "m.safetensors"),
+        })  # fmt: skip
+    assert not list(tmp_path.iterdir())
+
+
+class _BrokenTorchFinder:
+    """Finds ``torch`` and fails to load it, as a Windows "DLL load failed" does."""
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
+        import importlib.machinery
+
+        if name != "torch":
+            return None
+        return importlib.machinery.ModuleSpec(name, self)
+
+    def create_module(self, spec: Any) -> None:
+        return None
+
+    def exec_module(self, module: Any) -> None:
+        raise ImportError("DLL load failed while importing _C: the specified module was not found")
+
+
+def test_broken_torch_gets_the_setup_sentence_before_any_work(
+    landsat7: Any,
+    provider: Any,
+    recording_feedback: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import sys
+
+    import processing
+
+    monkeypatch.delitem(sys.modules, "torch")
+    monkeypatch.setattr(sys, "meta_path", [_BrokenTorchFinder(), *sys.meta_path])
+    feedback = recording_feedback()
+    with pytest.raises(QgsProcessingException):
+        processing.run("landcover_mlp:train", {
+            "RASTER": str(landsat7.raster), "POLYGONS": str(landsat7.polygons),
+            "CLASS_FIELD": "class_name", "MODEL": str(tmp_path / "m.safetensors"),
+        }, feedback=feedback)  # fmt: skip
+    errors = " ".join(feedback.errors)
+    assert "PyTorch is installed but cannot be loaded" in errors and "DLL load failed" in errors
+    assert "Traceback" not in errors
+    assert not any("pixel" in i.lower() for i in feedback.infos), "no work before the check"
+    assert not list(tmp_path.iterdir())
