@@ -39,7 +39,12 @@ def parse_hidden_layers(text: str | tuple[int, ...] | list[int]) -> tuple[int, .
     if isinstance(text, (tuple, list)):
         sizes = tuple(int(v) for v in text)
     else:
-        parts = [p for p in str(text).replace(" ", "").replace(";", ",").split(",") if p]
+        cleaned = str(text).replace(" ", "").replace(";", ",").strip(",")
+        parts = cleaned.split(",") if cleaned else []
+        if "" in parts:
+            raise LandCoverError(
+                f"Hidden layers '{text}' has an empty entry between commas: write e.g. 64,64."
+            )
         try:
             sizes = tuple(int(p) for p in parts)
         except ValueError as exc:

@@ -60,7 +60,14 @@ def parse_space(
         LandCoverError: a field that cannot be read or a value out of range (the message
             says what to write).
     """
-    sets = tuple(parse_hidden_layers(v) for v in hidden_layers.split(";") if v.strip())
+    body = hidden_layers.strip().strip(";")
+    raw_sets = body.split(";") if body.strip() else []
+    if any(not v.strip() for v in raw_sets):
+        raise LandCoverError(
+            f"Hidden layers to try '{hidden_layers}' has an empty set between ';': write e.g. "
+            "32;64;64,64."
+        )
+    sets = tuple(parse_hidden_layers(v) for v in raw_sets)
     rates = _numbers(learning_rates, float, "Learning rates", "0.003,0.01,0.03")
     moms = _numbers(momentums, float, "Momentums", "0.5,0.9")
     for values, what, example in (

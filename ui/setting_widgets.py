@@ -28,6 +28,7 @@ from ..core.settings import Setting
 
 _SUFFIX = {"int": "Spin", "float": "Spin", "bool": "Check", "choice": "Combo", "text": "Edit"}
 _INT_LIMIT = 2**31 - 1  # QSpinBox holds a C int
+_COUNTED = ("MB", "epochs", "minutes", "pixels", "samples")  # shown after the number
 
 
 def widget_name(setting: Setting) -> str:
@@ -71,6 +72,8 @@ def configure(widget: QWidget, setting: Setting) -> None:
     elif isinstance(widget, QComboBox) and widget.count() == 0:
         for value, label in zip(setting.choices, setting.labels):
             widget.addItem(label, value)
+    if setting.unit in _COUNTED and isinstance(widget, (QSpinBox, QDoubleSpinBox)):
+        widget.setSuffix(f" {setting.unit}")
     if setting.zero_means and isinstance(widget, (QSpinBox, QDoubleSpinBox)):
         widget.setSpecialValueText(f"0 ({setting.zero_means})")
     if hasattr(widget, "setClearValue"):

@@ -105,7 +105,8 @@ class LandCoverAlgorithm(QgsProcessingAlgorithm):
     # -- parameters ---------------------------------------------------------------------
     def add_raster_parameters(self) -> None:
         self.addParameter(_help(QgsProcessingParameterRasterLayer(self.RASTER, tr("Raster")),
-                                "The image to classify (any GDAL raster)."))  # fmt: skip
+                                "The image to learn from (any GDAL raster): its pixels under the polygons are the "
+                                "training samples; trainclassify also classifies it."))  # fmt: skip
         self.addParameter(_help(
             QgsProcessingParameterBand(self.BANDS, tr("Bands"), None, self.RASTER, optional=True,
                                        allowMultiple=True),

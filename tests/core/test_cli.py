@@ -208,3 +208,19 @@ def test_bad_setting_is_one_sentence_before_any_work(capsys, tmp_path, args, mes
     assert exit_info.value.code == 2
     assert err.startswith("error: ") and message in err and "\n" not in err
     assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [(["--hidden-layers", "64,,64"], "empty entry between commas"),
+     (["--search-hidden-layers", "8;;16"], "empty set between ';'")],
+)  # fmt: skip
+def test_empty_list_entries_are_refused(capsys, tmp_path, args, message):
+    """'64,,64' could mean 64,64 or a typo: refused with a sentence, never read silently."""
+    from landcover_mlp.core.cli import main
+
+    status = main(["tune", "--raster", str(tmp_path / "none.tif"), "--polygons", "p.gpkg",
+                   "--class-field", "c", "--model", str(tmp_path / "m.safetensors"), *args])  # fmt: skip
+    err = capsys.readouterr().err
+    assert status == 2 and message in err
+    assert not list(tmp_path.iterdir())
