@@ -97,6 +97,22 @@ def parse_space(
     )
 
 
+def space_from(values: Mapping[str, Any], default_activation: str = "relu") -> SearchSpace:
+    """The search space from the search settings' values (setting name -> text).
+
+    Raises:
+        LandCoverError: a value that :func:`parse_space` refuses.
+    """
+    return parse_space(
+        values["search_hidden_layers"],
+        values["search_learning_rates"],
+        values["search_momentums"],
+        values["search_activations"],
+        values["search_batch_sizes"],
+        default_activation,
+    )
+
+
 def search_config(values: Mapping[str, Any], default_activation: str = "relu") -> SearchConfig:
     """The search of every route from the settings' values (search settings and ``seed``).
 
@@ -107,14 +123,7 @@ def search_config(values: Mapping[str, Any], default_activation: str = "relu") -
     """
     names = settings.SEARCH + (settings.BY_NAME["seed"],)
     v = settings.resolve({k: val for k, val in values.items() if k in settings.BY_NAME}, names)
-    space = parse_space(
-        v["search_hidden_layers"],
-        v["search_learning_rates"],
-        v["search_momentums"],
-        v["search_activations"],
-        v["search_batch_sizes"],
-        default_activation,
-    )
+    space = space_from(v, default_activation)
     minutes = v["time_budget"]
     return SearchConfig(
         space, v["strategy"], v["n_iter"], v["folds"], minutes * 60 if minutes > 0 else None,

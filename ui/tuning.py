@@ -23,7 +23,7 @@ from ..core.config import TrainRequest
 from ..core.errors import LandCoverError
 from ..core.fileio import check_writable
 from ..core.selection import ConfigScore, SearchConfig, SearchSpace, TuneResult, rank
-from ..core.tuning import parse_space, search_config
+from ..core.tuning import search_config, space_from
 from ..plugin.tasks import TuneOutcome
 from . import setting_widgets
 from .results import file_link
@@ -180,15 +180,7 @@ class TuningPanel(QWidget, FORM_CLASS):
     # -- the search --------------------------------------------------------------------------
     def space(self, default_activation: str = "relu") -> SearchSpace:
         """The values to try (raises LandCoverError with a sentence)."""
-        v = self.values()
-        return parse_space(
-            v["search_hidden_layers"],
-            v["search_learning_rates"],
-            v["search_momentums"],
-            v["search_activations"],
-            v["search_batch_sizes"],
-            default_activation,
-        )
+        return space_from(self.values(), default_activation)
 
     def search_config(self, base: TrainRequest) -> SearchConfig:
         """The core's SearchConfig (the same builder as every route); the seed is the

@@ -82,7 +82,7 @@ class EvaluateAlgorithm(LandCoverAlgorithm):
             (QgsProcessingParameterRasterLayer(self.REFERENCE_RASTER, tr("Reference raster"),
                                                optional=True),
              "A reference class raster on the same grid (0 or nodata = unlabelled)."),
-            (parameter_for(settings.setting("pixel_rule")),
+            (parameter_for(settings.setting("pixel_rule"), advanced=False),
              "Which pixels of a reference polygon are compared: " +
              settings.setting("pixel_rule").help),
             (QgsProcessingParameterFileDestination(self.CONFUSION_MATRIX, tr("Confusion matrix"),
@@ -94,7 +94,6 @@ class EvaluateAlgorithm(LandCoverAlgorithm):
         ]  # fmt: skip
         for param, text in params:
             param.setHelp(tr(text))
-            param.setFlags(param.flags() & ~compat.PARAMETER_ADVANCED)  # all in view here
             self.addParameter(param)
         self.addOutput(QgsProcessingOutputNumber(self.OVERALL_ACCURACY, tr("Overall accuracy")))
         self.addOutput(QgsProcessingOutputNumber(self.KAPPA, tr("Kappa")))

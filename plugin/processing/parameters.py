@@ -37,8 +37,11 @@ def label_of(setting: Setting) -> str:
     return tr(setting.label) + (f" ({', '.join(extra)})" if extra else "")
 
 
-def parameter_for(setting: Setting) -> QgsProcessingParameterDefinition:
-    """The Processing parameter of one setting, with its help text and advanced flag."""
+def parameter_for(
+    setting: Setting, advanced: bool | None = None
+) -> QgsProcessingParameterDefinition:
+    """The Processing parameter of one setting, with its help text and advanced flag
+    (``advanced`` overrides the table's, for an algorithm where the setting is a main input)."""
     name, label = setting.parameter, label_of(setting)
     param: QgsProcessingParameterDefinition
     if setting.kind in ("int", "float"):
@@ -59,7 +62,7 @@ def parameter_for(setting: Setting) -> QgsProcessingParameterDefinition:
         optional = setting.default == ""
         param = QgsProcessingParameterString(name, label, setting.default, optional=optional)
     param.setHelp(tr(setting.describe()))
-    if setting.advanced:
+    if setting.advanced if advanced is None else advanced:
         param.setFlags(param.flags() | compat.PARAMETER_ADVANCED)
     return param
 
