@@ -18,9 +18,6 @@ from qgis.core import (
 from qgis.PyQt.QtGui import QColor
 
 from ..core.classes import ClassInfo
-from ..core.outputs import apply_colours
-
-__all__ = ["apply_colours"]  # re-exported for the plugin side
 
 
 def colours_from_symbology(layer: QgsVectorLayer | None, class_field: str) -> dict[str, str]:

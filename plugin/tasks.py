@@ -185,7 +185,6 @@ class TrainClassifyTask(BaseTask):
         super().__init__("Land Cover MLP: train and classify")
         self.request = request
         self.outputs = outputs
-        self.device = device
         self.prediction = dataclasses.replace(prediction or PredictionConfig(), device=device)
         self.colours = dict(colours or {})
 
