@@ -1,27 +1,33 @@
 """Accuracy benchmark on the real data sets in ../shared/data (prints figures; not a test).
 
-For every data set, the default MLP of this plugin is compared with scikit-learn's
-``MLPClassifier`` (defaults, after a ``StandardScaler``) and ``RandomForestClassifier``:
+For every data set, this plugin's default model is compared, in the same run, with what a user
+would pick instead: scikit-learn's ``RandomForestClassifier(500 trees)`` and
+``StandardScaler`` + ``MLPClassifier((64, 64))``.
 
-1. Polygon-grouped evaluation. Several seeded grouped splits of the polygons
+1. Polygon-grouped evaluation. Seeded grouped splits of the polygons
    (:func:`core.splitting.split_by_polygon`, 30 % of each class's polygons held out for
-   testing). Our MLP sees only the training polygons and carves its early-stopping
-   validation set out of them exactly as :func:`core.workflow.train_model` does (a grouped
-   split with the default :class:`SplitConfig`); scikit-learn's models train on all training
-   polygons. Classes with a single polygon fall back to a pixel split inside the core (the
-   script says which).
+   testing). Our model is trained on the training polygons exactly as
+   :func:`core.workflow.train_model` does (:func:`core.workflow.fit_networks`: an assessment
+   run on an inner grouped split, then the saved model on all training polygons), once per
+   training seed (``seed`` of the settings, 0-4); scikit-learn's models train on all training
+   polygons with the split's index as their seed. Classes with a single polygon fall back to a
+   pixel split inside the core (the script says which).
 2. Indian Pines, published pixel protocol (Roy et al. 2020, HybridSN, suppl. Table 1):
    30 % of the labelled pixels per class at random for training (3,074 px, stratified, like
    ``train_test_split(test_size=0.7, stratify=y)`` in their code), 70 % for testing.
-   Pixel-wise SVM: 85.30 +/- 2.81 % OA. Our MLP takes its early-stopping pixels as a random
-   stratified 30 % of the training pixels (the grouped split with one "polygon" per pixel).
+   Pixel-wise SVM: 85.30 +/- 2.81 % OA. Our assessment run takes a random stratified 30 % of
+   the training pixels (the grouped split with one "polygon" per pixel).
 
-Reported: overall accuracy (OA) and Cohen's kappa on the test pixels, training seconds and
-the seconds to predict every valid pixel of the scene (in memory, no file I/O), as
-mean +/- std over the repeats. The last line of output is one JSON object with all figures.
+Reported: overall accuracy (OA), Cohen's kappa and average accuracy on the test pixels, as
+mean +/- std over splits (and our seeds); the spread between our seeds on one split (max - min
+OA, mean and worst over the splits); training seconds and the seconds to predict every valid
+pixel of the scene (in memory, no file I/O). ``--previous`` also runs the defaults and policy
+of release 0.1 (one network, batch 16, constant learning rate, 300 epochs with early stopping
+after 50, saved model = the early-stopped network trained on 70 % of the polygons), printed
+first. The last line of output is one JSON object with all figures.
 
-Run from the repository root: ``python benchmarks/accuracy.py [--quick]`` (about 4 minutes on
-2 idle CPU cores; ``--quick`` runs 3 grouped and 2 pixel splits). Progress goes to stderr.
+Run from the repository root: ``python benchmarks/accuracy.py [--quick] [--previous]``
+(``--quick``: 3 grouped splits, 2 pixel splits, seeds 0-1). Progress goes to stderr.
 """
 
 from __future__ import annotations
@@ -64,9 +70,11 @@ from landcover_mlp.core.splitting import split_by_polygon  # noqa: E402
 
 gdal.UseExceptions()
 
-OURS, SK_MLP, SK_RF = "ours (default MLP)", "sklearn MLPClassifier", "sklearn RandomForest"
+OURS, PREVIOUS = "ours (defaults)", "ours, release 0.1"
+SK_MLP, SK_RF = "sklearn MLP (64,64)", "sklearn RF (500)"
 MODELS = (OURS, SK_MLP, SK_RF)
-RF_TREES = 200
+RF_TREES = 500
+SK_HIDDEN = (64, 64)
 
 
 @dataclass(frozen=True)
@@ -108,6 +116,22 @@ class Ours:
     split: SplitConfig = SplitConfig()
 
 
+#: Release 0.1's defaults: one network, batch 16, constant rate, early stopping.
+PREVIOUS_SETTINGS = Ours(
+    ModelConfig((64, 64), ensemble=1),
+    TrainingConfig(
+        learning_rate=0.01,
+        momentum=0.9,
+        lr_schedule="constant",
+        epochs=300,
+        batch_size=16,
+        patience=50,
+        weight_decay=1e-3,
+    ),  # fmt: skip
+    SplitConfig(0.3),
+)
+
+
 @dataclass
 class Fitted:
     predict: Callable[[np.ndarray], np.ndarray]
@@ -139,22 +163,19 @@ def scene_pixels(raster: str, bands: Sequence[int]) -> np.ndarray:
 # ----------------------------------------------------------------------------- models
 
 
-def fit_ours(train: Samples, ours: Ours) -> Fitted:
-    """Exactly what train_model does with the training polygons, then the product predictor."""
-    from landcover_mlp.core.prediction import Predictor
-    from landcover_mlp.core.training import train_network
+def _seeded(ours: Ours, seed: int) -> Ours:
+    """The settings with the product's one ``seed`` (split and training)."""
+    return replace(
+        ours, training=replace(ours.training, seed=seed), split=replace(ours.split, seed=seed)
+    )
 
-    started = time.perf_counter()
-    split = split_by_polygon(train, ours.split)
-    if split.validation.any():
-        fit, val = train.subset(split.train), train.subset(split.validation)
-        xv, yv = val.x, val.y
-    else:
-        fit, xv, yv = train, None, None
-    net = train_network(fit.x, fit.y, xv, yv, len(train.classes), ours.model, ours.training)
+
+def _fitted(train: Samples, ours: Ours, state: dict, started: float, info: dict) -> Fitted:
+    from landcover_mlp.core.prediction import Predictor
+
     seconds = time.perf_counter() - started
     model = LandCoverModel(
-        state=net.state,
+        state=state,
         bands=train.bands,
         band_names=train.band_names,
         band_count=max(train.bands),
@@ -163,11 +184,39 @@ def fit_ours(train: Samples, ours: Ours) -> Fitted:
         model=ours.model,
     )
     predictor = Predictor(model, "cpu", PredictionConfig().chunk_pixels)
-    return Fitted(
-        lambda x: predictor.run(x, want_probs=False)[0],
-        seconds,
-        {"best_epoch": net.best_epoch, "epochs": len(net.history)},
+    return Fitted(lambda x: predictor.run(x, want_probs=False)[0], seconds, info)
+
+
+def fit_ours(train: Samples, ours: Ours, seed: int) -> Fitted:
+    """What train_model does with the training polygons (core.workflow.fit_networks)."""
+    from landcover_mlp.core.workflow import fit_networks
+
+    ours = _seeded(ours, seed)
+    started = time.perf_counter()
+    split = split_by_polygon(train, ours.split)
+    held = split.validation.any()
+    fit, val = (
+        (train.subset(split.train), train.subset(split.validation)) if held else (train, None)
     )
+    net, _ = fit_networks(fit, val, bool(held), ours.model, ours.training)
+    return _fitted(train, ours, net.state, started,
+                   {"epochs": net.best_epoch})  # fmt: skip
+
+
+def fit_previous(train: Samples, ours: Ours, seed: int) -> Fitted:
+    """Release 0.1: the early-stopped network trained without the held-out polygons is saved."""
+    from landcover_mlp.core.training import train_network
+
+    ours = _seeded(ours, seed)
+    started = time.perf_counter()
+    split = split_by_polygon(train, ours.split)
+    if split.validation.any():
+        fit, val = train.subset(split.train), train.subset(split.validation)
+        xv, yv = val.x, val.y
+    else:
+        fit, xv, yv = train, None, None
+    net = train_network(fit.x, fit.y, xv, yv, len(train.classes), ours.model, ours.training)
+    return _fitted(train, ours, net.state, started, {"epochs": net.best_epoch})
 
 
 def fit_sklearn(kind: str, x: np.ndarray, y: np.ndarray, seed: int) -> Fitted:
@@ -178,7 +227,7 @@ def fit_sklearn(kind: str, x: np.ndarray, y: np.ndarray, seed: int) -> Fitted:
     from sklearn.preprocessing import StandardScaler
 
     if kind == SK_MLP:
-        clf = make_pipeline(StandardScaler(), MLPClassifier(random_state=seed))
+        clf = make_pipeline(StandardScaler(), MLPClassifier(SK_HIDDEN, random_state=seed))
     else:
         clf = RandomForestClassifier(n_estimators=RF_TREES, n_jobs=-1, random_state=seed)
     started = time.perf_counter()
@@ -200,7 +249,9 @@ def run_model(
 ) -> dict[str, float]:
     """Train one model, score it on the test pixels, time the prediction of the scene."""
     if kind == OURS:
-        fitted = fit_ours(train, ours)
+        fitted = fit_ours(train, ours, seed)
+    elif kind == PREVIOUS:
+        fitted = fit_previous(train, PREVIOUS_SETTINGS, seed)
     else:
         fitted = fit_sklearn(kind, train.x, train.y, seed)
     report = assess(test.y, fitted.predict(test.x), train.classes)
@@ -277,20 +328,31 @@ def evaluate(
     models: Sequence[str],
     ours: Ours,
     label: str,
+    seeds: Sequence[int],
 ) -> dict[str, dict[str, float]]:
+    """Every model on every split; ours (and release 0.1) once per training seed."""
     results: dict[str, dict[str, float]] = {}
     for kind in models:
         records = []
-        for seed, (train, test) in enumerate(runs):
-            records.append(run_model(kind, train, test, scene, ours, seed))
-            rec = records[-1]
-            print(
-                f"  {label:<28} {kind:<22} run {seed}: OA {rec['oa']:6.2f}  "
-                f"kappa {rec['kappa']:.3f}  train {rec['train_s']:6.2f}s",
-                file=sys.stderr,
-                flush=True,
-            )
+        spreads = []
+        for split, (train, test) in enumerate(runs):
+            mine = seeds if kind in (OURS, PREVIOUS) else (split,)
+            oas = []
+            for seed in mine:
+                records.append(run_model(kind, train, test, scene, ours, seed))
+                rec = records[-1]
+                oas.append(rec["oa"])
+                print(
+                    f"  {label:<28} {kind:<22} split {split} seed {seed}: OA {rec['oa']:6.2f}  "
+                    f"kappa {rec['kappa']:.3f}  train {rec['train_s']:6.2f}s",
+                    file=sys.stderr,
+                    flush=True,
+                )
+            spreads.append(max(oas) - min(oas))
         results[kind] = summarise(records)
+        if kind in (OURS, PREVIOUS):
+            results[kind]["seed_spread_mean"] = round(float(np.mean(spreads)), 3)
+            results[kind]["seed_spread_max"] = round(float(np.max(spreads)), 3)
     return results
 
 
@@ -302,6 +364,7 @@ def warm_up() -> None:
     x = rng.normal(size=(64, 4)).astype(np.float32)
     y = np.arange(64) % 2
     train_network(x, y, x, y, 2, ModelConfig(), replace(TrainingConfig(), epochs=2))
+    train_network(x, y, x, y, 2, PREVIOUS_SETTINGS.model, replace(TrainingConfig(), epochs=2))
     fit_sklearn(SK_MLP, x, y, 0)
     fit_sklearn(SK_RF, x, y, 0)
 
@@ -312,12 +375,14 @@ def benchmark(
     models: Sequence[str] = MODELS,
     datasets: Sequence[str] | None = None,
     ours: Ours | None = None,
+    train_seeds: Sequence[int] = (0, 1, 2, 3, 4),
 ) -> dict[str, dict[str, dict[str, object]]]:
     """All figures: {dataset: {protocol: {facts..., model: summary, ...}, ...}, ...}.
 
     Args:
         repeats: seeded grouped splits per data set.
         seeds: seeded random pixel splits for the published Indian Pines protocol (0 skips it).
+        train_seeds: our training seeds, each run on every split.
         models: which models to run.
         datasets: names of the data sets to run (None = all).
         ours: settings of our MLP (None = the product defaults).
@@ -352,7 +417,12 @@ def benchmark(
                 "mean_test_pixels": round(float(np.mean([len(te) for _, te, _ in runs])), 1),
                 "single_polygon_classes_pixel_split": fallback,
                 **evaluate(
-                    [(tr, te) for tr, te, _ in runs], scene, models, ours, d.name + " grouped"
+                    [(tr, te) for tr, te, _ in runs],
+                    scene,
+                    models,
+                    ours,
+                    d.name + " grouped",
+                    train_seeds,
                 ),
             }
         }
@@ -364,7 +434,7 @@ def benchmark(
                 "test_pixels": len(pruns[0][1]),
                 "scene_pixels": int(scene.shape[0]),
                 "published_svm_oa": PUBLISHED_SVM_OA,
-                **evaluate(pruns, scene, models, ours, d.name + " pixel 30%"),
+                **evaluate(pruns, scene, models, ours, d.name + " pixel 30%", train_seeds),
             }
     return results
 
@@ -373,38 +443,46 @@ def _pm(s: dict[str, float], key: str, fmt: str) -> str:
     return f"{s[key]:{fmt}} +/- {s[key + '_std']:{fmt}}"
 
 
-def print_table(results: dict[str, dict[str, dict[str, object]]], repeats: int, seeds: int) -> None:
+def print_table(results: dict[str, dict[str, dict[str, object]]], repeats: int, seeds: int,
+                train_seeds: Sequence[int]) -> None:  # fmt: skip
     ours = Ours()
     m, t = ours.model, ours.training
     print(
         f"\nLand Cover MLP accuracy benchmark: mean +/- std over {repeats} grouped split(s) "
-        f"and {seeds} pixel split(s); AA = mean per-class recall; predict = every valid "
-        "pixel of the scene, in memory"
+        f"and {seeds} pixel split(s), ours x training seeds {list(train_seeds)}; AA = mean "
+        "per-class recall; spread = max - min OA between our seeds on one split (mean / worst "
+        "over splits); predict = every valid pixel of the scene, in memory"
     )
     print(
-        f"our defaults: hidden {list(m.hidden_layers)} {m.activation}, dropout {m.dropout}, "
-        f"SGD lr {t.learning_rate} momentum {t.momentum}, batch {t.batch_size}, epochs "
-        f"{t.epochs}, patience {t.patience}, weight decay {t.weight_decay}, class weights "
-        f"{t.class_weights}, validation share {ours.split.validation_share}"
+        f"our defaults: ensemble of {m.ensemble}, hidden {list(m.hidden_layers)} {m.activation}, "
+        f"dropout {m.dropout}, SGD lr {t.learning_rate} ({t.lr_schedule}) momentum {t.momentum}, "
+        f"batch {t.batch_size}, epochs {t.epochs}, patience {t.patience}, weight decay "
+        f"{t.weight_decay}, class weights {t.class_weights}, validation share "
+        f"{ours.split.validation_share} (assessment run), saved model on all training polygons"
     )
     print(
-        "sklearn: StandardScaler + MLPClassifier() (defaults); "
+        f"sklearn: StandardScaler + MLPClassifier({SK_HIDDEN}); "
         f"RandomForestClassifier(n_estimators={RF_TREES}, n_jobs=-1)"
     )
     header = (
-        f"{'dataset':<16} {'protocol':<21} {'model':<22} {'OA %':>15} {'kappa':>15} "
-        f"{'AA %':>15} {'train s':>13} {'predict s':>15}"
+        f"{'dataset':<16} {'protocol':<21} {'model':<22} {'OA %':>15} {'spread':>11} "
+        f"{'kappa':>15} {'AA %':>15} {'train s':>13} {'predict s':>15}"
     )
     print(header)
     print("-" * len(header))
     for name, protocols in results.items():
         for protocol, block in protocols.items():
-            for kind in MODELS:
+            for kind in (PREVIOUS, *MODELS):
                 s = block.get(kind)
                 if not isinstance(s, dict):
                     continue
+                spread = (
+                    f"{s['seed_spread_mean']:5.2f}/{s['seed_spread_max']:5.2f}"
+                    if "seed_spread_mean" in s
+                    else ""
+                )
                 print(
-                    f"{name:<16} {protocol:<21} {kind:<22} {_pm(s, 'oa', '6.2f')} "
+                    f"{name:<16} {protocol:<21} {kind:<22} {_pm(s, 'oa', '6.2f')} {spread:>11} "
                     f"{_pm(s, 'kappa', '6.3f')} {_pm(s, 'aa', '6.2f')} "
                     f"{_pm(s, 'train_s', '5.1f')} {_pm(s, 'predict_s', '6.3f')}"
                 )
@@ -427,20 +505,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="3 grouped splits and 2 pixel splits (default 10 and 5)",
+        help="3 grouped splits, 2 pixel splits and training seeds 0-1 (default 10, 5, 0-4)",
     )
     parser.add_argument("--repeats", type=int, help="grouped splits per data set")
     parser.add_argument("--seeds", type=int, help="pixel splits for Indian Pines (0 skips)")
+    parser.add_argument("--train-seeds", type=int, help="our training seeds 0..N-1")
     parser.add_argument("--datasets", nargs="+", help="only these data sets")
     parser.add_argument("--models", nargs="+", choices=("ours", "mlp", "rf"), help="only these")
+    parser.add_argument(
+        "--previous", action="store_true", help="also run release 0.1's defaults (printed first)"
+    )
     args = parser.parse_args(argv)
     repeats = args.repeats or (3 if args.quick else 10)
     seeds = args.seeds if args.seeds is not None else (2 if args.quick else 5)
+    train_seeds = tuple(range(args.train_seeds or (2 if args.quick else 5)))
     pick = {"ours": OURS, "mlp": SK_MLP, "rf": SK_RF}
     models = [pick[m] for m in args.models] if args.models else list(MODELS)
+    if args.previous:
+        models.insert(0, PREVIOUS)
     started = time.perf_counter()
-    results = benchmark(repeats, seeds, models, args.datasets)
-    print_table(results, repeats, seeds)
+    results = benchmark(repeats, seeds, models, args.datasets, train_seeds=train_seeds)
+    print_table(results, repeats, seeds, train_seeds)
     ours = Ours()
     print(f"\ntotal {time.perf_counter() - started:.0f} s on {os.cpu_count()} CPU core(s)")
     print(
@@ -449,6 +534,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "benchmark": "accuracy",
                 "grouped_repeats": repeats,
                 "pixel_seeds": seeds,
+                "train_seeds": list(train_seeds),
                 "our_defaults": {
                     "model": {
                         **asdict(ours.model),
@@ -458,6 +544,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "split": asdict(ours.split),
                 },
                 "sklearn_rf_trees": RF_TREES,
+                "sklearn_mlp_hidden": list(SK_HIDDEN),
                 "results": results,
             }
         ),

@@ -40,6 +40,10 @@ class AccuracyReport:
         n_pixels: reference pixels compared.
         method: how the accuracy was estimated (e.g. grouped split by polygon).
         warnings: caveats (classes without validation pixels, pixel-split fallback, ...).
+        assessed_model: which model was scored, in words ("" = not stated): the saved model,
+            or a model of the same settings trained without the held-out polygons.
+        saved_model_saw_reference: whether the saved model was trained on these reference
+            pixels too (True after an assessment run; None = not stated).
     """
 
     overall_accuracy: float
@@ -50,6 +54,8 @@ class AccuracyReport:
     n_pixels: int
     method: str = ""
     warnings: tuple[str, ...] = field(default=())
+    assessed_model: str = ""
+    saved_model_saw_reference: bool | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (NaN becomes None)."""
@@ -64,6 +70,8 @@ class AccuracyReport:
             "kappa": clean(self.kappa),
             "n_pixels": self.n_pixels,
             "method": self.method,
+            "assessed_model": self.assessed_model,
+            "saved_model_saw_reference": self.saved_model_saw_reference,
             "confusion_matrix_orientation": "rows = reference (truth), columns = predicted",
             "classes": [asdict(c) for c in self.classes],
             "confusion_matrix": self.confusion_matrix,

@@ -16,7 +16,8 @@ ProgressFn = Callable[[float], None]
 CancelFn = Callable[[], bool]
 """Returns True when the user asked to stop."""
 EpochFn = Callable[[dict[str, Any]], None]
-"""Receives one history record per epoch (epoch, train_loss, val_loss, val_accuracy, ...)."""
+"""Receives one history record per epoch (epoch, train_loss, val_loss, val_accuracy, ...;
+final_train_loss during the saved model's run on all polygons)."""
 LogFn = Callable[[str], None]
 
 
@@ -65,3 +66,23 @@ class Hooks:
             outer(start + (end - start) * max(0.0, min(100.0, p)) / 100.0)
 
         return Hooks(progress=progress, cancelled=self.cancelled, epoch=self.epoch, log=self.log)
+
+    def renaming(self, names: dict[str, str]) -> Hooks:
+        """Hooks whose epoch records have keys renamed by ``names`` (old -> new)."""
+        inner = self.epoch
+
+        def epoch(rec: dict[str, Any]) -> None:
+            inner({names.get(k, k): v for k, v in rec.items()})
+
+        return Hooks(progress=self.progress, cancelled=self.cancelled, epoch=epoch, log=self.log)
+
+
+def describe_epoch(rec: dict[str, Any]) -> str:
+    """One line per epoch record for logs, e.g. "Epoch 3: training loss 0.4120, validation
+    loss 0.5010, accuracy 81.0%", or "Epoch 3 (all polygons): training loss 0.4010"."""
+    if "final_train_loss" in rec and "train_loss" not in rec:
+        return f"Epoch {rec['epoch']} (all polygons): training loss {rec['final_train_loss']:.4f}"
+    text = f"Epoch {rec['epoch']}: training loss {rec['train_loss']:.4f}"
+    if rec.get("val_loss") is not None:
+        text += f", validation loss {rec['val_loss']:.4f}, accuracy {rec['val_accuracy']:.1%}"
+    return text

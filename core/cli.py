@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from . import settings
-from .callbacks import Hooks
+from .callbacks import Hooks, describe_epoch
 from .config import TrainRequest, prediction_config, train_request
 from .errors import CancelledError, LandCoverError
 from .naming import raster_path, search_outputs, training_outputs
@@ -27,15 +27,7 @@ log = logging.getLogger("landcover_mlp")
 def _hooks(label: str, quiet: bool, verbose_epochs: bool = False) -> Hooks:
     def on_epoch(rec: dict[str, Any]) -> None:
         if verbose_epochs:
-            val = rec.get("val_loss")
-            log.info(
-                "epoch %d: train loss %.4f%s",
-                rec["epoch"],
-                rec["train_loss"],
-                ""
-                if val is None
-                else f", validation loss {val:.4f}, accuracy {rec['val_accuracy']:.1%}",
-            )
+            log.info(describe_epoch(rec))
 
     return Hooks(
         progress=(lambda _: None) if quiet else TerminalProgress(label),

@@ -119,16 +119,19 @@ class ModelConfig:
         hidden_layers: neurons per hidden layer, e.g. (64, 64).
         activation: "relu", "tanh" or "sigmoid".
         dropout: dropout probability after each hidden layer (0 disables it).
+        ensemble: networks of this architecture trained at once and averaged (1 = one).
     """
 
     hidden_layers: tuple[int, ...] = parse_hidden_layers(default("hidden_layers"))
     activation: str = default("activation")
     dropout: float = default("dropout")
+    ensemble: int = default("ensemble")
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "hidden_layers", parse_hidden_layers(self.hidden_layers))
         check("activation", self.activation)
         check("dropout", self.dropout)
+        check("ensemble", self.ensemble)
 
 
 @dataclass(frozen=True)
@@ -138,10 +141,11 @@ class TrainingConfig:
     Attributes:
         learning_rate: SGD step size.
         momentum: SGD momentum.
-        epochs: maximum number of passes over the training samples.
+        lr_schedule: "cosine" (decay to 0 over the epochs) or "constant".
+        epochs: number of passes over the training samples (fewer with early stopping).
         batch_size: samples per gradient step.
-        patience: stop after this many epochs without a lower validation loss (0 = never);
-            the weights of the best epoch are restored.
+        patience: stop after this many epochs without a lower validation loss and restore
+            the weights of the best epoch (0 = never: the last epoch's weights are kept).
         class_weights: weight the loss by inverse class frequency ("balanced").
         weight_decay: L2 penalty.
         seed: seed for weights and batch order (same data + seed = same model on CPU).
@@ -153,6 +157,7 @@ class TrainingConfig:
     # diverged on 200-band data.
     learning_rate: float = default("learning_rate")
     momentum: float = default("momentum")
+    lr_schedule: str = default("lr_schedule")
     epochs: int = default("epochs")
     batch_size: int = default("batch_size")
     patience: int = default("patience")
@@ -162,7 +167,7 @@ class TrainingConfig:
     device: str = default("device")
 
     def __post_init__(self) -> None:
-        for name in ("learning_rate", "momentum", "epochs", "batch_size", "patience",
+        for name in ("learning_rate", "momentum", "lr_schedule", "epochs", "batch_size", "patience",
                      "weight_decay", "seed", "device"):  # fmt: skip
             check(name, getattr(self, name))
 
@@ -257,10 +262,13 @@ def train_request(
             class_field, tuple(bands), v["pixel_rule"], v["max_per_class"] or None, seed
         ),  # fmt: skip
         split=SplitConfig(v["validation_share"], seed),
-        model=ModelConfig(parse_hidden_layers(v["hidden_layers"]), v["activation"], v["dropout"]),
+        model=ModelConfig(
+            parse_hidden_layers(v["hidden_layers"]), v["activation"], v["dropout"], v["ensemble"]
+        ),
         training=TrainingConfig(
             learning_rate=v["learning_rate"],
             momentum=v["momentum"],
+            lr_schedule=v["lr_schedule"],
             epochs=v["epochs"],
             batch_size=v["batch_size"],
             patience=v["patience"],

@@ -2,7 +2,8 @@
 
 Layout: 8-byte little-endian header length, a JSON header (tensor names, dtypes, shapes, byte
 offsets, and ``__metadata__`` holding this plugin's own JSON description), then the raw
-little-endian float32 tensor bytes. Loading parses JSON and copies bytes: it never executes
+little-endian float32 tensor bytes. Format version 2 stores an ensemble (weights stacked along a
+first axis of members); files of version 1 (one network) still load, as an ensemble of one. Loading parses JSON and copies bytes: it never executes
 code from the file (no pickle), and any safetensors reader can open it.
 """
 
@@ -24,7 +25,11 @@ from .fileio import OutputStage, output_path
 from .raster import RasterInfo
 
 FORMAT = "landcover_mlp"
-FORMAT_VERSION = 1
+# 1: one network; weights "layers.{i}.weight" (out, in) with i the index in torch's
+#    Sequential (0, 2, 4 ...; 0, 3, 6 ... with dropout).
+# 2: an ensemble; weights "layers.{j}.weight" (members, out, in) and biases (members, out),
+#    j = 0, 1, 2 ... the weight layers in order; header "model" has "ensemble".
+FORMAT_VERSION = 2
 MODEL_SUFFIX = ".safetensors"
 _MAX_HEADER = 64 * 1024 * 1024
 
@@ -34,7 +39,9 @@ class LandCoverModel:
     """A trained classifier and everything needed to apply and explain it.
 
     Attributes:
-        state: weights and standardisation buffers ("mean", "std", "layers.N.weight", ...).
+        state: weights and standardisation buffers: "mean" and "std" (bands,),
+            "layers.{i}.weight" (members, out, in) and "layers.{i}.bias" (members, out) for
+            the weight layers i = 0, 1, ... in order.
         bands: 1-based band numbers of the raster the model reads.
         band_names: names of those bands at training time.
         band_count: number of bands of the training raster.
@@ -78,6 +85,27 @@ class LandCoverModel:
             "metrics": self.metrics,
             "info": self.info,
         }
+
+    @property
+    def early_stopping_epoch(self) -> int | None:
+        """The epoch early stopping chose (to mark on loss curves), or None without early
+        stopping (the schedule's last epoch was kept)."""
+        if not self.training.get("patience"):
+            return None
+        best = self.info.get("best_epoch")
+        return int(best) if best else None
+
+    def describe_network(self) -> str:
+        """E.g. "ensemble of 5 networks 7-64-64-5 (relu), class probabilities averaged" or
+        "one network 7-64-64-5 (relu)"."""
+        sizes = "-".join(map(str, (len(self.bands), *self.model.hidden_layers, len(self.classes))))
+        k = self.model.ensemble
+        if k == 1:
+            return f"one network {sizes} ({self.model.activation})"
+        return (
+            f"ensemble of {k} networks {sizes} ({self.model.activation}), class probabilities "
+            "averaged"
+        )
 
     def describe_bands(self) -> str:
         """E.g. "7 bands (1: B1, 2: B2, ...) of a 8-band raster"."""
@@ -181,7 +209,8 @@ def load_model(path: str | Path) -> LandCoverModel:
         AttributeError,
     ):
         raise _not_a_model(path, "its header is not a Land Cover MLP description") from None
-    if header.get("format_version", 0) > FORMAT_VERSION:
+    version = header.get("format_version", 0)
+    if not isinstance(version, int) or version > FORMAT_VERSION:
         raise LandCoverError(
             f"'{path.name}' was written by a newer Land Cover MLP; update the plugin to load it."
         )
@@ -194,6 +223,8 @@ def load_model(path: str | Path) -> LandCoverModel:
                 raise ValueError(name)
             array = np.frombuffer(data[begin:end], dtype="<f4").astype(np.float32)
             state[name] = array.reshape(spec["shape"])
+        if version < 2:
+            state = _ensemble_of_one(state)
         model = LandCoverModel(
             state=state,
             bands=tuple(header["bands"]),
@@ -205,6 +236,7 @@ def load_model(path: str | Path) -> LandCoverModel:
                 **{
                     **header["model"],
                     "hidden_layers": tuple(header["model"]["hidden_layers"]),
+                    "ensemble": int(state["layers.0.weight"].shape[0]),
                 }
             ),
             training=header.get("training", {}),
@@ -212,19 +244,29 @@ def load_model(path: str | Path) -> LandCoverModel:
             metrics=header.get("metrics", {}),
             info=header.get("info", {}),
         )
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, IndexError) as exc:
         raise _not_a_model(path, f"it is damaged: {exc}") from None
     _check_shapes(model, path)
     return model
 
 
+def _ensemble_of_one(state: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """A format-1 state (one network, Sequential indices) as a format-2 ensemble of one."""
+    out = {k: v for k, v in state.items() if not k.startswith("layers.")}
+    indices = sorted({int(k.split(".")[1]) for k in state if k.startswith("layers.")})
+    for j, i in enumerate(indices):
+        out[f"layers.{j}.weight"] = state[f"layers.{i}.weight"][None]
+        out[f"layers.{j}.bias"] = state[f"layers.{i}.bias"][None]
+    return out
+
+
 def _check_shapes(model: LandCoverModel, path: Path) -> None:
     sizes = [len(model.bands), *model.model.hidden_layers, len(model.classes)]
-    weights = sorted(
-        (k for k in model.state if k.endswith(".weight")),
-        key=lambda k: int(k.split(".")[1]),
-    )
-    expected = [(sizes[i + 1], sizes[i]) for i in range(len(sizes) - 1)]
-    found = [tuple(model.state[k].shape) for k in weights]
-    if found != expected or model.state.get("mean", np.empty(0)).shape != (len(model.bands),):
+    k = model.model.ensemble
+    expected: dict[str, tuple[int, ...]] = {"mean": (len(model.bands),), "std": (len(model.bands),)}
+    for i in range(len(sizes) - 1):
+        expected[f"layers.{i}.weight"] = (k, sizes[i + 1], sizes[i])
+        expected[f"layers.{i}.bias"] = (k, sizes[i + 1])
+    found = {name: tuple(a.shape) for name, a in model.state.items()}
+    if found != expected:
         raise _not_a_model(path, "its weights do not match its description; it is damaged")

@@ -1,8 +1,10 @@
-"""The multilayer perceptron and the choice of device. Imports torch: import lazily."""
+"""The multilayer perceptron (an ensemble of them) and the choice of device. Imports torch:
+import lazily."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import math
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -11,14 +13,30 @@ from torch import nn
 
 from .errors import LandCoverError
 
-_ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
+_ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+    "relu": torch.relu,
+    "tanh": torch.tanh,
+    "sigmoid": torch.sigmoid,
+}
 
 
 class MLP(nn.Module):
-    """Fully connected network with input standardisation built in.
+    """An ensemble of ``members`` fully connected networks of one architecture, with input
+    standardisation built in.
 
-    ``forward`` returns logits; softmax gives class probabilities. ``mean`` and ``std`` are
-    buffers, so they travel with the weights in the model file.
+    The members share nothing but their input: each has its own weights, drawn with its own
+    seed, and during training its own order of the mini-batches. Their weights are stacked
+    along a first axis, so one batched matrix product (``torch.baddbmm``) runs a layer of
+    every member at once: on the CPU a step of five small networks costs little more than a
+    step of one, because a small network's step is dominated by per-operation overhead.
+    With ``members=1`` it is the plain multilayer perceptron of the lecture.
+
+    The ensemble's class probabilities are the mean of the members' softmax outputs (soft
+    voting; Hansen and Salamon 1990, Lakshminarayanan et al. 2017 "Deep ensembles").
+
+    Parameters: ``layers.{i}.weight`` of shape (members, out, in) and ``layers.{i}.bias`` of
+    shape (members, out), for i = 0 .. hidden layers; buffers ``mean`` and ``std`` of shape
+    (bands,) standardise the raw input, so they travel with the weights in the model file.
     """
 
     def __init__(
@@ -28,31 +46,63 @@ class MLP(nn.Module):
         n_classes: int,
         activation: str = "relu",
         dropout: float = 0.0,
+        members: int = 1,
     ) -> None:
         super().__init__()
         self.register_buffer("mean", torch.zeros(n_inputs))
         self.register_buffer("std", torch.ones(n_inputs))
-        layers: list[nn.Module] = []
-        width = n_inputs
-        for size in hidden_layers:
-            layers.append(nn.Linear(width, size))
-            layers.append(_ACTIVATIONS[activation]())
-            if dropout > 0:
-                layers.append(nn.Dropout(dropout))
-            width = size
-        layers.append(nn.Linear(width, n_classes))
-        self.layers = nn.Sequential(*layers)
+        self.members = members
+        self.activation: Callable[[torch.Tensor], torch.Tensor] = _ACTIVATIONS[activation]
+        self.dropout = dropout
+        sizes = [n_inputs, *hidden_layers, n_classes]
+        self.layers = nn.ModuleList()
+        for n_in, n_out in zip(sizes, sizes[1:]):
+            layer = nn.Module()
+            # nn.Linear's initialisation, member by member: U(-1/sqrt(in), 1/sqrt(in)) for
+            # weights and biases (kaiming_uniform with a = sqrt(5)).
+            bound = 1.0 / math.sqrt(n_in)
+            layer.weight = nn.Parameter(torch.empty(members, n_out, n_in).uniform_(-bound, bound))
+            layer.bias = nn.Parameter(torch.empty(members, n_out).uniform_(-bound, bound))
+            self.layers.append(layer)
 
     mean: torch.Tensor
     std: torch.Tensor
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits for a batch of raw (unstandardised) pixels, shape (n, bands)."""
-        return self.layers((x - self.mean) / self.std)
+    def member_logits(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits of every member, shape (members, n, classes).
 
-    def linear_layers(self) -> list[nn.Linear]:
-        """The Linear layers in order."""
-        return [m for m in self.layers if isinstance(m, nn.Linear)]
+        Args:
+            x: raw (unstandardised) pixels, (n, bands) for the same pixels in every member or
+                (members, n, bands) for each member's own pixels (training batches).
+        """
+        h = (x - self.mean) / self.std
+        if h.dim() == 2:
+            h = h.unsqueeze(0).expand(self.members, -1, -1)
+        last = len(self.layers) - 1
+        for i, layer in enumerate(self.layers):
+            weight: torch.Tensor = layer.weight  # type: ignore[assignment]
+            bias: torch.Tensor = layer.bias  # type: ignore[assignment]
+            h = torch.baddbmm(bias.unsqueeze(1), h, weight.transpose(1, 2))
+            if i < last:
+                h = self.activation(h)
+                if self.dropout > 0 and self.training:
+                    h = nn.functional.dropout(h, self.dropout, training=True)
+        return h
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Class probabilities of the ensemble for raw pixels ``x`` (n, bands): the mean of
+        the members' softmax outputs, shape (n, classes)."""
+        return torch.softmax(self.member_logits(x), dim=2).mean(0)
+
+
+def members_of(state: Mapping[str, np.ndarray]) -> int:
+    """Networks in the ensemble whose weights are ``state``."""
+    return int(np.asarray(state["layers.0.weight"]).shape[0])
+
+
+def layer_count(state: Mapping[str, np.ndarray]) -> int:
+    """Weight layers (hidden layers + 1) in ``state``."""
+    return sum(1 for k in state if k.startswith("layers.") and k.endswith(".weight"))
 
 
 def state_to_numpy(model: nn.Module) -> dict[str, np.ndarray]:
@@ -105,18 +155,15 @@ def select_device(requested: str = "auto") -> tuple[torch.device, str]:
 def score_state(
     state: Mapping[str, np.ndarray], model_config: Any, x: np.ndarray, y: np.ndarray
 ) -> tuple[np.ndarray, float]:
-    """Predicted class indices and mean (unweighted) cross-entropy of weights ``state`` on
-    samples ``x`` (n, bands) with labels ``y``."""
-    n_out = int(
-        state[
-            f"layers.{max(int(k.split('.')[1]) for k in state if k.endswith('.weight'))}.weight"
-        ].shape[0]
-    )
-    model = MLP(x.shape[1], model_config.hidden_layers, n_out, model_config.activation,
-                model_config.dropout)  # fmt: skip
+    """Predicted class indices and mean (unweighted) cross-entropy of the ensemble's
+    probabilities, for weights ``state`` on samples ``x`` (n, bands) with labels ``y`` (n,)."""
+    last = f"layers.{layer_count(state) - 1}.weight"
+    model = MLP(x.shape[1], model_config.hidden_layers, int(state[last].shape[1]),
+                model_config.activation, model_config.dropout, members_of(state))  # fmt: skip
     load_state(model, state)
     model.eval()
     with torch.no_grad():
-        logits = model(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)))
-        loss = nn.functional.cross_entropy(logits, torch.from_numpy(np.asarray(y, dtype=np.int64)))
-    return logits.argmax(1).numpy(), float(loss)
+        probs = model(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)))
+        target = torch.from_numpy(np.asarray(y, dtype=np.int64))
+        loss = nn.functional.nll_loss(torch.log(probs.clamp_min(1e-12)), target)
+    return probs.argmax(1).numpy(), float(loss)

@@ -50,11 +50,11 @@ def report_details(result: TrainResult) -> dict[str, Any]:
     """The facts shown beside a validation report."""
     model = result.model
     return {
-        "training pixels": result.n_train,
+        "model": model.describe_network(),
+        "pixels the saved model learnt from": result.n_train,
         "validation pixels": result.n_validation,
-        "best epoch": model.info.get("best_epoch"),
+        "epochs": model.info.get("best_epoch"),
         "device": model.info.get("device"),
-        "hidden layers": ",".join(map(str, model.model.hidden_layers)),
     }
 
 
@@ -102,7 +102,7 @@ def _stage_training_outputs(
     model = result.model
     save_model(model, model_path, stage=stage)
     if loss_curve:
-        best = model.info.get("best_epoch")
+        best = model.early_stopping_epoch
         plot_loss_curves(model.history, loss_curve, best, stage=stage)
         write_history_csv(model.history, Path(loss_curve).with_suffix(".csv"), stage=stage)
     if not report:

@@ -41,6 +41,10 @@ _CREATE = [
     "BIGTIFF=IF_SAFER",
 ]
 CONFIDENCE_NODATA = -1.0
+# exp() of a logit this far below the top one is 1.8e-35, still a normal float32: lower ones
+# give denormal numbers, which the CPU computes 20x slower (measured: the softmax of a
+# confident ensemble took half the prediction time), for probabilities that are 0 anyway.
+_EXP_FLOOR = -80.0
 
 
 def _fused_linear(torch: Any, activation: str) -> Any | None:
@@ -100,7 +104,7 @@ class Predictor:
     def __init__(self, model: LandCoverModel, device_name: str, chunk: int) -> None:
         import torch
 
-        from .network import select_device
+        from .network import layer_count, members_of, select_device
 
         self.torch = torch
         self.device, self.device_name = select_device(device_name)
@@ -108,29 +112,38 @@ class Predictor:
         state = model.state
         mean = state["mean"].astype(np.float64)
         std = state["std"].astype(np.float64)
-        keys = sorted(
-            (k for k in state if k.endswith(".weight")),
-            key=lambda k: int(k.split(".")[1]),
-        )
-        layers = []
-        for i, key in enumerate(keys):
-            w = state[key].astype(np.float64)
-            b = state[key[: -len("weight")] + "bias"].astype(np.float64)
-            if i == 0:  # (x - mean) / std folded into the first layer
-                w = w / std[None, :]
-                b = b - w @ mean
-            layers.append((w.astype(np.float32), b.astype(np.float32)))
+        n_layers = layer_count(state)
+        self.members = members_of(state)
 
         def tensor(a: np.ndarray) -> Any:
             return torch.from_numpy(np.ascontiguousarray(a)).to(self.device)
 
-        # Weights as (out, in). Hidden layers run pixels first, (n, in) @ (in, out); the output
-        # layer transposed, (classes, in) @ (in, n): measured fastest for each shape (a 64 -> 6
-        # product is 3x slower the other way round), and classes first suit the reductions.
-        self.hidden = [(tensor(w), tensor(b)) for w, b in layers[:-1]]
-        self.last = (tensor(layers[-1][0]), tensor(layers[-1][1][:, None]))
-        self.n_bands = layers[0][0].shape[1]
-        self.n_classes = layers[-1][0].shape[0]
+        layers = []  # per layer: weights (members, out, in), biases (members, out)
+        for i in range(n_layers):
+            w = state[f"layers.{i}.weight"].astype(np.float64)
+            b = state[f"layers.{i}.bias"].astype(np.float64)
+            if i == 0:  # (x - mean) / std folded into the first layer
+                w = w / std[None, None, :]
+                b = b - np.einsum("koi,i->ko", w, mean)
+            layers.append((w.astype(np.float32), b.astype(np.float32)))
+
+        # One network: weights as (out, in). Hidden layers run pixels first,
+        # (n, in) @ (in, out); the output layer transposed, (classes, in) @ (in, n): measured
+        # fastest for each shape (a 64 -> 6 product is 3x slower the other way round), and
+        # classes first suit the reductions.
+        self.hidden = [(tensor(w[0]), tensor(b[0])) for w, b in layers[:-1]]
+        self.last = (tensor(layers[-1][0][0]), tensor(layers[-1][1][0][:, None]))
+        # An ensemble: the same layout per member; the members' logits go into one
+        # (members, classes, chunk) buffer so that the softmax and the mean run once per chunk.
+        self.nets = [
+            (
+                [(tensor(w[m]), tensor(b[m])) for w, b in layers[:-1]],
+                (tensor(layers[-1][0][m]), tensor(layers[-1][1][m][:, None])),
+            )
+            for m in range(self.members)
+        ]
+        self.n_bands = int(state["layers.0.weight"].shape[2])
+        self.n_classes = int(state[f"layers.{n_layers - 1}.weight"].shape[1])
         act = model.model.activation
         self.activation = getattr(torch, act + "_")  # in place: relu_, tanh_, sigmoid_
         self.fused = _fused_linear(torch, act) if self.cpu else None
@@ -147,9 +160,43 @@ class Predictor:
         torch, c, k, on = self.torch, self.chunk, self.n_classes, {"device": self.device}
         x = torch.zeros((c, self.n_bands))  # zeros: padding must be finite, never garbage
         hidden = [] if self.fused else [torch.empty((c, w.shape[0]), **on) for w, _ in self.hidden]
+        if self.members > 1:
+            hidden = hidden + [torch.empty((self.members, k, c), **on)]
         return {"x": x, "x_np": x.numpy(), "hidden": hidden, "logits": torch.empty((k, c), **on),
                 "probs": torch.empty((k, c), **on), "top": torch.empty(c, **on),
+                "member_top": torch.empty((self.members, 1, c), **on),
+                "member_sum": torch.empty((self.members, 1, c), **on),
                 "index": torch.empty(c, dtype=torch.int64, **on)}  # fmt: skip
+
+    def _logits(self, buf: dict[str, Any], h: Any, member: int = 0,
+                out: Any = None) -> Any:  # fmt: skip
+        """One network's logits (classes, chunk) of the chunk ``h`` (chunk, bands)."""
+        torch = self.torch
+        hidden, last = self.nets[member] if self.members > 1 else (self.hidden, self.last)
+        if self.fused is not None:
+            for w, b in hidden:  # a fresh output each layer: oneDNN has no out=
+                h = self.fused(h, w, b)
+        else:
+            for (w, b), act in zip(hidden, buf["hidden"]):
+                torch.addmm(b, h, w.T, out=act)
+                self.activation(act)
+                h = act
+        logits = buf["logits"] if out is None else out
+        torch.addmm(last[1], last[0], h.T, out=logits)
+        return logits
+
+    def _ensemble_probs(self, buf: dict[str, Any], h: Any) -> Any:
+        """The ensemble's mean class probabilities (classes, chunk) of ``h`` (chunk, bands)."""
+        torch = self.torch
+        logits = buf["hidden"][-1]  # (members, classes, chunk)
+        for m in range(self.members):
+            self._logits(buf, h, m, logits[m])
+        # Each member's softmax from its max: exp(l - max) / sum, then the mean over members.
+        torch.amax(logits, 1, keepdim=True, out=buf["member_top"])
+        logits.sub_(buf["member_top"]).clamp_min_(_EXP_FLOOR).exp_()
+        torch.sum(logits, 1, keepdim=True, out=buf["member_sum"])
+        logits.div_(buf["member_sum"])
+        return torch.mean(logits, 0, out=buf["probs"])
 
     def _work(self, buf: dict[str, Any], x: np.ndarray, starts: Iterator[int], labels: np.ndarray,
               top: np.ndarray | None, probs: np.ndarray | None) -> None:  # fmt: skip
@@ -162,28 +209,29 @@ class Predictor:
                 # Cast and transpose in one copy: oneDNN wants pixels x bands contiguous.
                 np.copyto(buf["x_np"][: e - s], x[:, s:e].T, casting="unsafe")
                 h = buf["x"] if self.cpu else buf["x"].to(self.device)
-                if self.fused is not None:
-                    for w, b in self.hidden:  # a fresh output each layer: oneDNN has no out=
-                        h = self.fused(h, w, b)
-                else:
-                    for (w, b), out in zip(self.hidden, buf["hidden"]):
-                        torch.addmm(b, h, w.T, out=out)
-                        self.activation(out)
-                        h = out
-                logits = buf["logits"]
-                torch.addmm(self.last[1], self.last[0], h.T, out=logits)
-                # max() with out= is ~20x faster than argmax() along the first axis.
-                torch.max(logits, 0, out=(buf["top"], buf["index"]))
-                labels[s:e] = buf["index"][: e - s].cpu().numpy()
-                if top is None and probs is None:
+                if self.members == 1:
+                    logits = self._logits(buf, h)
+                    # max() with out= is ~20x faster than argmax() along the first axis.
+                    torch.max(logits, 0, out=(buf["top"], buf["index"]))
+                    labels[s:e] = buf["index"][: e - s].cpu().numpy()
+                    if top is None and probs is None:
+                        continue
+                    # Softmax from the max already at hand: p = exp(l - max) / sum.
+                    p = torch.sub(logits, buf["top"], out=buf["probs"])
+                    p.clamp_min_(_EXP_FLOOR).exp_()
+                    total = p.sum(0)
+                    if top is not None:
+                        top[s:e] = total.reciprocal()[: e - s].cpu().numpy()
+                    if probs is not None:
+                        probs[:, s:e] = p.div_(total)[:, : e - s].cpu().numpy()
                     continue
-                # Softmax from the max already at hand: p = exp(l - max) / sum.
-                p = torch.sub(logits, buf["top"], out=buf["probs"]).exp_()
-                total = p.sum(0)
+                p = self._ensemble_probs(buf, h)
+                torch.max(p, 0, out=(buf["top"], buf["index"]))
+                labels[s:e] = buf["index"][: e - s].cpu().numpy()
                 if top is not None:
-                    top[s:e] = total.reciprocal()[: e - s].cpu().numpy()
+                    top[s:e] = buf["top"][: e - s].cpu().numpy()
                 if probs is not None:
-                    probs[:, s:e] = p.div_(total)[:, : e - s].cpu().numpy()
+                    probs[:, s:e] = p[:, : e - s].cpu().numpy()
 
     def predict(
         self,

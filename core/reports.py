@@ -13,13 +13,14 @@ from typing import Any
 from .accuracy import AccuracyReport
 from .fileio import OutputStage, output_path
 
-HISTORY_COLUMNS = ("epoch", "train_loss", "val_loss", "val_accuracy")
+HISTORY_COLUMNS = ("epoch", "train_loss", "val_loss", "val_accuracy", "final_train_loss", "lr")
 
 
 def write_history_csv(
     history: Sequence[dict[str, float]], path: str | Path, *, stage: OutputStage | None = None
 ) -> Path:
-    """One row per epoch: epoch, train_loss, val_loss, val_accuracy (empty when unknown).
+    """One row per epoch: epoch, train_loss, val_loss, val_accuracy, final_train_loss (the
+    saved model's run on all polygons, after an assessment run), lr (empty when unknown).
 
     Args:
         history: one record per epoch.
@@ -36,6 +37,10 @@ def write_history_csv(
         for rec in history:
             writer.writerow(["" if rec.get(k) is None else rec.get(k) for k in HISTORY_COLUMNS])
     return path
+
+
+def _two_runs(history: Sequence[dict[str, float]]) -> bool:
+    return any("final_train_loss" in r for r in history)
 
 
 def plot_loss_curves(
@@ -65,12 +70,20 @@ def plot_loss_curves(
     epochs = [r["epoch"] for r in history]
     fig = Figure(figsize=(7, 4.2), dpi=110)
     ax = fig.add_subplot(1, 1, 1)
-    ax.plot(
-        epochs,
-        [r["train_loss"] for r in history],
-        label="training loss",
-        color="#1f77b4",
-    )
+    if any("train_loss" in r for r in history):
+        ax.plot(
+            epochs,
+            [r.get("train_loss", math.nan) for r in history],
+            label="training loss" + (" (assessment run)" if _two_runs(history) else ""),
+            color="#1f77b4",
+        )
+    if _two_runs(history):
+        ax.plot(
+            epochs,
+            [r.get("final_train_loss", math.nan) for r in history],
+            label="training loss, all polygons (saved model)",
+            color="#7f7f7f",
+        )
     if any("val_loss" in r for r in history):
         ax.plot(
             epochs,
@@ -178,6 +191,7 @@ th{{background:#f4f4f4}} td.diag{{background:#e3f2e1;font-weight:bold}}
 <p class="big">Overall accuracy <b>{_pct(report.overall_accuracy)}</b> &middot; kappa <b>{kappa}</b>
 &middot; {report.n_pixels} reference pixels</p>
 <p>How this accuracy was estimated: <b>{e(report.method or "not stated")}</b>.</p>
+{f"<p>Model scored: {e(report.assessed_model)}.</p>" if report.assessed_model else ""}
 {f'<h2>Warnings</h2><ul class="warn">{warn}</ul>' if warn else ""}
 <h2>Confusion matrix</h2>
 <p>Rows are the reference (truth), columns the predicted class.</p>

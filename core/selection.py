@@ -1,8 +1,9 @@
 """Model selection: k-fold cross-validation grouped by polygon and a hyperparameter search.
 
 Folds never share a polygon (nearby pixels are near-duplicates, so a pixel split would flatter
-every configuration). Early stopping inside a fold watches an inner polygon split of that
-fold's training part, never the fold being scored.
+every configuration). Each fold's model is trained as the saved model is: on the fold's whole
+training part for the schedule's epochs; with early stopping (patience > 0) it watches an
+inner polygon split of that training part, never the fold being scored.
 """
 
 from __future__ import annotations
@@ -193,8 +194,11 @@ def cross_validate(
         if not test.any():
             continue
         train_part = samples.subset(~test)
-        inner = split_by_polygon(train_part, SplitConfig(0.2, training.seed))
-        fit, stop = train_part.subset(inner.train), train_part.subset(inner.validation)
+        if training.patience:  # early stopping watches an inner split, never the fold scored
+            inner = split_by_polygon(train_part, SplitConfig(0.2, training.seed))
+            fit, stop = train_part.subset(inner.train), train_part.subset(inner.validation)
+        else:  # as the saved model: the whole training part, for the schedule's epochs
+            fit, stop = train_part, train_part.subset(np.zeros(len(train_part), dtype=bool))
         net = train_network(
             fit.x, fit.y, stop.x if len(stop) else None, stop.y if len(stop) else None,
             len(samples.classes), model_config, training, hooks.scaled(100 * f / k, 100 * (f + 1) / k),

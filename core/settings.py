@@ -24,6 +24,7 @@ ACTIVATIONS = ("relu", "tanh", "sigmoid")
 PIXEL_RULES = ("centre", "all_touched")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 STRATEGIES = ("grid", "random")
+LR_SCHEDULES = ("cosine", "constant")
 
 KINDS = ("int", "float", "bool", "choice", "text")
 
@@ -189,6 +190,11 @@ SETTINGS: tuple[Setting, ...] = (
        "Probability of dropping each hidden neuron during training (regularisation).",
        unit="probability", minimum=0.0, maximum=0.9, decimals=2, step=0.05, group="model",
        zero_means="off"),
+    _S("ensemble", "int", 5, "Networks in the ensemble",
+       "Networks of this architecture trained at once, each from its own random weights and "
+       "batch order; the map averages their class probabilities, so it depends far less on "
+       "the seed. 1 = a single network.",
+       unit="networks", minimum=1, maximum=32, group="model"),
     # -- gradient descent --------------------------------------------------------------------
     _S("learning_rate", "float", 0.01, "Learning rate",
        "Step size of mini-batch gradient descent; lower it if the loss jumps or diverges.",
@@ -196,6 +202,12 @@ SETTINGS: tuple[Setting, ...] = (
     _S("momentum", "float", 0.9, "Momentum",
        "Momentum of gradient descent: adds a share of the previous step.",
        minimum=0.0, maximum=0.999, decimals=3, step=0.05, zero_means="plain gradient descent"),
+    _S("lr_schedule", "choice", "cosine", "Learning-rate schedule",
+       "cosine: the learning rate falls from its value to 0 along half a cosine over the "
+       "epochs (large steps first, then small ones that settle); constant: the same rate "
+       "throughout.",
+       choices=LR_SCHEDULES,
+       choice_labels=("Cosine decay to 0", "Constant")),
     _S("batch_size", "int", 16, "Batch size", "Samples per gradient step.",
        unit="samples", minimum=1, maximum=1_000_000),
     _S("epochs", "int", 300, "Epochs", "Maximum passes over the training samples.",

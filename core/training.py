@@ -23,8 +23,10 @@ class TrainedNetwork:
 
     Attributes:
         state: weights and standardisation buffers (float32 numpy).
-        history: one record per epoch: epoch, train_loss, val_loss, val_accuracy, lr.
-        best_epoch: epoch whose weights were kept (1-based).
+        history: one record per epoch: epoch, train_loss (mean over the members),
+            val_loss and val_accuracy (the ensemble's), lr (at the epoch's end).
+        best_epoch: epoch whose weights were kept (1-based; the last one without early
+            stopping).
         stopped_early: early stopping ended training before the last epoch.
         device: description of the device used.
         seconds: wall time of training.
@@ -45,22 +47,6 @@ def class_weights(y: np.ndarray, n_classes: int) -> np.ndarray:
     return weights.astype(np.float32)
 
 
-def _evaluate(
-    model: MLP, x: torch.Tensor, y: torch.Tensor, loss_fn: nn.Module
-) -> tuple[float, float]:
-    model.eval()
-    with torch.no_grad():
-        total_loss, correct = 0.0, 0
-        for start in range(0, x.shape[0], 65536):
-            logits = model(x[start : start + 65536])
-            target = y[start : start + 65536]
-            total_loss += float(loss_fn(logits, target)) * target.shape[0]
-            correct += int((logits.argmax(1) == target).sum())
-    model.train()
-    n = max(1, x.shape[0])
-    return total_loss / n, correct / n
-
-
 def train_network(
     x_train: np.ndarray,
     y_train: np.ndarray,
@@ -73,8 +59,14 @@ def train_network(
 ) -> TrainedNetwork:
     """Train an MLP on standardised pixels.
 
-    Early stopping watches the validation loss (the training loss when there is no
-    validation set) and restores the weights of the best epoch.
+    ``model_config.ensemble`` networks are trained at once (see :class:`network.MLP`), each
+    with its own first weights and batch order, by mini-batch gradient descent with momentum;
+    the learning rate follows ``config.lr_schedule`` (:func:`learning_rate_at`). With
+    ``config.patience`` > 0, early stopping watches the ensemble's validation loss (the
+    training loss when there is no validation set) and restores the weights of the best
+    epoch; with 0 (the default) the weights of the last epoch are kept. The history's
+    ``train_loss`` is the mean of the members' training losses; ``val_loss`` and
+    ``val_accuracy`` are the ensemble's (probabilities averaged).
 
     Args:
         x_train: training features (n, bands), raw values.
@@ -106,6 +98,51 @@ def train_network(
         )
 
 
+def learning_rate_at(config: TrainingConfig, step: int, total: int) -> float:
+    """The learning rate of gradient step ``step`` (0-based) of ``total``.
+
+    "cosine" decays it from ``config.learning_rate`` to 0 along half a cosine,
+    lr * (1 + cos(pi * step / total)) / 2 (Loshchilov and Hutter 2017, "SGDR", without
+    restarts): large steps first, then small ones that settle in a minimum, so the last
+    epoch's weights are good ones and no held-out data is needed to pick an epoch.
+    "constant" keeps ``config.learning_rate`` throughout (the lecture's plain gradient descent).
+    """
+    if config.lr_schedule == "constant" or total <= 0:
+        return config.learning_rate
+    return config.learning_rate * 0.5 * (1.0 + math.cos(math.pi * min(step, total) / total))
+
+
+def _member_losses(
+    logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None
+) -> torch.Tensor:
+    """Mean cross-entropy of each member over its own batch, shape (members,).
+
+    ``logits`` (members, b, classes), ``target`` (members, b). With class weights it is
+    torch's weighted mean, sum(w_i * loss_i) / sum(w_i), per member.
+    """
+    k, b, c = logits.shape
+    each = nn.functional.cross_entropy(
+        logits.reshape(k * b, c), target.reshape(k * b), weight=weight, reduction="none"
+    ).view(k, b)
+    if weight is None:
+        return each.mean(1)
+    return each.sum(1) / weight[target].sum(1)
+
+
+def _evaluate(
+    model: MLP, x: torch.Tensor, y: torch.Tensor, weight: torch.Tensor | None
+) -> tuple[float, float]:
+    """The ensemble's loss (cross-entropy of its averaged probabilities, class-weighted as in
+    training) and accuracy on ``x`` (n, bands), ``y`` (n,)."""
+    model.eval()
+    with torch.no_grad():
+        probs = torch.cat([model(x[s : s + 65536]) for s in range(0, x.shape[0], 65536)])
+        loss = nn.functional.nll_loss(torch.log(probs.clamp_min(1e-12)), y, weight=weight)
+        correct = int((probs.argmax(1) == y).sum())
+    model.train()
+    return float(loss), correct / max(1, x.shape[0])
+
+
 def _train_network(
     x_train: np.ndarray,
     y_train: np.ndarray,
@@ -120,7 +157,12 @@ def _train_network(
     if len(y_train) == 0:
         raise LandCoverError("No training samples are left: draw more training polygons.")
     device, device_name = select_device(config.device)
-    hooks.log(f"Training on {device_name}.")
+    members = model_config.ensemble
+    hooks.log(
+        f"Training {members} network(s) at once on {device_name}."
+        if members > 1
+        else f"Training on {device_name}."
+    )
     started = time.perf_counter()
     has_val = x_val is not None and y_val is not None and len(y_val) > 0
     mean = x_train.mean(axis=0, dtype=np.float64)
@@ -134,6 +176,7 @@ def _train_network(
             n_classes,
             model_config.activation,
             model_config.dropout,
+            members,
         )
     model.mean.copy_(torch.from_numpy(mean.astype(np.float32)))
     model.std.copy_(torch.from_numpy(std.astype(np.float32)))
@@ -146,7 +189,6 @@ def _train_network(
     weight = None
     if config.class_weights:
         weight = torch.from_numpy(class_weights(np.asarray(y_train), n_classes)).to(device)
-    loss_fn = nn.CrossEntropyLoss(weight=weight)
     optimiser = torch.optim.SGD(
         model.parameters(),
         lr=config.learning_rate,
@@ -156,38 +198,52 @@ def _train_network(
     generator = torch.Generator().manual_seed(config.seed)
     n = xt.shape[0]
     batch = min(config.batch_size, n)
+    total_steps = config.epochs * math.ceil(n / batch)
+    step = 0
     history: list[dict[str, float]] = []
     best_loss, best_epoch, best_state = math.inf, 0, state_to_numpy(model)
     stale = 0
     stopped_early = False
     model.train()
     for epoch in range(1, config.epochs + 1):
-        order = torch.randperm(n, generator=generator).to(device)
-        running = 0.0
+        # Each member its own order of the samples: the members differ by their first weights
+        # and by the batches they see.
+        order = torch.stack([torch.randperm(n, generator=generator) for _ in range(members)])
+        order = order.to(device)
+        running = torch.zeros(members, device=device)
         for start in range(0, n, batch):
             hooks.check()
-            idx = order[start : start + batch]
+            for group in optimiser.param_groups:
+                group["lr"] = learning_rate_at(config, step, total_steps)
+            idx = order[:, start : start + batch]
             optimiser.zero_grad(set_to_none=True)
-            loss = loss_fn(model(xt[idx]), yt[idx])
-            loss.backward()
+            losses = _member_losses(model.member_logits(xt[idx]), yt[idx], weight)
+            losses.sum().backward()  # members share no weight: each gets its own gradient
             optimiser.step()
-            running += float(loss.detach()) * idx.shape[0]
-        train_loss = running / n
+            running += losses.detach() * idx.shape[1]
+            step += 1
+        train_loss = float(running.mean()) / n
         if not math.isfinite(train_loss):
             raise LandCoverError(
                 "Training diverged (the loss is no longer a number): lower the learning rate "
                 f"(now {config.learning_rate}) or the momentum."
             )
-        record: dict[str, float] = {"epoch": epoch, "train_loss": train_loss}
+        record: dict[str, float] = {
+            "epoch": epoch,
+            "train_loss": train_loss,
+            "lr": learning_rate_at(config, step, total_steps),
+        }
         if has_val:
-            val_loss, val_acc = _evaluate(model, xv, yv, loss_fn)
+            val_loss, val_acc = _evaluate(model, xv, yv, weight)
             record.update(val_loss=val_loss, val_accuracy=val_acc)
             watched = val_loss
         else:
             watched = train_loss
         history.append(record)
         hooks.epoch(dict(record))
-        if watched < best_loss - 1e-6:
+        if not config.patience:
+            best_epoch = epoch
+        elif watched < best_loss - 1e-6:
             best_loss, best_epoch, stale = watched, epoch, 0
             best_state = state_to_numpy(model)
         else:
@@ -197,6 +253,8 @@ def _train_network(
             stopped_early = epoch < config.epochs
             hooks.log(f"Early stopping at epoch {epoch}: best epoch was {best_epoch}.")
             break
+    if not config.patience:
+        best_state = state_to_numpy(model)
     hooks.progress(100.0)
     return TrainedNetwork(
         state=best_state,

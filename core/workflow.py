@@ -14,7 +14,7 @@ import numpy as np
 
 from .accuracy import AccuracyReport, assess
 from .callbacks import Hooks
-from .config import SplitConfig, TrainRequest
+from .config import ModelConfig, SplitConfig, TrainingConfig, TrainRequest
 from .errors import LandCoverError
 from .model_io import LandCoverModel
 from .raster import raster_info
@@ -170,22 +170,125 @@ def _build_model(request: TrainRequest, samples: Samples, net: TrainedNetwork,
     )
 
 
-def _validate(model: LandCoverModel, val: Samples, method: str, warnings: list[str],
-              hooks: Hooks) -> tuple[LandCoverModel, AccuracyReport]:  # fmt: skip
-    """The validation report, and the model with it as its metrics."""
+#: ``assessed_model`` of a report scored by an assessment run on held-out polygons.
+ASSESSED_WITHOUT = (
+    "a model of the same settings trained without the held-out polygons; the saved model "
+    "was then trained on all training polygons, these included"
+)
+#: ``assessed_model`` of a report scored by the saved model itself (separate validation layer).
+ASSESSED_SAVED = "the saved model itself, which never saw these polygons"
+
+
+def _assess(model: LandCoverModel, val: Samples, method: str, warnings: list[str], hooks: Hooks,
+            assessed: str, saw: bool) -> AccuracyReport:  # fmt: skip
+    """The validation report of ``model`` on ``val``, saying which model was scored."""
     report = assess(val.y, predict_samples(model, val.x), model.classes, method, warnings)
+    report = replace(report, assessed_model=assessed, saved_model_saw_reference=saw)
     hooks.log(
-        f"Validation: overall accuracy {report.overall_accuracy:.1%}, kappa {report.kappa:.3f}."
+        f"Validation: overall accuracy {report.overall_accuracy:.1%}, kappa {report.kappa:.3f} "
+        f"({assessed})."
     )
-    return replace(model, metrics=report.to_dict()), report
+    return report
+
+
+def final_training(training: TrainingConfig, assessment: TrainedNetwork | None) -> TrainingConfig:
+    """The training settings of the saved model's run on all polygons.
+
+    Without early stopping it is the assessed recipe itself (same epochs, schedule, ensemble).
+    With early stopping (``patience`` > 0) the assessment run chose the epochs: the saved
+    model trains for the best epoch's count, with no held-out data left to watch.
+    """
+    if training.patience and assessment is not None:
+        return replace(training, epochs=max(1, assessment.best_epoch), patience=0)
+    return training
+
+
+def _merge_histories(first: list[dict[str, float]],
+                     final: list[dict[str, float]]) -> list[dict[str, float]]:  # fmt: skip
+    """The assessment run's records with the saved model's training loss added as
+    ``final_train_loss``, by epoch."""
+    merged = {int(r["epoch"]): dict(r) for r in first}
+    for r in final:
+        merged.setdefault(int(r["epoch"]), {"epoch": r["epoch"]})["final_train_loss"] = r[
+            "train_loss"
+        ]
+    return [merged[e] for e in sorted(merged)]
+
+
+def fit_networks(
+    train: Samples,
+    val: Samples | None,
+    held_out: bool,
+    model_config: ModelConfig,
+    training: TrainingConfig,
+    hooks: Hooks | None = None,
+) -> tuple[TrainedNetwork, TrainedNetwork | None]:
+    """The saved model's networks, and the assessment run's when there is one.
+
+    With ``held_out`` (``val`` is polygons held out of the training layer) the recipe is first
+    trained on ``train`` alone, watching ``val`` (the *assessment run*), then on ``train`` and
+    ``val`` together (the saved model; see :func:`final_training` for its epochs). Otherwise one
+    run trains on ``train``, watching ``val`` when given.
+
+    Args:
+        train: training pixels (n, bands) with classes.
+        val: validation pixels, or None.
+        held_out: ``val`` comes from the training polygons (else: a separate layer or None).
+        model_config: architecture and ensemble size.
+        training: gradient descent settings.
+        hooks: progress, per-epoch records, cancel, log.
+
+    Returns:
+        ``(saved, assessment)``: the saved model's network (its history has the assessment
+        run's records with ``final_train_loss`` added) and the assessment run (or None).
+    """
+    from .training import train_network
+
+    hooks = hooks or Hooks()
+    n_classes = len(train.classes)
+    if not held_out or val is None or not len(val):
+        net = train_network(
+            train.x, train.y, val.x if val is not None else None,
+            val.y if val is not None else None, n_classes, model_config, training, hooks,
+        )  # fmt: skip
+        return net, None
+    hooks.log("Assessment run: training without the held-out polygons...")
+    first = train_network(train.x, train.y, val.x, val.y, n_classes, model_config, training,
+                          hooks.scaled(0, 50))  # fmt: skip
+    hooks.log("Training the saved model on all training polygons...")
+    x = np.concatenate([train.x, val.x])
+    y = np.concatenate([train.y, val.y])
+    net = train_network(x, y, None, None, n_classes, model_config,
+                        final_training(training, first),
+                        hooks.scaled(50, 100).renaming({"train_loss": "final_train_loss"}))  # fmt: skip
+    return replace(
+        net,
+        history=_merge_histories(first.history, net.history),
+        best_epoch=first.best_epoch,
+        stopped_early=first.stopped_early,
+        seconds=first.seconds + net.seconds,
+    ), first
 
 
 def train_model(request: TrainRequest, hooks: Hooks | None = None) -> TrainResult:
-    """Sample, split, train and assess: a model ready to classify.
+    """Sample, split, assess and train: a model ready to classify, trained on every training
+    polygon.
+
+    One policy for every route (command line, Processing, dialog, the search's final model):
+
+    - Polygons held out of the training layer (``validation_share`` > 0): an *assessment
+      run* trains the same recipe on the other polygons and is scored on the held-out ones;
+      that score is the reported accuracy (and, with early stopping, it chooses the number of
+      epochs). Then the saved model is trained on ALL training polygons, held-out ones
+      included: the report says so (``assessed_model``, ``saved_model_saw_reference``).
+    - A separate validation layer: the saved model trains on all training polygons and is
+      itself scored on the validation layer, which it never saw.
+    - No validation (share 0): one run on all polygons, no accuracy.
 
     Args:
         request: raster, polygons and all settings.
-        hooks: progress (0-100 over the whole job), per-epoch history, cancel, log.
+        hooks: progress (0-100 over the whole job), per-epoch history (the saved model's run
+            on all polygons sends ``final_train_loss`` instead of ``train_loss``), cancel, log.
 
     Returns:
         The model and its validation report.
@@ -194,8 +297,6 @@ def train_model(request: TrainRequest, hooks: Hooks | None = None) -> TrainResul
         LandCoverError: bad input (message says what to change).
         CancelledError: the user cancelled.
     """
-    from .training import train_network
-
     hooks = hooks or Hooks()
     started = time.perf_counter()
     samples = _training_samples(request, hooks.scaled(0, 8))
@@ -204,22 +305,24 @@ def train_model(request: TrainRequest, hooks: Hooks | None = None) -> TrainResul
         hooks.log("Warning: " + w)
     _warn_missing_validation(val, warnings)
     n_val = len(val) if val is not None else 0
+    held_out = split is not None and n_val > 0
     hooks.log(
         f"{len(train)} training and {n_val} validation pixels, "
         f"{len(samples.classes)} classes, {len(samples.bands)} bands."
     )
-    net = train_network(
-        train.x,
-        train.y,
-        val.x if val is not None else None,
-        val.y if val is not None else None,
-        len(samples.classes),
-        request.model,
-        request.training,
-        hooks.scaled(10, 100),
-    )
-    model = _build_model(request, samples, net, split, method, len(train), n_val)
+    net, first = fit_networks(train, val, held_out, request.model, request.training,
+                              hooks.scaled(10, 100))  # fmt: skip
     report = None
-    if val is not None and len(val):
-        model, report = _validate(model, val, method, warnings, hooks)
-    return TrainResult(model, report, len(train), n_val, time.perf_counter() - started)
+    if first is not None:
+        assert val is not None
+        assessed = _build_model(request, samples, first, split, method, len(train), n_val)
+        report = _assess(assessed, val, method, warnings, hooks, ASSESSED_WITHOUT, True)
+        model = _build_model(request, samples, net, split, method, len(samples), n_val)
+    else:
+        model = _build_model(request, samples, net, split, method, len(train), n_val)
+        if val is not None and n_val:
+            report = _assess(model, val, method, warnings, hooks, ASSESSED_SAVED, False)
+    if report is not None:
+        model = replace(model, metrics=report.to_dict())
+    n_saved = len(samples) if held_out else len(train)
+    return TrainResult(model, report, n_saved, n_val, time.perf_counter() - started)

@@ -7,17 +7,14 @@ from typing import Any
 
 from qgis.core import Qgis, QgsMessageLog, QgsProcessingFeedback
 
-from ..core.callbacks import Hooks
+from ..core.callbacks import Hooks, describe_epoch
 
 LOG_TAG = "Land Cover MLP"
 
 
 def format_epoch(rec: dict[str, Any]) -> str:
     """One log line per epoch."""
-    text = f"Epoch {rec['epoch']}: training loss {rec['train_loss']:.4f}"
-    if rec.get("val_loss") is not None:
-        text += f", validation loss {rec['val_loss']:.4f}, accuracy {rec['val_accuracy']:.1%}"
-    return text
+    return describe_epoch(rec)
 
 
 def hooks_from_feedback(feedback: QgsProcessingFeedback | None, log_epochs: bool = True) -> Hooks:

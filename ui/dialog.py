@@ -222,7 +222,7 @@ class LandCoverDialog(QDialog, FORM_CLASS):
         self.result = result
         self._set_running(False)
         self.progressBar.setValue(100)
-        self.loss_plot.mark_epoch(result.model.info.get("best_epoch"))
+        self.loss_plot.mark_epoch(result.model.early_stopping_epoch)
         results.show_result(self.summaryLabel, self.resultTable, self.outputsLabel, result)
         self._add_layers(result)
         pixels = result.prediction.valid_pixels

@@ -1,7 +1,9 @@
 """A small live plot of the loss curves painted with QPainter (no plotting library needed).
 
 Training and validation loss share the left axis; validation accuracy (0-100 %) uses the right
-axis. Points arrive one epoch at a time through :meth:`LossPlot.add_epoch`.
+axis. For an ensemble, the training loss is the mean of its networks' losses and the validation
+curves are the ensemble's (probabilities averaged). When polygons were held out, a second run
+trains the saved model on all polygons: its training loss is the grey curve. Points arrive one epoch at a time through :meth:`LossPlot.add_epoch`.
 """
 
 from __future__ import annotations
@@ -16,10 +18,12 @@ from qgis.PyQt.QtWidgets import QSizePolicy, QWidget
 
 # Same colours as the PNG written by core.reports.plot_loss_curves.
 TRAIN_COLOUR = QColor("#1f77b4")
+FINAL_COLOUR = QColor("#7f7f7f")
 VAL_COLOUR = QColor("#d62728")
 ACC_COLOUR = QColor("#2ca02c")
 SERIES = (
     ("train_loss", "training loss", TRAIN_COLOUR, Qt.PenStyle.SolidLine),
+    ("final_train_loss", "saved model (all polygons)", FINAL_COLOUR, Qt.PenStyle.SolidLine),
     ("val_loss", "validation loss", VAL_COLOUR, Qt.PenStyle.SolidLine),
     ("val_accuracy", "validation accuracy", ACC_COLOUR, Qt.PenStyle.DashLine),
 )
@@ -120,7 +124,11 @@ class LossPlot(QWidget):
             )
             painter.end()
             return
-        losses = [v for key in ("train_loss", "val_loss") for _, v in self._values(key)]
+        losses = [
+            v
+            for key in ("train_loss", "val_loss", "final_train_loss")
+            for _, v in self._values(key)
+        ]
         loss_ticks = nice_ticks(0.0, max(max(losses, default=1.0), 1e-6) * 1.05)
         y_max = loss_ticks[-1] if loss_ticks[-1] > 0 else 1.0
         last_epoch = max(int(r["epoch"]) for r in self.records)

@@ -49,10 +49,12 @@ def summary_html(result: TrainClassifyResult) -> str:
     text = (
         f"<b>Overall accuracy {_pct(report.overall_accuracy)}</b> &middot; "
         f"<b>kappa {kappa}</b> &middot; {report.n_pixels} validation pixels, "
-        f"{result.training.n_train} training pixels<br>"
-        f"<small>Estimated by {html.escape(report.method or 'validation')}; best epoch "
-        f"{result.model.info.get('best_epoch')} on {html.escape(str(result.model.info.get('device')))}."
-        "</small>"
+        f"{result.training.n_train} pixels learnt by the saved model<br>"
+        f"<small>Estimated by {html.escape(report.method or 'validation')}"
+        + (f", scoring {html.escape(report.assessed_model)}" if report.assessed_model else "")
+        + f". Model: {html.escape(result.model.describe_network())}; "
+        f"{result.model.info.get('best_epoch')} epochs on "
+        f"{html.escape(str(result.model.info.get('device')))}.</small>"
     )
     for warning in report.warnings:
         text += f"<br><small>&#9888; {html.escape(warning)}</small>"

@@ -25,12 +25,12 @@ class TrainAlgorithm(LandCoverAlgorithm):
 
     def shortHelpString(self) -> str:  # noqa: N802 - QGIS virtual
         return tr(
-            "Samples the raster pixels under the training polygons and trains a multilayer "
-            "perceptron by mini-batch gradient descent with momentum. Whole polygons are held "
-            "out for validation (never single pixels), training stops early when the "
-            "validation loss stops improving, and the best epoch is kept. Writes the model "
+            "Samples the raster pixels under the training polygons and trains an ensemble of "
+            "multilayer perceptrons by mini-batch gradient descent with momentum. Whole "
+            "polygons are held out to measure accuracy (never single pixels); the saved model "
+            "is then trained on all training polygons, these included. Writes the model "
             "file, the loss curves and a validation report (confusion matrix, overall "
-            "accuracy, kappa, per-class F1)."
+            "accuracy, kappa, per-class F1, and which model was scored)."
         )
 
     def initAlgorithm(self, config=None) -> None:  # noqa: N802 - QGIS virtual

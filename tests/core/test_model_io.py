@@ -240,3 +240,42 @@ def test_newer_format_refused(scene_model, tmp_path):
 def test_missing_model_file(tmp_path):
     with pytest.raises(LandCoverError, match="does not exist"):
         load_model(tmp_path / "none.safetensors")
+
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+
+
+def test_format_1_files_still_load_and_predict_the_same(tmp_path):
+    """A model written by the previous release (format 1: one network, torch Sequential names,
+    dropout shifting the layer numbers to 0, 3, 6) loads as an ensemble of one and predicts
+    what that release predicted (its output for these pixels is stored beside it)."""
+    from landcover_mlp.core.prediction import Predictor
+
+    path = DATA / "model_format1.safetensors"
+    raw = path.read_bytes()
+    (n,) = struct.unpack("<Q", raw[:8])
+    table = json.loads(raw[8 : 8 + n])
+    assert json.loads(table["__metadata__"]["landcover_mlp"])["format_version"] == 1
+    assert "layers.3.weight" in table and table["layers.0.weight"]["shape"] == [8, 7]
+    model = load_model(path)
+    assert model.model.ensemble == 1
+    assert model.model.dropout == 0.1
+    assert sorted(model.state) == ["layers.0.bias", "layers.0.weight", "layers.1.bias",
+                                   "layers.1.weight", "layers.2.bias", "layers.2.weight",
+                                   "mean", "std"]  # fmt: skip
+    assert model.state["layers.1.weight"].shape == (1, 8, 8)
+    expected = np.load(DATA / "model_format1_expected.npz")
+    labels, _, probs = Predictor(model, "cpu", 4096).run(expected["x"], want_probs=True)
+    np.testing.assert_array_equal(labels, expected["labels"])
+    np.testing.assert_allclose(probs, expected["probs"], atol=1e-6)
+    # saved again, it is a format-2 file of the same model
+    again = load_model(save_model(model, tmp_path / "again.safetensors"))
+    _assert_same_model(model, again)
+
+
+def test_ensemble_shapes_checked(scene_model, tmp_path):
+    state = dict(scene_model.state)
+    state["layers.1.bias"] = state["layers.1.bias"][:1]  # one member's bias for K members
+    path = save_model(replace(scene_model, state=state), tmp_path / "m.safetensors")
+    with pytest.raises(LandCoverError, match="do not match its description"):
+        load_model(path)

@@ -79,11 +79,12 @@ def test_blockwise_equals_whole_array(scene, scene_model, tmp_path, small_window
     assert res.class_counts == tuple(np.bincount(labels, minlength=3).tolist())
 
     # ... and equal to the torch network itself
-    mlp = MLP(len(scene_model.bands), scene_model.model.hidden_layers, 3, "relu")
+    mlp = MLP(len(scene_model.bands), scene_model.model.hidden_layers, 3, "relu",
+              members=scene_model.model.ensemble)  # fmt: skip
     load_state(mlp, scene_model.state)
     mlp.eval()
     with torch.no_grad():
-        torch_probs = torch.softmax(mlp(torch.from_numpy(x.astype(np.float32))), 1).numpy()
+        torch_probs = mlp(torch.from_numpy(x.astype(np.float32))).numpy()
     np.testing.assert_allclose(probs, torch_probs, atol=1e-5)
     margin = np.sort(torch_probs, axis=1)
     clear = margin[:, -1] - margin[:, -2] > 1e-4

@@ -86,12 +86,101 @@ def test_history_records_and_progress():
 
 def test_history_without_validation_watches_training_loss():
     x, y = _blobs(200)
-    net = train_network(
-        x, y, None, None, 3, ModelConfig((8,)), TrainingConfig(epochs=5, patience=0, device="cpu")
-    )
+    cfg = TrainingConfig(epochs=5, patience=10, lr_schedule="constant", learning_rate=2.0,
+                         device="cpu")  # fmt: skip
+    net = train_network(x, y, None, None, 3, ModelConfig((8,)), cfg)
     assert all("val_loss" not in r for r in net.history)
     losses = [r["train_loss"] for r in net.history]
     assert net.best_epoch == int(np.argmin(losses)) + 1
+    assert net.best_epoch < 5  # a learning rate this high jumps: the best is not the last
+
+
+def test_without_patience_the_last_epoch_is_kept():
+    x, y = _blobs(200)
+    xv, yv = _blobs(80, seed=1)
+    cfg = TrainingConfig(epochs=4, patience=0, device="cpu")
+    seen: list[dict] = []
+    net = train_network(x, y, xv, yv, 3, ModelConfig((8,)), cfg, Hooks(epoch=seen.append))
+    assert net.best_epoch == 4 and not net.stopped_early
+    # the kept weights are the last epoch's: they give its validation loss
+    mlp = MLP(4, (8,), 3, members=ModelConfig().ensemble)
+    load_state(mlp, net.state)
+    mlp.eval()
+    with torch.no_grad():
+        probs = mlp(torch.from_numpy(xv))
+    w = torch.from_numpy(class_weights(y, 3))
+    loss = torch.nn.functional.nll_loss(torch.log(probs), torch.from_numpy(yv), weight=w)
+    assert float(loss) == pytest.approx(seen[-1]["val_loss"], rel=1e-5)
+
+
+def test_cosine_schedule_reaches_zero():
+    from landcover_mlp.core.training import learning_rate_at
+
+    cfg = TrainingConfig(learning_rate=0.2, lr_schedule="cosine")
+    assert learning_rate_at(cfg, 0, 100) == pytest.approx(0.2)
+    assert learning_rate_at(cfg, 50, 100) == pytest.approx(0.1)
+    assert learning_rate_at(cfg, 100, 100) == pytest.approx(0.0, abs=1e-12)
+    assert learning_rate_at(replace(cfg, lr_schedule="constant"), 90, 100) == 0.2
+    # the record of the last epoch carries the rate reached
+    x, y = _blobs(64)
+    net = train_network(x, y, None, None, 3, ModelConfig((4,)),
+                        TrainingConfig(epochs=3, batch_size=16, learning_rate=0.2, device="cpu"))  # fmt: skip
+    assert [r["lr"] for r in net.history] == pytest.approx([0.15, 0.05, 0.0], abs=1e-9)
+
+
+def test_ensemble_members_are_independent_networks():
+    """Each member learns from its own loss only: training K members at once equals
+    training each alone from the same first weights and the same batches."""
+    from landcover_mlp.core import training as tr
+
+    x, y = _blobs(96)
+    cfg = TrainingConfig(epochs=2, batch_size=32, class_weights=True, device="cpu", seed=7)
+    three = train_network(x, y, None, None, 3, ModelConfig((8,), ensemble=3), cfg)
+    # member 1 alone: the same first weights and the same order of samples
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(7)
+        full = MLP(4, (8,), 3, members=3)
+    generator = torch.Generator().manual_seed(7)
+    orders = [torch.stack([torch.randperm(96, generator=generator) for _ in range(3)])
+              for _ in range(2)]  # fmt: skip
+    one = MLP(4, (8,), 3, members=1)
+    one.load_state_dict({k: (v[1:2] if k.startswith("layers.") else v)
+                         for k, v in full.state_dict().items()})  # fmt: skip
+    one.mean.copy_(torch.from_numpy(x.mean(0)))
+    one.std.copy_(torch.from_numpy(x.std(0)))
+    opt = torch.optim.SGD(one.parameters(), lr=cfg.learning_rate, momentum=cfg.momentum,
+                          weight_decay=cfg.weight_decay)  # fmt: skip
+    weight = torch.from_numpy(class_weights(y, 3))
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+    step, total = 0, 2 * 3
+    for order in orders:
+        for start in range(0, 96, 32):
+            for g in opt.param_groups:
+                g["lr"] = tr.learning_rate_at(cfg, step, total)
+            idx = order[1:2, start : start + 32]
+            opt.zero_grad()
+            tr._member_losses(one.member_logits(xt[idx]), yt[idx], weight).sum().backward()
+            opt.step()
+            step += 1
+    for k, v in one.state_dict().items():
+        expected = v.detach().numpy()
+        got = three.state[k][1:2] if k.startswith("layers.") else three.state[k]
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6, err_msg=k)
+
+
+def test_ensemble_averages_member_probabilities():
+    x, y = _blobs(120)
+    net = train_network(x, y, None, None, 3, ModelConfig((8,), ensemble=4),
+                        TrainingConfig(epochs=2, device="cpu"))  # fmt: skip
+    assert net.state["layers.0.weight"].shape == (4, 8, 4)
+    mlp = MLP(4, (8,), 3, members=4)
+    load_state(mlp, net.state)
+    mlp.eval()
+    with torch.no_grad():
+        xt = torch.from_numpy(x)
+        members = torch.softmax(mlp.member_logits(xt), 2)
+        assert not torch.allclose(members[0], members[1])  # the members differ
+        np.testing.assert_allclose(mlp(xt).numpy(), members.mean(0).numpy(), rtol=1e-6)
 
 
 def test_early_stopping_restores_best_epoch():
@@ -119,11 +208,12 @@ def test_early_stopping_restores_best_epoch():
     assert val_losses[-1] > val_losses[net.best_epoch - 1]
 
     # the returned weights are the best epoch's: they reproduce that epoch's validation loss
-    mlp = MLP(6, (128, 128), 2)
+    mlp = MLP(6, (128, 128), 2, members=ModelConfig().ensemble)
     load_state(mlp, net.state)
     mlp.eval()
     with torch.no_grad():
-        loss = torch.nn.functional.cross_entropy(mlp(torch.from_numpy(xv)), torch.from_numpy(yv))
+        loss = torch.nn.functional.nll_loss(torch.log(mlp(torch.from_numpy(xv))),
+                                            torch.from_numpy(yv))  # fmt: skip
     assert float(loss) == pytest.approx(val_losses[net.best_epoch - 1], rel=1e-4)
     assert float(loss) != pytest.approx(val_losses[-1], rel=1e-3)
 

@@ -36,14 +36,22 @@ def test_train_model_on_scene(scene):
     result = train_model(_request(scene), Hooks(progress=progress.append, epoch=epochs.append))
     model = result.model
     total = sum(scene.box_mask(b).sum() for _, b in scene.boxes) - 48
-    assert result.n_train + result.n_validation == total
-    assert result.n_validation > 0
+    # the saved model learnt from every training pixel, the held-out ones included
+    assert result.n_train == total
+    assert 0 < result.n_validation < total
     assert [c.name for c in model.classes] == ["forest", "urban", "water"]
     assert model.bands == (1, 2, 3)
     assert model.band_names == ("blue", "green", "nir")
     assert model.band_count == 3
     assert model.nodata == (scene.nodata,) * 3
-    assert len(model.history) == 10 and epochs == model.history
+    # the hook saw the assessment run (with validation), then the saved model's run
+    assert [r["epoch"] for r in epochs] == [*range(1, 11), *range(1, 11)]
+    assert all("val_loss" in r and "final_train_loss" not in r for r in epochs[:10])
+    assert all(set(r) >= {"final_train_loss"} and "val_loss" not in r for r in epochs[10:])
+    assert len(model.history) == 10
+    for rec, first, final in zip(model.history, epochs[:10], epochs[10:]):
+        assert rec["val_loss"] == first["val_loss"]
+        assert rec["final_train_loss"] == final["final_train_loss"]
     assert model.training["n_train"] == result.n_train
     assert model.training["sampling"]["class_field"] == "class_name"
     assert 1 <= model.info["best_epoch"] <= 10
@@ -51,9 +59,28 @@ def test_train_model_on_scene(scene):
     assert model.metrics["overall_accuracy"] == result.report.overall_accuracy
     assert result.report.n_pixels == result.n_validation
     assert "no polygon on both sides" in result.report.method
+    assert result.report.saved_model_saw_reference is True
+    assert "trained without the held-out polygons" in result.report.assessed_model
+    assert model.metrics["saved_model_saw_reference"] is True
     assert result.report.overall_accuracy > 0.9
     assert progress[-1] == 100.0
     assert progress == sorted(progress)
+
+
+def test_saved_model_learns_the_held_out_polygons(scene):
+    """The standardisation is the mean and spread of the pixels a network trained on: the
+    saved model's are those of ALL training pixels, the assessment run's those without the
+    held-out polygons."""
+    from landcover_mlp.core.sampling import collect_samples
+    from landcover_mlp.core.splitting import split_by_polygon
+
+    request = _request(scene, split=SplitConfig(0.34, seed=2))
+    result = train_model(request)
+    samples = collect_samples(str(scene.raster), str(scene.polygons), SamplingConfig("class_name"))
+    kept = samples.subset(split_by_polygon(samples, request.split).train)
+    assert len(kept) < len(samples)
+    np.testing.assert_allclose(result.model.state["mean"], samples.x.mean(0), rtol=1e-6)
+    assert not np.allclose(result.model.state["mean"], kept.x.mean(0), rtol=1e-4)
 
 
 def test_separate_validation_polygons(scene):
@@ -62,6 +89,10 @@ def test_separate_validation_polygons(scene):
     assert result.n_train == total  # nothing held out of the training polygons
     assert result.n_validation == total
     assert "separate validation layer" in result.report.method
+    # no second run: the saved model itself was scored, and it never saw that layer
+    assert result.report.saved_model_saw_reference is False
+    assert result.report.assessed_model.startswith("the saved model")
+    assert all("final_train_loss" not in r for r in result.model.history)
 
 
 def test_validation_polygons_with_unknown_class(scene, tmp_path, make_polygons, rect):
@@ -115,7 +146,7 @@ def test_landsat_workflow(landsat7):
         training=TrainingConfig(epochs=30, patience=0, seed=0, device="cpu"),
     )
     result = train_model(request)
-    assert result.n_train + result.n_validation == 718
+    assert result.n_train == 718 and 0 < result.n_validation < 718
     assert result.model.band_count == 8
     assert result.model.bands == landsat7.bands
     assert result.model.nodata == (-9999.0,) * 7
