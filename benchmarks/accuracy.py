@@ -511,7 +511,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, help="pixel splits for Indian Pines (0 skips)")
     parser.add_argument("--train-seeds", type=int, help="our training seeds 0..N-1")
     parser.add_argument("--datasets", nargs="+", help="only these data sets")
-    parser.add_argument("--models", nargs="+", choices=("ours", "mlp", "rf"), help="only these")
+    parser.add_argument(
+        "--models", nargs="+", choices=("ours", "previous", "mlp", "rf"), help="only these"
+    )
     parser.add_argument(
         "--previous", action="store_true", help="also run release 0.1's defaults (printed first)"
     )
@@ -519,9 +521,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     repeats = args.repeats or (3 if args.quick else 10)
     seeds = args.seeds if args.seeds is not None else (2 if args.quick else 5)
     train_seeds = tuple(range(args.train_seeds or (2 if args.quick else 5)))
-    pick = {"ours": OURS, "mlp": SK_MLP, "rf": SK_RF}
+    pick = {"ours": OURS, "previous": PREVIOUS, "mlp": SK_MLP, "rf": SK_RF}
     models = [pick[m] for m in args.models] if args.models else list(MODELS)
-    if args.previous:
+    if args.previous and PREVIOUS not in models:
         models.insert(0, PREVIOUS)
     started = time.perf_counter()
     results = benchmark(repeats, seeds, models, args.datasets, train_seeds=train_seeds)

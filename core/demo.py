@@ -57,13 +57,14 @@ def run_demo(out: Path, quiet: bool = False) -> int:
     independent = evaluate(pred.classified, scene.validation_polygons, scene.class_field)
     full_map = evaluate(pred.classified, scene.reference)
     details = {
-        "training pixels": result.n_train,
+        "model": model.describe_network(),
+        "pixels the saved model learnt from (all training polygons)": result.n_train,
         "validation pixels (held-out training polygons)": result.n_validation,
-        "validation OA (held-out polygons)": f"{result.report.overall_accuracy:.1%}"
+        "validation OA (held-out polygons, assessment run)": f"{result.report.overall_accuracy:.1%}"
         if result.report
         else "n/a",
         "independent validation polygons OA": f"{independent.overall_accuracy:.1%}",
-        "best epoch": model.info["best_epoch"],
+        "epochs": model.info["best_epoch"],
         "device": model.info["device"],
         "prediction": f"{pred.valid_pixels} px in {pred.seconds:.2f} s",
     }

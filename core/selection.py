@@ -28,7 +28,7 @@ from .splitting import split_by_polygon
 class SearchSpace:
     """Values to try; each combination is one configuration."""
 
-    hidden_layers: tuple[tuple[int, ...], ...] = ((32,), (64,), (64, 64), (128, 64), (128, 128))
+    hidden_layers: tuple[tuple[int, ...], ...] = ((32, 32), (64,), (64, 64), (128, 64), (128, 128))
     learning_rate: tuple[float, ...] = (0.003, 0.01, 0.03)
     momentum: tuple[float, ...] = (0.5, 0.9)
     activation: tuple[str, ...] = ("relu",)

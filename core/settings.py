@@ -181,7 +181,7 @@ SETTINGS: tuple[Setting, ...] = (
        unit="share of polygons", minimum=0.0, maximum=0.9, decimals=2, step=0.05,
        group="sampling", advanced=False, zero_means="no validation"),
     # -- network -----------------------------------------------------------------------------
-    _S("hidden_layers", "text", "64,64", "Hidden layers",
+    _S("hidden_layers", "text", "32,32", "Hidden layers",
        "Neurons per hidden layer, comma-separated (e.g. 64,64); empty = no hidden layer.",
        unit="neurons per layer", group="model", advanced=False),
     _S("activation", "choice", "relu", "Activation",
@@ -196,7 +196,7 @@ SETTINGS: tuple[Setting, ...] = (
        "the seed. 1 = a single network.",
        unit="networks", minimum=1, maximum=32, group="model"),
     # -- gradient descent --------------------------------------------------------------------
-    _S("learning_rate", "float", 0.01, "Learning rate",
+    _S("learning_rate", "float", 0.02, "Learning rate",
        "Step size of mini-batch gradient descent; lower it if the loss jumps or diverges.",
        minimum=1e-6, maximum=10.0, decimals=6, step=0.001),
     _S("momentum", "float", 0.9, "Momentum",
@@ -208,19 +208,23 @@ SETTINGS: tuple[Setting, ...] = (
        "throughout.",
        choices=LR_SCHEDULES,
        choice_labels=("Cosine decay to 0", "Constant")),
-    _S("batch_size", "int", 16, "Batch size", "Samples per gradient step.",
+    _S("batch_size", "int", 32, "Batch size", "Samples per gradient step.",
        unit="samples", minimum=1, maximum=1_000_000),
-    _S("epochs", "int", 300, "Epochs", "Maximum passes over the training samples.",
+    _S("epochs", "int", 100, "Epochs",
+       "Passes over the training samples (fewer when early stopping ends training).",
        unit="epochs", minimum=1, maximum=100_000, advanced=False),
-    _S("patience", "int", 50, "Early-stopping patience",
-       "Stop when the validation loss has not improved for this many epochs; the best "
-       "epoch's weights are kept.",
+    _S("patience", "int", 0, "Early-stopping patience",
+       "Stop when the validation loss of the held-out polygons has not improved for this "
+       "many epochs, keep the best epoch's weights, and train the saved model for that many "
+       "epochs. Off by default: the decaying learning rate ends in a good minimum.",
        unit="epochs", minimum=0, maximum=100_000, zero_means="off"),
     _S("weight_decay", "float", 1e-3, "Weight decay",
        "L2 penalty on the weights (regularisation against overfitting).",
        minimum=0.0, maximum=1.0, decimals=6, step=0.0001, zero_means="off"),
-    _S("class_weights", "bool", True, "Balance classes",
-       "Weight the loss by inverse class frequency so small classes count."),
+    _S("class_weights", "bool", False, "Balance classes",
+       "Weight the loss by inverse class frequency so that classes with few pixels count as "
+       "much as large ones: raises their recall (and mapped area) at some cost in overall "
+       "accuracy."),
     _S("seed", "int", 0, "Random seed",
        "Seed of the split, the sampling cap, the weights and the batch order: the same data "
        "and seed give the same model on the CPU.",
@@ -232,7 +236,7 @@ SETTINGS: tuple[Setting, ...] = (
        "Memory for one block of input pixels and its activations while classifying.",
        unit="MB", minimum=16, group="prediction"),
     # -- search ------------------------------------------------------------------------------
-    _S("search_hidden_layers", "text", "32;64;64,64;128,64;128,128", "Hidden layers to try",
+    _S("search_hidden_layers", "text", "32,32;64;64,64;128,64;128,128", "Hidden layers to try",
        "Layer sets separated by ';', each like 64,64.", group="search", advanced=False),
     _S("search_learning_rates", "text", "0.003,0.01,0.03", "Learning rates to try",
        "Comma-separated.", group="search", advanced=False),

@@ -67,6 +67,11 @@ class LossPlot(QWidget):
         self.records: list[dict[str, Any]] = []
         self.best_epoch: int | None = None
         self.setObjectName("lossPlot")
+        self.setToolTip(
+            "Training loss: the mean of the ensemble's networks. Validation loss and accuracy: "
+            "the ensemble (class probabilities averaged), on the held-out polygons. Saved "
+            "model (grey): the second run, on all training polygons, which is the model saved."
+        )
         self.setMinimumSize(320, 200)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
 

@@ -160,3 +160,20 @@ def test_landsat_workflow(landsat7):
     assert result.report is not None
     assert sum(map(sum, result.report.confusion_matrix)) == result.n_validation
     assert result.model.training["class_counts"] == [106, 383, 145, 68, 16]
+
+
+def test_early_stopping_chooses_the_saved_models_epochs(scene):
+    """With patience, the assessment run stops early and the saved model, trained on all
+    polygons with nothing left to watch, trains for the best epoch's count."""
+    from dataclasses import replace
+
+    training = replace(FAST, epochs=200, patience=3, learning_rate=0.3, lr_schedule="constant")
+    seen: list[dict] = []
+    request = replace(_request(scene), training=training)
+    result = train_model(request, Hooks(epoch=seen.append))
+    first = [r for r in seen if "train_loss" in r]
+    final = [r for r in seen if "final_train_loss" in r]
+    best = result.model.info["best_epoch"]
+    assert result.model.info["stopped_early"] and len(first) == best + 3 < 200
+    assert [r["epoch"] for r in final] == list(range(1, best + 1))
+    assert result.model.early_stopping_epoch == best

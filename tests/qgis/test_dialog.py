@@ -29,6 +29,7 @@ from qgis.core import (
 from qgis.PyQt.QtCore import QCoreApplication, QEventLoop, QTimer
 from qgis.PyQt.QtGui import QColor
 
+from landcover_mlp.core.settings import default
 from landcover_mlp.plugin import compat, torch_check
 from landcover_mlp.ui import settings
 from landcover_mlp.ui.dialog import LandCoverDialog
@@ -160,8 +161,12 @@ def test_run_adds_styled_layers_and_shows_accuracy(
 
     assert wait_finished(dialog), message(dialog)
 
+    # the assessment run's epochs (with validation), then the saved model's on all polygons
     records = dialog.loss_plot.records
-    assert records and [r["epoch"] for r in records] == list(range(1, len(records) + 1))
+    half = len(records) // 2
+    assert half and [r["epoch"] for r in records] == [*range(1, half + 1)] * 2
+    assert all("val_loss" in r for r in records[:half])
+    assert all("final_train_loss" in r and "train_loss" not in r for r in records[half:])
     assert dialog.progressBar.value() == 100
     assert dialog.runButton.isEnabled() and not dialog.cancelButton.isEnabled()
     found = {layer.name(): layer for layer in QgsProject.instance().mapLayers().values()}
@@ -175,6 +180,8 @@ def test_run_adds_styled_layers_and_shows_accuracy(
                  "model_report.html", "model_loss.png"):  # fmt: skip
         assert (tmp_path / name).is_file(), name
     assert "Overall accuracy" in dialog.summaryLabel.text()
+    assert "ensemble of 5 networks" in dialog.summaryLabel.text()
+    assert "trained without the held-out polygons" in dialog.summaryLabel.text()
     assert "kappa" in dialog.summaryLabel.text()
     table = dialog.resultTable
     assert table.rowCount() == 5 and table.columnCount() == 7
@@ -237,7 +244,8 @@ def test_settings_are_remembered(qgis_iface: Any, layers: Any, tmp_path: Path) -
     assert second.classFieldCombo.currentField() == "class_name"
     assert second.form.checked_bands() == (1, 2, 3)
     second.form.restore_defaults()
-    assert second.epochsSpin.value() == 300 and second.hiddenLayersEdit.text() == "64,64"
+    assert second.epochsSpin.value() == default("epochs") != 77
+    assert second.hiddenLayersEdit.text() == default("hidden_layers") != "32,16"
     for dlg in (first, second):
         dlg.deleteLater()
 

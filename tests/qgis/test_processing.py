@@ -140,10 +140,16 @@ def test_trainclassify_sample_scene(scene_run: Any, sample_scene: Any) -> None:
 
 def test_feedback_reports_epoch_losses(scene_run: Any) -> None:
     fb = scene_run.feedback
-    epochs = fb.epochs()
+    lines = fb.epochs()
+    # the assessment run (with validation), then the saved model's run on all polygons
+    epochs = [line for line in lines if "(all polygons)" not in line]
+    final = [line for line in lines if "(all polygons)" in line]
+    assert lines == epochs + final
     assert 1 <= len(epochs) <= scene_run.parameters["EPOCHS"]
+    assert 1 <= len(final) <= len(epochs)  # fewer when early stopping chose the epochs
     assert epochs[0].startswith("Epoch 1: training loss ")
     assert "validation loss" in epochs[0]
+    assert final[0].startswith("Epoch 1 (all polygons): training loss ")
     numbers = [int(line.split(":")[0].split()[1]) for line in epochs]
     assert numbers == list(range(1, len(epochs) + 1))
     assert any("overall accuracy" in m for m in fb.infos)

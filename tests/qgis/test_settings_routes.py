@@ -24,9 +24,10 @@ pytestmark = pytest.mark.qgis_tier
 # A value other than the default for every setting (within its range).
 OTHER = {
     "pixel_rule": "all_touched", "max_per_class": 500, "validation_share": 0.25,
-    "hidden_layers": "32,16", "activation": "tanh", "dropout": 0.1, "learning_rate": 0.02,
-    "momentum": 0.5, "batch_size": 64, "epochs": 40, "patience": 7, "weight_decay": 0.0005,
-    "class_weights": False, "seed": 11, "device": "cpu", "memory_mb": 64,
+    "hidden_layers": "32,16", "activation": "tanh", "dropout": 0.1, "ensemble": 3,
+    "learning_rate": 0.05, "lr_schedule": "constant", "momentum": 0.5, "batch_size": 64,
+    "epochs": 40, "patience": 7, "weight_decay": 0.0005, "class_weights": True, "seed": 11,
+    "device": "cpu", "memory_mb": 64,
     "search_hidden_layers": "8;16,8", "search_learning_rates": "0.01,0.1",
     "search_momentums": "0.9", "search_activations": "relu,tanh", "search_batch_sizes": "32",
     "strategy": "random", "n_iter": 3, "folds": 3, "time_budget": 2.5,

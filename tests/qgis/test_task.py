@@ -109,9 +109,13 @@ def test_task_trains_classifies_and_reports_every_epoch(landsat7: Any, tmp_path:
         assert Path(path).is_file(), f"{path} was not written"
     assert not list(tmp_path.glob(".*part*")), "temporary files were left behind"
 
+    # every epoch of both runs reached the dialog: the assessment run's, then the saved
+    # model's on all polygons; the model's history holds both, merged by epoch
     history = result.model.history
-    assert [r["epoch"] for r in outcome.epochs] == [r["epoch"] for r in history]
+    assert [r["epoch"] for r in outcome.epochs] == [r["epoch"] for r in history] * 2
     assert outcome.epochs[0]["epoch"] == 1 and {"train_loss", "val_loss"} <= set(outcome.epochs[0])
+    final = outcome.epochs[len(history) :]
+    assert [r["final_train_loss"] for r in final] == [r["final_train_loss"] for r in history]
     assert max(outcome.progress) == pytest.approx(100.0)
     assert outcome.progress == sorted(outcome.progress), "progress never goes back"
 
@@ -182,7 +186,7 @@ def test_failure_after_training_keeps_the_committed_training_stage(
 
     assert outcome.result is None and not outcome.cancelled
     assert "GeoTIFF" in (outcome.message or "")
-    assert len(outcome.epochs) == 3
+    assert len(outcome.epochs) == 2 * 3  # the assessment run and the saved model's run
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "loss.csv", "loss.png", "model.safetensors", "notes.txt", "report.html", "report.json",
     ]  # fmt: skip
