@@ -16,6 +16,7 @@ from qgis.PyQt.QtCore import QCoreApplication, QEventLoop, QTimer
 
 from landcover_mlp.core.model_io import load_model
 from landcover_mlp.core.selection import ConfigScore
+from landcover_mlp.core.settings import default
 from landcover_mlp.core.tuning import parse_space
 from landcover_mlp.ui import settings
 from landcover_mlp.ui.dialog import LandCoverDialog
@@ -286,6 +287,6 @@ def test_search_options_are_remembered(qgis_iface: Any) -> None:
 def test_use_settings_needs_a_table(dialog: LandCoverDialog) -> None:
     assert not dialog.tuning.useSettingsButton.isEnabled()
     dialog.use_settings()  # a programmatic click does nothing either
-    assert dialog.hiddenLayersEdit.text() == "64,64"
+    assert dialog.hiddenLayersEdit.text() == default("hidden_layers")
     assert dialog.tuning.tuneTable.selectionBehavior() == dialog.tuning.tuneTable.SelectRows
     assert dialog.tuning.tuneTable.editTriggers() == dialog.tuning.tuneTable.NoEditTriggers
