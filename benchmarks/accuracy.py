@@ -401,14 +401,15 @@ def benchmark(
         sampling = SamplingConfig("class_id", bands=d.bands)
         samples = collect_samples(_path(d.raster), _path(d.polygons), sampling)
         scene = scene_pixels(_path(d.raster), d.bands)
-        runs = grouped_runs(samples, repeats)
-        fallback = sorted(
-            {w.split("'")[1] for _, _, ws in runs for w in ws if "'" in w},
-            key=lambda v: (len(v), v),
-        )
-        first_pixel = np.unique(samples.polygon_id, return_index=True)[1]
-        results[d.name] = {
-            "polygon-grouped": {
+        results[d.name] = {}
+        if repeats:
+            runs = grouped_runs(samples, repeats)
+            fallback = sorted(
+                {w.split("'")[1] for _, _, ws in runs for w in ws if "single polygon" in w},
+                key=lambda v: (len(v), v),
+            )
+            first_pixel = np.unique(samples.polygon_id, return_index=True)[1]
+            results[d.name]["polygon-grouped"] = {
                 "pixels": len(samples),
                 "polygons": int(first_pixel.size),
                 "classes": len(samples.classes),
@@ -425,7 +426,6 @@ def benchmark(
                     train_seeds,
                 ),
             }
-        }
         if seeds and d.labels:
             pix_samples, pruns = pixel_runs(d, seeds)
             results[d.name]["pixel 30% (published)"] = {
@@ -507,7 +507,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="3 grouped splits, 2 pixel splits and training seeds 0-1 (default 10, 5, 0-4)",
     )
-    parser.add_argument("--repeats", type=int, help="grouped splits per data set")
+    parser.add_argument("--repeats", type=int, help="grouped splits per data set (0 skips)")
     parser.add_argument("--seeds", type=int, help="pixel splits for Indian Pines (0 skips)")
     parser.add_argument("--train-seeds", type=int, help="our training seeds 0..N-1")
     parser.add_argument("--datasets", nargs="+", help="only these data sets")
@@ -518,7 +518,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--previous", action="store_true", help="also run release 0.1's defaults (printed first)"
     )
     args = parser.parse_args(argv)
-    repeats = args.repeats or (3 if args.quick else 10)
+    repeats = args.repeats if args.repeats is not None else (3 if args.quick else 10)
     seeds = args.seeds if args.seeds is not None else (2 if args.quick else 5)
     train_seeds = tuple(range(args.train_seeds or (2 if args.quick else 5)))
     pick = {"ours": OURS, "previous": PREVIOUS, "mlp": SK_MLP, "rf": SK_RF}

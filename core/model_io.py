@@ -100,12 +100,10 @@ class LandCoverModel:
         "one network 7-64-64-5 (relu)"."""
         sizes = "-".join(map(str, (len(self.bands), *self.model.hidden_layers, len(self.classes))))
         k = self.model.ensemble
+        kind = self.model.activation if self.model.hidden_layers else "linear, no hidden layer"
         if k == 1:
-            return f"one network {sizes} ({self.model.activation})"
-        return (
-            f"ensemble of {k} networks {sizes} ({self.model.activation}), class probabilities "
-            "averaged"
-        )
+            return f"one network {sizes} ({kind})"
+        return f"ensemble of {k} networks {sizes} ({kind}), class probabilities averaged"
 
     def describe_bands(self) -> str:
         """E.g. "7 bands (1: B1, 2: B2, ...) of a 8-band raster"."""

@@ -6,12 +6,14 @@ One place for the dialog's task, the Processing algorithms, the command line and
 from __future__ import annotations
 
 import dataclasses
+import html
+import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from .classes import ClassInfo
-from .fileio import OutputStage
+from .fileio import OutputStage, output_path
 from .model_io import save_model
 from .reports import plot_loss_curves, write_history_csv, write_report_html, write_report_json
 from .workflow import TrainResult
@@ -20,6 +22,23 @@ NO_VALIDATION_HTML = (
     "<html><body><h1>No validation</h1><p>No validation pixels: set a validation share "
     "above 0 or give validation polygons.</p></body></html>"
 )
+
+
+def no_validation_report(details: dict[str, Any]) -> dict[str, Any]:
+    """The report JSON of a model trained without validation pixels: the keys of an accuracy
+    report (``docs/naming.md``) with no accuracy."""
+    return {
+        "overall_accuracy": None,
+        "kappa": None,
+        "n_pixels": 0,
+        "method": "not measured: no polygon was held out and no validation layer was given",
+        "assessed_model": "",
+        "saved_model_saw_reference": None,
+        "warnings": [
+            "No validation pixels: set a validation share above 0 or give " "validation polygons."
+        ],  # fmt: skip
+        "details": details,
+    }
 
 
 def apply_colours(
@@ -108,10 +127,21 @@ def _stage_training_outputs(
     if not report:
         return
     report = Path(report)
-    if result.report is None:
-        stage.part(report).write_text(NO_VALIDATION_HTML, encoding="utf-8")
-        return
     details = report_details(result)
+    if result.report is None:
+        # Both files are written: an earlier run's report beside the same model must not
+        # survive to describe a model that no longer exists.
+        rows = "".join(
+            f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>"
+            for k, v in details.items()
+        )
+        stage.part(report).write_text(
+            NO_VALIDATION_HTML.replace("</body>", f"<h2>Details</h2><table>{rows}</table></body>"),
+            encoding="utf-8",
+        )
+        with output_path(report.with_suffix(".json"), stage) as tmp:
+            tmp.write_text(json.dumps(no_validation_report(details), indent=2), encoding="utf-8")
+        return
     write_report_html(result.report, report, "Validation report", details, loss_curve,
                       stage=stage)  # fmt: skip
     write_report_json(result.report, report.with_suffix(".json"), {"details": details},

@@ -214,9 +214,10 @@ SETTINGS: tuple[Setting, ...] = (
        "Passes over the training samples (fewer when early stopping ends training).",
        unit="epochs", minimum=1, maximum=100_000, advanced=False),
     _S("patience", "int", 0, "Early-stopping patience",
-       "Stop when the validation loss of the held-out polygons has not improved for this "
-       "many epochs, keep the best epoch's weights, and train the saved model for that many "
-       "epochs. Off by default: the decaying learning rate ends in a good minimum.",
+       "Stop when the validation loss of the held-out polygons (the training loss when none "
+       "is held out) has not improved for this many epochs, keep the best epoch's weights, "
+       "and train the saved model for that many epochs. Off by default: the decaying "
+       "learning rate ends in a good minimum.",
        unit="epochs", minimum=0, maximum=100_000, zero_means="off"),
     _S("weight_decay", "float", 1e-3, "Weight decay",
        "L2 penalty on the weights (regularisation against overfitting).",

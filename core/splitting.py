@@ -61,6 +61,13 @@ def split_by_polygon(samples: Samples, config: SplitConfig) -> Split:
             k = min(max(k, 1), polys.size - 1)
             held = rng.choice(polys, size=k, replace=False)
             validation |= in_class & np.isin(samples.polygon_id, held)
+            if polys.size - k == 1:
+                warnings.append(
+                    f"Class '{info.name}' has {polys.size} polygons: the assessment run learnt "
+                    "it from one, so its accuracy in this report is pessimistic (the saved "
+                    "model learns from all of them). Draw more polygons of this class for a "
+                    "firmer estimate."
+                )
         elif polys.size == 1:
             idx = np.flatnonzero(in_class)
             k = int(round(config.validation_share * idx.size))

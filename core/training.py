@@ -56,6 +56,7 @@ def train_network(
     model_config: ModelConfig,
     config: TrainingConfig,
     hooks: Hooks | None = None,
+    schedule_epochs: int | None = None,
 ) -> TrainedNetwork:
     """Train an MLP on standardised pixels.
 
@@ -77,6 +78,9 @@ def train_network(
         model_config: architecture.
         config: optimiser, epochs, early stopping, seed, device.
         hooks: progress, per-epoch history, cancel (checked every batch), log.
+        schedule_epochs: length of the learning-rate schedule in epochs when it differs from
+            ``config.epochs`` (the saved model after early stopping: it follows the first
+            ``config.epochs`` epochs of the assessed run's schedule); None = ``config.epochs``.
 
     Returns:
         The trained weights and the history.
@@ -94,8 +98,9 @@ def train_network(
     with threads.single_threaded(torch), torch.random.fork_rng(devices=devices):
         torch.manual_seed(config.seed)
         return _train_network(
-            x_train, y_train, x_val, y_val, n_classes, model_config, config, hooks
-        )
+            x_train, y_train, x_val, y_val, n_classes, model_config, config, hooks,
+            schedule_epochs,
+        )  # fmt: skip
 
 
 def learning_rate_at(config: TrainingConfig, step: int, total: int) -> float:
@@ -152,6 +157,7 @@ def _train_network(
     model_config: ModelConfig,
     config: TrainingConfig,
     hooks: Hooks | None = None,
+    schedule_epochs: int | None = None,
 ) -> TrainedNetwork:
     hooks = hooks or Hooks()
     if len(y_train) == 0:
@@ -198,7 +204,7 @@ def _train_network(
     generator = torch.Generator().manual_seed(config.seed)
     n = xt.shape[0]
     batch = min(config.batch_size, n)
-    total_steps = config.epochs * math.ceil(n / batch)
+    total_steps = (schedule_epochs or config.epochs) * math.ceil(n / batch)
     step = 0
     history: list[dict[str, float]] = []
     best_loss, best_epoch, best_state = math.inf, 0, state_to_numpy(model)

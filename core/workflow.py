@@ -175,6 +175,12 @@ ASSESSED_WITHOUT = (
     "a model of the same settings trained without the held-out polygons; the saved model "
     "was then trained on all training polygons, these included"
 )
+#: ``assessed_model`` after an assessment run with early stopping.
+ASSESSED_EARLY_STOPPED = (
+    "a model of the same settings trained without the held-out polygons, early stopping "
+    "keeping its epoch {best} (it ran {epochs}); the saved model was then trained on all "
+    "training polygons, these included, for {best} epochs of the same learning-rate schedule"
+)
 #: ``assessed_model`` of a report scored by the saved model itself (separate validation layer).
 ASSESSED_SAVED = "the saved model itself, which never saw these polygons"
 
@@ -196,7 +202,9 @@ def final_training(training: TrainingConfig, assessment: TrainedNetwork | None) 
 
     Without early stopping it is the assessed recipe itself (same epochs, schedule, ensemble).
     With early stopping (``patience`` > 0) the assessment run chose the epochs: the saved
-    model trains for the best epoch's count, with no held-out data left to watch.
+    model trains for the best epoch's count, with no held-out data left to watch, along the
+    first epochs of the same learning-rate schedule (:func:`fit_networks` passes the
+    schedule's full length).
     """
     if training.patience and assessment is not None:
         return replace(training, epochs=max(1, assessment.best_epoch), patience=0)
@@ -260,7 +268,8 @@ def fit_networks(
     y = np.concatenate([train.y, val.y])
     net = train_network(x, y, None, None, n_classes, model_config,
                         final_training(training, first),
-                        hooks.scaled(50, 100).renaming({"train_loss": "final_train_loss"}))  # fmt: skip
+                        hooks.scaled(50, 100).renaming({"train_loss": "final_train_loss"}),
+                        schedule_epochs=training.epochs)  # fmt: skip
     return replace(
         net,
         history=_merge_histories(first.history, net.history),
@@ -316,7 +325,10 @@ def train_model(request: TrainRequest, hooks: Hooks | None = None) -> TrainResul
     if first is not None:
         assert val is not None
         assessed = _build_model(request, samples, first, split, method, len(train), n_val)
-        report = _assess(assessed, val, method, warnings, hooks, ASSESSED_WITHOUT, True)
+        words = ASSESSED_WITHOUT
+        if request.training.patience:
+            words = ASSESSED_EARLY_STOPPED.format(best=first.best_epoch, epochs=len(first.history))
+        report = _assess(assessed, val, method, warnings, hooks, words, True)
         model = _build_model(request, samples, net, split, method, len(samples), n_val)
     else:
         model = _build_model(request, samples, net, split, method, len(train), n_val)

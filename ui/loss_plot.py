@@ -113,11 +113,13 @@ class LossPlot(QWidget):
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         palette = self.palette()
         painter.fillRect(self.rect(), palette.base())
+        legend = self._legend_rows(painter)
+        top = self.MARGIN_TOP + (len(legend) - 1) * QFontMetrics(painter.font()).height()
         area = QRectF(
             self.MARGIN_LEFT,
-            self.MARGIN_TOP,
+            top,
             max(10, self.width() - self.MARGIN_LEFT - self.MARGIN_RIGHT),
-            max(10, self.height() - self.MARGIN_TOP - self.MARGIN_BOTTOM),
+            max(10, self.height() - top - self.MARGIN_BOTTOM),
         )
         text_colour = palette.text().color()
         if not self.records:
@@ -168,7 +170,7 @@ class LossPlot(QWidget):
             if len(points) == 1:
                 painter.drawEllipse(to_px(*points[0], top), 2.5, 2.5)
         painter.setClipping(False)
-        self._draw_legend(painter, area)
+        self._draw_legend(painter, legend)
         painter.end()
 
     def _draw_axes(
@@ -202,7 +204,7 @@ class LossPlot(QWidget):
             painter.drawText(QPointF(x - w / 2, area.bottom() + 6 + metrics.ascent()), text)
         painter.setPen(axis)
         painter.drawRect(area)
-        title = "epoch"
+        title = f"epoch ({self._status()})"
         w = metrics.horizontalAdvance(title)
         painter.drawText(
             QPointF(area.center().x() - w / 2, self.height() - metrics.descent() - 3), title
@@ -222,27 +224,42 @@ class LossPlot(QWidget):
             painter.drawLine(QPointF(area.right(), y), QPointF(area.right() + 4, y))
             painter.drawText(QPointF(area.right() + 7, y + metrics.ascent() / 2 - 1), f"{tick:.0%}")
 
-    def _draw_legend(self, painter: QPainter, area: QRectF) -> None:
-        metrics = QFontMetrics(painter.font())
-        shown = [s for s in SERIES if self._values(s[0])]
-        x = area.left()
-        y = self.MARGIN_TOP - 10
-        for _, label, colour, style in shown:
-            painter.setPen(QPen(colour, 2, style))
-            painter.drawLine(
-                QPointF(x, y - metrics.ascent() / 3), QPointF(x + 22, y - metrics.ascent() / 3)
-            )
-            painter.setPen(self.palette().text().color())
-            painter.drawText(QPointF(x + 27, y), label)
-            x += 27 + metrics.horizontalAdvance(label) + 16
+    def _status(self) -> str:
+        """Where training is: "now 12", "saved model: 20", with the best epoch if marked."""
         last = self.records[-1]
-        text = f"epoch {int(last['epoch'])}"
+        run = "saved model" if "final_train_loss" in last and "train_loss" not in last else "now"
+        text = f"{run}: {int(last['epoch'])}"
         if self.best_epoch:
-            text += f" (best {self.best_epoch})"
-        painter.drawText(
-            QPointF(
-                self.width() - metrics.horizontalAdvance(text) - 4,
-                self.height() - metrics.descent() - 3,
-            ),
-            text,
-        )
+            text += f", best {self.best_epoch}"
+        return text
+
+    def _legend_rows(self, painter: QPainter) -> list[list[tuple[str, QColor, Any, float]]]:
+        """The legend's entries (label, colour, pen style, x), wrapped into rows that fit the
+        widget's width."""
+        metrics = QFontMetrics(painter.font())
+        rows: list[list[tuple[str, QColor, Any, float]]] = [[]]
+        x = float(self.MARGIN_LEFT)
+        for key, label, colour, style in SERIES:
+            if not self._values(key):
+                continue
+            width = 27 + metrics.horizontalAdvance(label) + 16
+            if rows[-1] and x + width > self.width() - 4:
+                rows.append([])
+                x = float(self.MARGIN_LEFT)
+            rows[-1].append((label, colour, style, x))
+            x += width
+        return rows
+
+    def _draw_legend(self, painter: QPainter,
+                     rows: list[list[tuple[str, QColor, Any, float]]]) -> None:  # fmt: skip
+        metrics = QFontMetrics(painter.font())
+        y = self.MARGIN_TOP - 10
+        for row in rows:
+            for label, colour, style, x in row:
+                painter.setPen(QPen(colour, 2, style))
+                painter.drawLine(
+                    QPointF(x, y - metrics.ascent() / 3), QPointF(x + 22, y - metrics.ascent() / 3)
+                )
+                painter.setPen(self.palette().text().color())
+                painter.drawText(QPointF(x + 27, y), label)
+            y += metrics.height()

@@ -9,6 +9,7 @@ attribute of the dialog's ``ui`` so code and tests find it by name.
 
 from __future__ import annotations
 
+import html
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -29,6 +30,11 @@ from ..core.settings import Setting
 _SUFFIX = {"int": "Spin", "float": "Spin", "bool": "Check", "choice": "Combo", "text": "Edit"}
 _INT_LIMIT = 2**31 - 1  # QSpinBox holds a C int
 _COUNTED = ("MB", "epochs", "minutes", "pixels", "samples")  # shown after the number
+
+
+def tooltip(setting: Setting) -> str:
+    """The setting's help as rich text, which Qt wraps (plain text shows as one long line)."""
+    return f"<p>{html.escape(setting.describe())}</p>"
 
 
 def widget_name(setting: Setting) -> str:
@@ -57,7 +63,7 @@ def make_widget(setting: Setting, parent: QWidget | None = None) -> QWidget:
 
 def configure(widget: QWidget, setting: Setting) -> None:
     """Give ``widget`` the table's range, choices, tool tip and default value."""
-    widget.setToolTip(setting.describe())
+    widget.setToolTip(tooltip(setting))
     if isinstance(widget, QDoubleSpinBox):
         widget.setDecimals(setting.decimals)
         widget.setSingleStep(setting.step)
@@ -121,7 +127,7 @@ def place(
             form.insertRow(row, QLabel("", ui), widget)
         else:
             label = QLabel(setting.label, ui)
-            label.setToolTip(setting.describe())
+            label.setToolTip(tooltip(setting))
             label.setBuddy(widget)
             form.insertRow(row, label, widget)
         made[setting.name] = widget

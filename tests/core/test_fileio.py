@@ -316,6 +316,25 @@ def test_training_outputs_are_one_stage(scene_model, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in expected)
 
 
+def test_a_run_without_validation_replaces_the_old_report(scene_model, tmp_path):
+    """A second run without validation writes its own report JSON: the first run's accuracy
+    must not stay beside a model it no longer describes."""
+    import json
+    from dataclasses import replace
+
+    model, curve, report = _training_paths(tmp_path)
+    save_training_outputs(_trained(scene_model), model, curve, report)
+    assert json.loads(report.with_suffix(".json").read_text())["overall_accuracy"] is not None
+    got = save_training_outputs(replace(_trained(scene_model), report=None, n_validation=0),
+                                model, curve, report)  # fmt: skip
+    assert report.with_suffix(".json") in got
+    data = json.loads(report.with_suffix(".json").read_text())
+    assert data["overall_accuracy"] is None and data["n_pixels"] == 0
+    assert data["saved_model_saw_reference"] is None
+    assert data["details"]["model"] == scene_model.describe_network()
+    assert "No validation" in report.read_text()
+
+
 def test_training_error_in_third_file_keeps_old_outputs(scene_model, tmp_path, monkeypatch):
     model, curve, report = _training_paths(tmp_path)
     save_training_outputs(_trained(scene_model), model, curve, report)

@@ -52,13 +52,19 @@ def test_no_polygon_on_both_sides(share, seed):
     s = _samples([2, 3, 5, 11], seed=seed)
     split = split_by_polygon(s, SplitConfig(share, seed=seed))
     _assert_grouped(s, split.train, split.validation)
-    assert split.warnings == ()
+    left_with_one = []
     for c, k in enumerate([2, 3, 5, 11]):
         held = np.unique(s.polygon_id[split.validation & (s.y == c)]).size
         kept = np.unique(s.polygon_id[split.train & (s.y == c)]).size
         # every class with >= 2 polygons has validation and keeps training polygons
         assert held >= 1 and kept >= 1
         assert held == min(max(round(share * k), 1), k - 1)
+        if kept == 1:
+            left_with_one.append(f"class{c + 1}")
+    # a warning exactly for each class the assessment run learns from a single polygon
+    assert len(split.warnings) == len(left_with_one) >= 1  # class1 (2 polygons) at least
+    for name, warning in zip(left_with_one, split.warnings):
+        assert f"'{name}' has" in warning and "learnt it from one" in warning
     assert missing_validation_classes(s, split.validation) == []
 
 

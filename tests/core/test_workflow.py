@@ -177,3 +177,18 @@ def test_early_stopping_chooses_the_saved_models_epochs(scene):
     assert result.model.info["stopped_early"] and len(first) == best + 3 < 200
     assert [r["epoch"] for r in final] == list(range(1, best + 1))
     assert result.model.early_stopping_epoch == best
+    assert f"for {best} epochs of the same learning-rate schedule" in result.report.assessed_model
+
+
+def test_saved_model_after_early_stopping_follows_the_assessed_schedule(scene):
+    """The saved model's learning rate at epoch e is the assessment run's at epoch e: its
+    schedule keeps the full length, it only stops at the chosen epoch."""
+    from dataclasses import replace
+
+    training = replace(FAST, epochs=200, patience=3, learning_rate=0.3)
+    seen: list[dict] = []
+    train_model(replace(_request(scene), training=training), Hooks(epoch=seen.append))
+    first = {r["epoch"]: r["lr"] for r in seen if "train_loss" in r}
+    final = {r["epoch"]: r["lr"] for r in seen if "final_train_loss" in r}
+    assert final and all(final[e] == pytest.approx(first[e], rel=1e-9) for e in final)
+    assert min(final.values()) > 0.25  # far from the end of a 200-epoch cosine

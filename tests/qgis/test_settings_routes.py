@@ -4,6 +4,7 @@ and the same values give the same training request, search and prediction settin
 
 from __future__ import annotations
 
+import html
 from collections.abc import Iterator
 from typing import Any
 
@@ -105,7 +106,7 @@ def test_dialog_shows_every_setting(dialog: LandCoverDialog) -> None:
     assert set(widgets) == {s.name for s in every}
     for name, widget in widgets.items():
         s = settings.setting(name)
-        assert widget.toolTip() == s.describe()
+        assert widget.toolTip() == f"<p>{html.escape(s.describe())}</p>"  # rich text wraps
         assert setting_widgets.value_of(widget, s) == s.default, name
         kind = {"int": QSpinBox, "float": QDoubleSpinBox, "bool": QCheckBox,
                 "choice": QComboBox, "text": QLineEdit}[s.kind]  # fmt: skip
