@@ -444,8 +444,7 @@ def _pm(s: dict[str, float], key: str, fmt: str) -> str:
 
 
 def print_table(results: dict[str, dict[str, dict[str, object]]], repeats: int, seeds: int,
-                train_seeds: Sequence[int]) -> None:  # fmt: skip
-    ours = Ours()
+                train_seeds: Sequence[int], ours: Ours) -> None:  # fmt: skip
     m, t = ours.model, ours.training
     print(
         f"\nLand Cover MLP accuracy benchmark: mean +/- std over {repeats} grouped split(s) "
@@ -517,6 +516,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--previous", action="store_true", help="also run release 0.1's defaults (printed first)"
     )
+    parser.add_argument(
+        "--ensemble", type=int, help="our networks per ensemble (default: the setting's default)"
+    )
     args = parser.parse_args(argv)
     repeats = args.repeats if args.repeats is not None else (3 if args.quick else 10)
     seeds = args.seeds if args.seeds is not None else (2 if args.quick else 5)
@@ -526,9 +528,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.previous and PREVIOUS not in models:
         models.insert(0, PREVIOUS)
     started = time.perf_counter()
-    results = benchmark(repeats, seeds, models, args.datasets, train_seeds=train_seeds)
-    print_table(results, repeats, seeds, train_seeds)
     ours = Ours()
+    if args.ensemble:
+        ours = replace(ours, model=replace(ours.model, ensemble=args.ensemble))
+    results = benchmark(repeats, seeds, models, args.datasets, ours, train_seeds)
+    print_table(results, repeats, seeds, train_seeds, ours)
     print(f"\ntotal {time.perf_counter() - started:.0f} s on {os.cpu_count()} CPU core(s)")
     print(
         json.dumps(

@@ -357,6 +357,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1, help="classify runs (best time kept)")
     parser.add_argument("--sklearn-pixels", type=int, default=2_000_000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--ensemble", type=int, help="networks per ensemble (default: the setting's default)"
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--raster", help=argparse.SUPPRESS)
     parser.add_argument("--model", help=argparse.SUPPRESS)
@@ -370,7 +373,12 @@ def main() -> None:
     import torch
 
     from landcover_mlp.core import prediction
-    from landcover_mlp.core.config import SamplingConfig, TrainingConfig, TrainRequest
+    from landcover_mlp.core.config import (
+        ModelConfig,
+        SamplingConfig,
+        TrainingConfig,
+        TrainRequest,
+    )
     from landcover_mlp.core.model_io import save_model
     from landcover_mlp.core.sampling import collect_samples
     from landcover_mlp.core.workflow import train_model
@@ -394,6 +402,7 @@ def main() -> None:
             raster=str(raster),
             polygons=str(polygons),
             sampling=sampling,
+            model=ModelConfig(ensemble=args.ensemble or ModelConfig().ensemble),
             training=TrainingConfig(epochs=args.epochs, device="cpu"),
         )
     )
