@@ -3,8 +3,9 @@
 Layout: 8-byte little-endian header length, a JSON header (tensor names, dtypes, shapes, byte
 offsets, and ``__metadata__`` holding this plugin's own JSON description), then the raw
 little-endian float32 tensor bytes. Format version 2 stores an ensemble (weights stacked along a
-first axis of members); files of version 1 (one network) still load, as an ensemble of one. Loading parses JSON and copies bytes: it never executes
-code from the file (no pickle), and any safetensors reader can open it.
+first axis of members); files of version 1 (one network) still load, as an ensemble of one.
+Loading parses JSON and copies bytes: it never executes code from the file (no pickle), and any
+safetensors reader can open it.
 """
 
 from __future__ import annotations

@@ -95,6 +95,15 @@ class MLP(nn.Module):
         return torch.softmax(self.member_logits(x), dim=2).mean(0)
 
 
+def ensemble_loss(
+    probs: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Cross-entropy of the ensemble's averaged probabilities ``probs`` (n, classes) for class
+    indices ``target`` (n,): the mean of -log p[target], weighted by ``weight`` per class as
+    torch's ``nll_loss`` does."""
+    return nn.functional.nll_loss(torch.log(probs.clamp_min(1e-12)), target, weight=weight)
+
+
 def members_of(state: Mapping[str, np.ndarray]) -> int:
     """Networks in the ensemble whose weights are ``state``."""
     return int(np.asarray(state["layers.0.weight"]).shape[0])
@@ -165,5 +174,5 @@ def score_state(
     with torch.no_grad():
         probs = model(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)))
         target = torch.from_numpy(np.asarray(y, dtype=np.int64))
-        loss = nn.functional.nll_loss(torch.log(probs.clamp_min(1e-12)), target)
+        loss = ensemble_loss(probs, target)
     return probs.argmax(1).numpy(), float(loss)

@@ -18,10 +18,8 @@ from .model_io import save_model
 from .reports import plot_loss_curves, write_history_csv, write_report_html, write_report_json
 from .workflow import TrainResult
 
-NO_VALIDATION_HTML = (
-    "<html><body><h1>No validation</h1><p>No validation pixels: set a validation share "
-    "above 0 or give validation polygons.</p></body></html>"
-)
+NO_VALIDATION = "No validation pixels: set a validation share above 0 or give validation polygons."
+NO_VALIDATION_HTML = f"<html><body><h1>No validation</h1><p>{NO_VALIDATION}</p></body></html>"
 
 
 def no_validation_report(details: dict[str, Any]) -> dict[str, Any]:
@@ -34,9 +32,7 @@ def no_validation_report(details: dict[str, Any]) -> dict[str, Any]:
         "method": "not measured: no polygon was held out and no validation layer was given",
         "assessed_model": "",
         "saved_model_saw_reference": None,
-        "warnings": [
-            "No validation pixels: set a validation share above 0 or give " "validation polygons."
-        ],  # fmt: skip
+        "warnings": [NO_VALIDATION],
         "details": details,
     }
 

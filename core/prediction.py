@@ -127,13 +127,10 @@ class Predictor:
                 b = b - np.einsum("koi,i->ko", w, mean)
             layers.append((w.astype(np.float32), b.astype(np.float32)))
 
-        # One network: weights as (out, in). Hidden layers run pixels first,
+        # Per network of the ensemble: weights as (out, in). Hidden layers run pixels first,
         # (n, in) @ (in, out); the output layer transposed, (classes, in) @ (in, n): measured
         # fastest for each shape (a 64 -> 6 product is 3x slower the other way round), and
-        # classes first suit the reductions.
-        self.hidden = [(tensor(w[0]), tensor(b[0])) for w, b in layers[:-1]]
-        self.last = (tensor(layers[-1][0][0]), tensor(layers[-1][1][0][:, None]))
-        # An ensemble: the same layout per member; the members' logits go into one
+        # classes first suit the reductions. An ensemble's logits go into one
         # (members, classes, chunk) buffer so that the softmax and the mean run once per chunk.
         self.nets = [
             (
@@ -159,7 +156,8 @@ class Predictor:
         """One worker's buffers: input (chunk, bands) on the host, activations on the device."""
         torch, c, k, on = self.torch, self.chunk, self.n_classes, {"device": self.device}
         x = torch.zeros((c, self.n_bands))  # zeros: padding must be finite, never garbage
-        hidden = [] if self.fused else [torch.empty((c, w.shape[0]), **on) for w, _ in self.hidden]
+        widths = [w.shape[0] for w, _ in self.nets[0][0]]
+        hidden = [] if self.fused else [torch.empty((c, width), **on) for width in widths]
         if self.members > 1:
             hidden = hidden + [torch.empty((self.members, k, c), **on)]
         return {"x": x, "x_np": x.numpy(), "hidden": hidden, "logits": torch.empty((k, c), **on),
@@ -172,7 +170,7 @@ class Predictor:
                 out: Any = None) -> Any:  # fmt: skip
         """One network's logits (classes, chunk) of the chunk ``h`` (chunk, bands)."""
         torch = self.torch
-        hidden, last = self.nets[member] if self.members > 1 else (self.hidden, self.last)
+        hidden, last = self.nets[member]
         if self.fused is not None:
             for w, b in hidden:  # a fresh output each layer: oneDNN has no out=
                 h = self.fused(h, w, b)

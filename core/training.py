@@ -14,7 +14,7 @@ from . import threads
 from .callbacks import Hooks
 from .config import ModelConfig, TrainingConfig
 from .errors import LandCoverError
-from .network import MLP, select_device, state_to_numpy
+from .network import MLP, ensemble_loss, select_device, state_to_numpy
 
 
 @dataclass(frozen=True)
@@ -142,7 +142,7 @@ def _evaluate(
     model.eval()
     with torch.no_grad():
         probs = torch.cat([model(x[s : s + 65536]) for s in range(0, x.shape[0], 65536)])
-        loss = nn.functional.nll_loss(torch.log(probs.clamp_min(1e-12)), y, weight=weight)
+        loss = ensemble_loss(probs, y, weight)
         correct = int((probs.argmax(1) == y).sum())
     model.train()
     return float(loss), correct / max(1, x.shape[0])

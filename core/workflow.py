@@ -197,7 +197,7 @@ def _assess(model: LandCoverModel, val: Samples, method: str, warnings: list[str
     return report
 
 
-def final_training(training: TrainingConfig, assessment: TrainedNetwork | None) -> TrainingConfig:
+def final_training(training: TrainingConfig, assessment: TrainedNetwork) -> TrainingConfig:
     """The training settings of the saved model's run on all polygons.
 
     Without early stopping it is the assessed recipe itself (same epochs, schedule, ensemble).
@@ -206,7 +206,7 @@ def final_training(training: TrainingConfig, assessment: TrainedNetwork | None) 
     first epochs of the same learning-rate schedule (:func:`fit_networks` passes the
     schedule's full length).
     """
-    if training.patience and assessment is not None:
+    if training.patience:
         return replace(training, epochs=max(1, assessment.best_epoch), patience=0)
     return training
 
@@ -324,12 +324,13 @@ def train_model(request: TrainRequest, hooks: Hooks | None = None) -> TrainResul
     report = None
     if first is not None:
         assert val is not None
-        assessed = _build_model(request, samples, first, split, method, len(train), n_val)
+        model = _build_model(request, samples, net, split, method, len(samples), n_val)
         words = ASSESSED_WITHOUT
         if request.training.patience:
             words = ASSESSED_EARLY_STOPPED.format(best=first.best_epoch, epochs=len(first.history))
-        report = _assess(assessed, val, method, warnings, hooks, words, True)
-        model = _build_model(request, samples, net, split, method, len(samples), n_val)
+        # The assessment run's weights in the saved model's description: scored, never saved.
+        report = _assess(replace(model, state=first.state), val, method, warnings, hooks,
+                         words, True)  # fmt: skip
     else:
         model = _build_model(request, samples, net, split, method, len(train), n_val)
         if val is not None and n_val:

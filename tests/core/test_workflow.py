@@ -192,3 +192,36 @@ def test_saved_model_after_early_stopping_follows_the_assessed_schedule(scene):
     final = {r["epoch"]: r["lr"] for r in seen if "final_train_loss" in r}
     assert final and all(final[e] == pytest.approx(first[e], rel=1e-9) for e in final)
     assert min(final.values()) > 0.25  # far from the end of a 200-epoch cosine
+
+
+def test_the_report_scores_the_assessment_run_not_the_saved_model(landsat7):
+    """The reported matrix is that of the network trained without the held-out polygons
+    (scoring the saved model, which learnt them, would flatter it)."""
+    from dataclasses import replace
+
+    from landcover_mlp.core.accuracy import confusion_matrix
+    from landcover_mlp.core.sampling import collect_samples
+    from landcover_mlp.core.splitting import split_by_polygon
+    from landcover_mlp.core.workflow import fit_networks
+
+    request = TrainRequest(
+        raster=str(landsat7.raster),
+        polygons=str(landsat7.polygons),
+        sampling=SamplingConfig("class_name", bands=landsat7.bands),
+        model=ModelConfig((16,), ensemble=2),
+        training=TrainingConfig(epochs=15, seed=0, device="cpu"),
+    )
+    result = train_model(request)
+    samples = collect_samples(request.raster, request.polygons, request.sampling)
+    split = split_by_polygon(samples, request.split)
+    train, val = samples.subset(split.train), samples.subset(split.validation)
+    saved, first = fit_networks(train, val, True, request.model, request.training)
+    np.testing.assert_array_equal(saved.state["layers.0.weight"],
+                                  result.model.state["layers.0.weight"])  # fmt: skip
+    n = len(samples.classes)
+    expected = confusion_matrix(
+        val.y, predict_samples(replace(result.model, state=first.state), val.x), n
+    )
+    flattering = confusion_matrix(val.y, predict_samples(result.model, val.x), n)
+    assert result.report.confusion_matrix == expected.tolist()
+    assert np.trace(flattering) > np.trace(expected)  # the saved model learnt these pixels
