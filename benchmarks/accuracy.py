@@ -453,7 +453,8 @@ def print_table(results: dict[str, dict[str, dict[str, object]]], repeats: int, 
         "over splits); predict = every valid pixel of the scene, in memory"
     )
     print(
-        f"our defaults: ensemble of {m.ensemble}, hidden {list(m.hidden_layers)} {m.activation}, "
+        f"our defaults: ensemble of {m.ensemble}"
+        f"{', distilled into one network' if m.distils else ''}, hidden {list(m.hidden_layers)} {m.activation}, "
         f"dropout {m.dropout}, SGD lr {t.learning_rate} ({t.lr_schedule}) momentum {t.momentum}, "
         f"batch {t.batch_size}, epochs {t.epochs}, patience {t.patience}, weight decay "
         f"{t.weight_decay}, class weights {t.class_weights}, validation share "
@@ -519,6 +520,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--ensemble", type=int, help="our networks per ensemble (default: the setting's default)"
     )
+    parser.add_argument(
+        "--no-distill",
+        action="store_true",
+        help="save (and score) our whole ensemble instead " "of the one network distilled from it",
+    )
     args = parser.parse_args(argv)
     repeats = args.repeats if args.repeats is not None else (3 if args.quick else 10)
     seeds = args.seeds if args.seeds is not None else (2 if args.quick else 5)
@@ -531,6 +537,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ours = Ours()
     if args.ensemble:
         ours = replace(ours, model=replace(ours.model, ensemble=args.ensemble))
+    if args.no_distill:
+        ours = replace(ours, model=replace(ours.model, distill=False))
     results = benchmark(repeats, seeds, models, args.datasets, ours, train_seeds)
     print_table(results, repeats, seeds, train_seeds, ours)
     print(f"\ntotal {time.perf_counter() - started:.0f} s on {os.cpu_count()} CPU core(s)")

@@ -408,7 +408,7 @@ def main() -> None:
     )
     model_path = save_model(trained.model, out / "throughput_model.safetensors")
     hidden = trained.model.model.hidden_layers
-    members = trained.model.model.ensemble
+    members = trained.model.model.saved_networks
     sizes = [len(trained.model.bands), *hidden, len(trained.model.classes)]
     val_acc = trained.report.overall_accuracy if trained.report else float("nan")
     print(

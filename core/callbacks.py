@@ -17,7 +17,9 @@ CancelFn = Callable[[], bool]
 """Returns True when the user asked to stop."""
 EpochFn = Callable[[dict[str, Any]], None]
 """Receives one history record per epoch (epoch, train_loss, val_loss, val_accuracy, ...;
-final_train_loss during the saved model's run on all polygons)."""
+final_train_loss during the saved model's run on all polygons; distill_loss,
+distill_val_loss, distill_val_accuracy and final_distill_loss for the network distilled from an
+ensemble)."""
 LogFn = Callable[[str], None]
 
 
@@ -79,9 +81,25 @@ class Hooks:
 
 def describe_epoch(rec: dict[str, Any]) -> str:
     """One line per epoch record for logs, e.g. "Epoch 3: training loss 0.4120, validation
-    loss 0.5010, accuracy 81.0%", or "Epoch 3 (all polygons): training loss 0.4010"."""
+    loss 0.5010, accuracy 81.0%", "Epoch 3 (distilled network): distillation loss 0.3010, ..."
+    or "Epoch 3 (all polygons): training loss 0.4010"."""
     if "final_train_loss" in rec and "train_loss" not in rec:
         return f"Epoch {rec['epoch']} (all polygons): training loss {rec['final_train_loss']:.4f}"
+    if "final_distill_loss" in rec and "distill_loss" not in rec:
+        return (
+            f"Epoch {rec['epoch']} (all polygons, distilled network): distillation loss "
+            f"{rec['final_distill_loss']:.4f}"
+        )
+    if "distill_loss" in rec and "train_loss" not in rec:
+        text = (
+            f"Epoch {rec['epoch']} (distilled network): distillation loss {rec['distill_loss']:.4f}"
+        )
+        if rec.get("distill_val_loss") is not None:
+            text += (
+                f", validation loss {rec['distill_val_loss']:.4f}, "
+                f"accuracy {rec['distill_val_accuracy']:.1%}"
+            )
+        return text
     text = f"Epoch {rec['epoch']}: training loss {rec['train_loss']:.4f}"
     if rec.get("val_loss") is not None:
         text += f", validation loss {rec['val_loss']:.4f}, accuracy {rec['val_accuracy']:.1%}"

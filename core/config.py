@@ -120,12 +120,25 @@ class ModelConfig:
         activation: "relu", "tanh" or "sigmoid".
         dropout: dropout probability after each hidden layer (0 disables it).
         ensemble: networks of this architecture trained at once and averaged (1 = one).
+        distill: an ensemble teaches one network of the same architecture, which is saved
+            in its place (see :func:`core.training.train_network`).
     """
 
     hidden_layers: tuple[int, ...] = parse_hidden_layers(default("hidden_layers"))
     activation: str = default("activation")
     dropout: float = default("dropout")
     ensemble: int = default("ensemble")
+    distill: bool = default("distill")
+
+    @property
+    def distils(self) -> bool:
+        """An ensemble is trained and one network distilled from it is saved."""
+        return self.distill and self.ensemble > 1
+
+    @property
+    def saved_networks(self) -> int:
+        """Networks in the saved model: 1 when distilled, else ``ensemble``."""
+        return 1 if self.distils else self.ensemble
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "hidden_layers", parse_hidden_layers(self.hidden_layers))
@@ -266,7 +279,11 @@ def train_request(
         ),  # fmt: skip
         split=SplitConfig(v["validation_share"], seed),
         model=ModelConfig(
-            parse_hidden_layers(v["hidden_layers"]), v["activation"], v["dropout"], v["ensemble"]
+            parse_hidden_layers(v["hidden_layers"]),
+            v["activation"],
+            v["dropout"],
+            v["ensemble"],
+            v["distill"],
         ),
         training=TrainingConfig(
             learning_rate=v["learning_rate"],

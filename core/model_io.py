@@ -3,7 +3,9 @@
 Layout: 8-byte little-endian header length, a JSON header (tensor names, dtypes, shapes, byte
 offsets, and ``__metadata__`` holding this plugin's own JSON description), then the raw
 little-endian float32 tensor bytes. Format version 2 stores an ensemble (weights stacked along a
-first axis of members); files of version 1 (one network) still load, as an ensemble of one.
+first axis of members); version 3 adds the network distilled from an ensemble (one network,
+stored as an ensemble of one, with the ensemble's size in the header). Files of versions 1 and 2
+still load.
 Loading parses JSON and copies bytes: it never executes code from the file (no pickle), and any
 safetensors reader can open it.
 """
@@ -30,7 +32,9 @@ FORMAT = "landcover_mlp"
 #    Sequential (0, 2, 4 ...; 0, 3, 6 ... with dropout).
 # 2: an ensemble; weights "layers.{j}.weight" (members, out, in) and biases (members, out),
 #    j = 0, 1, 2 ... the weight layers in order; header "model" has "ensemble".
-FORMAT_VERSION = 2
+# 3: header "model" has "distill"; when true, the weights are one network (members axis 1)
+#    distilled from an ensemble of "ensemble" networks.
+FORMAT_VERSION = 3
 MODEL_SUFFIX = ".safetensors"
 _MAX_HEADER = 64 * 1024 * 1024
 
@@ -97,11 +101,14 @@ class LandCoverModel:
         return int(best) if best else None
 
     def describe_network(self) -> str:
-        """E.g. "ensemble of 5 networks 7-64-64-5 (relu), class probabilities averaged" or
-        "one network 7-64-64-5 (relu)"."""
+        """E.g. "one network 7-32-32-5 (relu), distilled from an ensemble of 5", "ensemble of
+        5 networks 7-64-64-5 (relu), class probabilities averaged" or "one network 7-64-64-5
+        (relu)"."""
         sizes = "-".join(map(str, (len(self.bands), *self.model.hidden_layers, len(self.classes))))
         k = self.model.ensemble
         kind = self.model.activation if self.model.hidden_layers else "linear, no hidden layer"
+        if self.model.distils:
+            return f"one network {sizes} ({kind}), distilled from an ensemble of {k}"
         if k == 1:
             return f"one network {sizes} ({kind})"
         return f"ensemble of {k} networks {sizes} ({kind}), class probabilities averaged"
@@ -235,7 +242,11 @@ def load_model(path: str | Path) -> LandCoverModel:
                 **{
                     **header["model"],
                     "hidden_layers": tuple(header["model"]["hidden_layers"]),
-                    "ensemble": int(state["layers.0.weight"].shape[0]),
+                    **(
+                        {}
+                        if version >= 3
+                        else {"ensemble": int(state["layers.0.weight"].shape[0]), "distill": False}
+                    ),
                 }
             ),
             training=header.get("training", {}),
@@ -261,7 +272,7 @@ def _ensemble_of_one(state: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 
 def _check_shapes(model: LandCoverModel, path: Path) -> None:
     sizes = [len(model.bands), *model.model.hidden_layers, len(model.classes)]
-    k = model.model.ensemble
+    k = model.model.saved_networks
     expected: dict[str, tuple[int, ...]] = {"mean": (len(model.bands),), "std": (len(model.bands),)}
     for i in range(len(sizes) - 1):
         expected[f"layers.{i}.weight"] = (k, sizes[i + 1], sizes[i])

@@ -13,14 +13,19 @@ from typing import Any
 from .accuracy import AccuracyReport
 from .fileio import OutputStage, output_path
 
-HISTORY_COLUMNS = ("epoch", "train_loss", "val_loss", "val_accuracy", "final_train_loss", "lr")
+HISTORY_COLUMNS = (
+    "epoch", "train_loss", "val_loss", "val_accuracy", "final_train_loss", "lr",
+    "distill_loss", "distill_val_loss", "distill_val_accuracy", "final_distill_loss",
+)  # fmt: skip
 
 
 def write_history_csv(
     history: Sequence[dict[str, float]], path: str | Path, *, stage: OutputStage | None = None
 ) -> Path:
     """One row per epoch: epoch, train_loss, val_loss, val_accuracy, final_train_loss (the
-    saved model's run on all polygons, after an assessment run), lr (empty when unknown).
+    saved model's run on all polygons, after an assessment run), lr, and for a network
+    distilled from the ensemble distill_loss, distill_val_loss, distill_val_accuracy and
+    final_distill_loss (empty when unknown).
 
     Args:
         history: one record per epoch.
@@ -100,9 +105,29 @@ def plot_loss_curves(
             alpha=0.6,
             linestyle="--",
         )
+        if any("distill_val_accuracy" in r for r in history):
+            ax2.plot(
+                epochs,
+                [r.get("distill_val_accuracy", math.nan) for r in history],
+                label="validation accuracy, distilled network",
+                color="#ff7f0e",
+                alpha=0.6,
+                linestyle="--",
+            )
         ax2.set_ylabel("validation accuracy")
         ax2.set_ylim(0, 1.02)
         ax2.legend(loc="center right", fontsize=8)
+    for key, label, style in (
+        ("distill_loss", "distillation loss, distilled network", ":"),
+        ("distill_val_loss", "validation loss, distilled network", "-"),
+    ):
+        if any(key in r for r in history):
+            ax.plot(epochs, [r.get(key, math.nan) for r in history], label=label,
+                    color="#ff7f0e", linestyle=style)  # fmt: skip
+    if any("final_distill_loss" in r for r in history):
+        ax.plot(epochs, [r.get("final_distill_loss", math.nan) for r in history],
+                label="distillation loss, all polygons (saved network)", color="#7f7f7f",
+                linestyle=":")  # fmt: skip
     if best_epoch:
         ax.axvline(best_epoch, color="grey", linestyle=":", label=f"best epoch ({best_epoch})")
     ax.set_xlabel("epoch")

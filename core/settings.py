@@ -195,6 +195,12 @@ SETTINGS: tuple[Setting, ...] = (
        "batch order; the map averages their class probabilities, so it depends far less on "
        "the seed. 1 = a single network.",
        unit="networks", minimum=1, maximum=32, group="model"),
+    _S("distill", "bool", True, "Distil the ensemble into one network",
+       "The ensemble teaches one network of the same architecture (knowledge distillation), "
+       "which is the saved model: maps as fast as one network's, with the ensemble's "
+       "decisions. Off: the saved model is the whole ensemble, which classifies as many "
+       "times slower as it has networks. No effect with an ensemble of 1.",
+       group="model"),
     # -- gradient descent --------------------------------------------------------------------
     _S("learning_rate", "float", 0.02, "Learning rate",
        "Step size of mini-batch gradient descent; lower it if the loss jumps or diverges.",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -22,9 +22,12 @@ class TrainedNetwork:
     """Result of :func:`train_network`.
 
     Attributes:
-        state: weights and standardisation buffers (float32 numpy).
+        state: weights and standardisation buffers (float32 numpy) of the saved network(s):
+            the ensemble, or the one network distilled from it.
         history: one record per epoch: epoch, train_loss (mean over the members),
-            val_loss and val_accuracy (the ensemble's), lr (at the epoch's end).
+            val_loss and val_accuracy (the ensemble's), lr (at the epoch's end); when the
+            ensemble was distilled, also distill_loss, distill_val_loss and
+            distill_val_accuracy (the saved network's, see :func:`train_network`).
         best_epoch: epoch whose weights were kept (1-based; the last one without early
             stopping).
         stopped_early: early stopping ended training before the last epoch.
@@ -69,6 +72,16 @@ def train_network(
     ``train_loss`` is the mean of the members' training losses; ``val_loss`` and
     ``val_accuracy`` are the ensemble's (probabilities averaged).
 
+    With ``model_config.distils`` (an ensemble and ``distill`` on, the default) the ensemble
+    then teaches one network of the same architecture, which is returned in its place: the
+    map costs one network's arithmetic and keeps the ensemble's decisions. This is knowledge
+    distillation (Hinton, Vinyals and Dean 2015, "Distilling the knowledge in a neural
+    network"; Bucilua, Caruana and Niculescu-Mizil 2006, "Model compression"): the network
+    trains with the same settings, on the training pixels and as many mixtures of two random
+    training pixels (:func:`distillation_inputs`), to reproduce the ensemble's averaged class
+    probabilities (cross-entropy with those probabilities as targets). Its records join the
+    history as ``distill_loss``, ``distill_val_loss`` and ``distill_val_accuracy``.
+
     Args:
         x_train: training features (n, bands), raw values.
         y_train: class indices (n,).
@@ -95,12 +108,77 @@ def train_network(
     # faster than several (thread wake-ups dominate), and it makes results independent of the
     # core count. core/threads.py owns the setting and restores the caller's.
     devices = [torch.cuda.current_device()] if torch.cuda.is_available() else []
+    hooks = hooks or Hooks()
+    distils = model_config.distils
     with threads.single_threaded(torch), torch.random.fork_rng(devices=devices):
         torch.manual_seed(config.seed)
-        return _train_network(
-            x_train, y_train, x_val, y_val, n_classes, model_config, config, hooks,
-            schedule_epochs,
+        ensemble = _train_network(
+            x_train, y_train, x_val, y_val, n_classes, model_config, config,
+            hooks.scaled(0, 50) if distils else hooks, schedule_epochs,
         )  # fmt: skip
+        if not distils:
+            return ensemble
+        hooks.log("Distilling the ensemble into one network...")
+        x = distillation_inputs(x_train, config.seed)
+        targets = ensemble_probabilities(ensemble.state, model_config, x, config.device)
+        single = _train_network(
+            x, y_train, x_val, y_val, n_classes, replace(model_config, ensemble=1), config,
+            hooks.scaled(50, 100).renaming(DISTILL_NAMES), schedule_epochs, targets,
+            (ensemble.state["mean"], ensemble.state["std"]),  # the training pixels' own
+        )  # fmt: skip
+    merged = {int(r["epoch"]): dict(r) for r in ensemble.history}
+    for r in single.history:
+        merged.setdefault(int(r["epoch"]), {"epoch": r["epoch"]}).update(
+            {DISTILL_NAMES[k]: v for k, v in r.items() if k in DISTILL_NAMES}
+        )
+    return replace(
+        ensemble,
+        state=single.state,
+        history=[merged[e] for e in sorted(merged)],
+        seconds=ensemble.seconds + single.seconds,
+    )
+
+
+#: History keys of the distilled network's run (its keys -> the history's).
+DISTILL_NAMES = {
+    "train_loss": "distill_loss",
+    "val_loss": "distill_val_loss",
+    "val_accuracy": "distill_val_accuracy",
+}
+
+
+def distillation_inputs(x: np.ndarray, seed: int) -> np.ndarray:
+    """The pixels the distilled network learns from: ``x`` (n, bands) followed by n mixtures
+    ``l * x[i] + (1 - l) * x[j]`` of random pixel pairs, l uniform in [0, 1) (the inputs of
+    mixup, Zhang et al. 2018), so that it also learns the ensemble's decisions between the
+    training pixels. Shape (2n, bands), float32; the same ``seed`` gives the same mixtures."""
+    x = np.asarray(x, dtype=np.float32)
+    rng = np.random.default_rng([seed, 2015])
+    n = x.shape[0]
+    i, j = rng.integers(0, n, n), rng.integers(0, n, n)
+    share = rng.random((n, 1), dtype=np.float32)
+    return np.concatenate([x, share * x[i] + (1 - share) * x[j]])
+
+
+def ensemble_probabilities(
+    state: dict[str, np.ndarray], model_config: ModelConfig, x: np.ndarray, device: str
+) -> np.ndarray:
+    """The ensemble's averaged class probabilities (n, classes), float32, of pixels ``x``
+    (n, bands) raw values, with the weights ``state``."""
+    from .network import layer_count, load_state, members_of
+
+    n_classes = int(state[f"layers.{layer_count(state) - 1}.weight"].shape[1])
+    net = MLP(x.shape[1], model_config.hidden_layers, n_classes, model_config.activation, 0.0,
+              members_of(state))  # fmt: skip
+    load_state(net, state)
+    dev, _ = select_device(device)
+    net.to(dev).eval()
+    out = np.empty((x.shape[0], n_classes), np.float32)
+    with torch.no_grad():
+        for s in range(0, x.shape[0], 65536):
+            chunk = torch.from_numpy(np.ascontiguousarray(x[s : s + 65536])).to(dev)
+            out[s : s + 65536] = net(chunk).cpu().numpy()
+    return out
 
 
 def learning_rate_at(config: TrainingConfig, step: int, total: int) -> float:
@@ -122,10 +200,14 @@ def _member_losses(
 ) -> torch.Tensor:
     """Mean cross-entropy of each member over its own batch, shape (members,).
 
-    ``logits`` (members, b, classes), ``target`` (members, b). With class weights it is
-    torch's weighted mean, sum(w_i * loss_i) / sum(w_i), per member.
+    ``logits`` (members, b, classes), ``target`` (members, b) class indices, or
+    (members, b, classes) class probabilities (then -sum(p * log softmax), unweighted: the
+    targets already carry what the class weights did to the ensemble). With class weights
+    it is torch's weighted mean, sum(w_i * loss_i) / sum(w_i), per member.
     """
     k, b, c = logits.shape
+    if target.is_floating_point():  # class probabilities (members, b, classes)
+        return -(target * torch.log_softmax(logits, -1)).sum(-1).mean(1)
     each = nn.functional.cross_entropy(
         logits.reshape(k * b, c), target.reshape(k * b), weight=weight, reduction="none"
     ).view(k, b)
@@ -158,22 +240,29 @@ def _train_network(
     config: TrainingConfig,
     hooks: Hooks | None = None,
     schedule_epochs: int | None = None,
+    targets: np.ndarray | None = None,
+    scaling: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> TrainedNetwork:
+    """:func:`train_network`'s loop; ``targets`` (n, classes) class probabilities to learn
+    instead of the classes ``y_train`` (which then only give the class weights); ``scaling``
+    the (mean, std) to standardise with instead of those of ``x_train``."""
     hooks = hooks or Hooks()
     if len(y_train) == 0:
         raise LandCoverError("No training samples are left: draw more training polygons.")
     device, device_name = select_device(config.device)
     members = model_config.ensemble
-    hooks.log(
-        f"Training {members} network(s) at once on {device_name}."
-        if members > 1
-        else f"Training on {device_name}."
-    )
+    if members > 1:
+        hooks.log(f"Training {members} networks at once on {device_name}.")
+    elif targets is None:
+        hooks.log(f"Training on {device_name}.")
     started = time.perf_counter()
     has_val = x_val is not None and y_val is not None and len(y_val) > 0
-    mean = x_train.mean(axis=0, dtype=np.float64)
-    std = x_train.std(axis=0, dtype=np.float64)
-    std = np.where(std > 1e-6 * np.maximum(1.0, np.abs(mean)), std, 1.0)
+    if scaling is None:
+        mean = x_train.mean(axis=0, dtype=np.float64)
+        std = x_train.std(axis=0, dtype=np.float64)
+        std = np.where(std > 1e-6 * np.maximum(1.0, np.abs(mean)), std, 1.0)
+    else:
+        mean, std = scaling
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
         model = MLP(
@@ -188,7 +277,10 @@ def _train_network(
     model.std.copy_(torch.from_numpy(std.astype(np.float32)))
     model.to(device)
     xt = torch.from_numpy(np.ascontiguousarray(x_train, dtype=np.float32)).to(device)
-    yt = torch.from_numpy(np.asarray(y_train, dtype=np.int64)).to(device)
+    if targets is None:
+        yt = torch.from_numpy(np.asarray(y_train, dtype=np.int64)).to(device)
+    else:
+        yt = torch.from_numpy(np.ascontiguousarray(targets, dtype=np.float32)).to(device)
     if has_val:
         xv = torch.from_numpy(np.ascontiguousarray(x_val, dtype=np.float32)).to(device)
         yv = torch.from_numpy(np.asarray(y_val, dtype=np.int64)).to(device)
@@ -223,7 +315,9 @@ def _train_network(
                 group["lr"] = learning_rate_at(config, step, total_steps)
             idx = order[:, start : start + batch]
             optimiser.zero_grad(set_to_none=True)
-            losses = _member_losses(model.member_logits(xt[idx]), yt[idx], weight)
+            losses = _member_losses(
+                model.member_logits(xt[idx]), yt[idx], None if targets is not None else weight
+            )
             losses.sum().backward()  # members share no weight: each gets its own gradient
             optimiser.step()
             running += losses.detach() * idx.shape[1]

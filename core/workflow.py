@@ -213,14 +213,18 @@ def final_training(training: TrainingConfig, assessment: TrainedNetwork) -> Trai
 
 def _merge_histories(first: list[dict[str, float]],
                      final: list[dict[str, float]]) -> list[dict[str, float]]:  # fmt: skip
-    """The assessment run's records with the saved model's training loss added as
-    ``final_train_loss``, by epoch."""
+    """The assessment run's records with the saved model's training losses added, by epoch,
+    as named by :data:`FINAL_NAMES`."""
     merged = {int(r["epoch"]): dict(r) for r in first}
     for r in final:
-        merged.setdefault(int(r["epoch"]), {"epoch": r["epoch"]})["final_train_loss"] = r[
-            "train_loss"
-        ]
+        merged.setdefault(int(r["epoch"]), {"epoch": r["epoch"]}).update(
+            {new: r[old] for old, new in FINAL_NAMES.items() if old in r}
+        )
     return [merged[e] for e in sorted(merged)]
+
+
+#: History keys of the saved model's run on all polygons (its keys -> the history's).
+FINAL_NAMES = {"train_loss": "final_train_loss", "distill_loss": "final_distill_loss"}
 
 
 def fit_networks(
@@ -268,7 +272,7 @@ def fit_networks(
     y = np.concatenate([train.y, val.y])
     net = train_network(x, y, None, None, n_classes, model_config,
                         final_training(training, first),
-                        hooks.scaled(50, 100).renaming({"train_loss": "final_train_loss"}),
+                        hooks.scaled(50, 100).renaming(FINAL_NAMES),
                         schedule_epochs=training.epochs)  # fmt: skip
     return replace(
         net,

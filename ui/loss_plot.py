@@ -2,8 +2,10 @@
 
 Training and validation loss share the left axis; validation accuracy (0-100 %) uses the right
 axis. For an ensemble, the training loss is the mean of its networks' losses and the validation
-curves are the ensemble's (probabilities averaged). When polygons were held out, a second run
-trains the saved model on all polygons: its training loss is the grey curve. Points arrive one epoch at a time through :meth:`LossPlot.add_epoch`.
+curves are the ensemble's (probabilities averaged); the network distilled from the ensemble
+(the saved kind) has orange curves. When polygons were held out, a second run trains the saved
+model on all polygons: its curves are grey. Points arrive one epoch at a time through
+:meth:`LossPlot.add_epoch`.
 """
 
 from __future__ import annotations
@@ -21,12 +23,20 @@ TRAIN_COLOUR = QColor("#1f77b4")
 FINAL_COLOUR = QColor("#7f7f7f")
 VAL_COLOUR = QColor("#d62728")
 ACC_COLOUR = QColor("#2ca02c")
+DISTILL_COLOUR = QColor("#ff7f0e")
 SERIES = (
     ("train_loss", "training loss", TRAIN_COLOUR, Qt.PenStyle.SolidLine),
     ("final_train_loss", "saved model (all polygons)", FINAL_COLOUR, Qt.PenStyle.SolidLine),
     ("val_loss", "validation loss", VAL_COLOUR, Qt.PenStyle.SolidLine),
     ("val_accuracy", "validation accuracy", ACC_COLOUR, Qt.PenStyle.DashLine),
-)
+    ("distill_loss", "distilled: distillation loss", DISTILL_COLOUR, Qt.PenStyle.DotLine),
+    ("distill_val_loss", "distilled: validation loss", DISTILL_COLOUR, Qt.PenStyle.SolidLine),
+    ("distill_val_accuracy", "distilled: validation accuracy", DISTILL_COLOUR,
+     Qt.PenStyle.DashLine),
+    ("final_distill_loss", "saved network (all polygons)", FINAL_COLOUR, Qt.PenStyle.DotLine),
+)  # fmt: skip
+#: Series on the right axis (0-100 %); the others share the loss axis.
+ACCURACY_KEYS = ("val_accuracy", "distill_val_accuracy")
 
 
 def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
@@ -69,8 +79,10 @@ class LossPlot(QWidget):
         self.setObjectName("lossPlot")
         self.setToolTip(
             "Training loss: the mean of the ensemble's networks. Validation loss and accuracy: "
-            "the ensemble (class probabilities averaged), on the held-out polygons. Saved "
-            "model (grey): the second run, on all training polygons, which is the model saved."
+            "the ensemble (class probabilities averaged), on the held-out polygons. Distilled "
+            "(orange): the one network that learns the ensemble's probabilities, the kind of "
+            "model that is saved and scored. Saved model (grey): the second run, on all "
+            "training polygons, which is the model saved."
         )
         self.setMinimumSize(320, 200)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
@@ -132,9 +144,7 @@ class LossPlot(QWidget):
             painter.end()
             return
         losses = [
-            v
-            for key in ("train_loss", "val_loss", "final_train_loss")
-            for _, v in self._values(key)
+            v for key, _, _, _ in SERIES if key not in ACCURACY_KEYS for _, v in self._values(key)
         ]
         loss_ticks = nice_ticks(0.0, max(max(losses, default=1.0), 1e-6) * 1.05)
         y_max = loss_ticks[-1] if loss_ticks[-1] > 0 else 1.0
@@ -148,7 +158,7 @@ class LossPlot(QWidget):
             return QPointF(x, y)
 
         self._draw_axes(painter, area, loss_ticks, x_ticks, y_max, to_px)
-        has_acc = bool(self._values("val_accuracy"))
+        has_acc = any(self._values(key) for key in ACCURACY_KEYS)
         if has_acc:
             self._draw_right_axis(painter, area, to_px)
         if self.best_epoch:
@@ -161,7 +171,7 @@ class LossPlot(QWidget):
             points = self._values(key)
             if not points:
                 continue
-            top = 1.0 if key == "val_accuracy" else y_max
+            top = 1.0 if key in ACCURACY_KEYS else y_max
             path = QPainterPath(to_px(*points[0], top))
             for epoch, value in points[1:]:
                 path.lineTo(to_px(epoch, value, top))
@@ -225,9 +235,14 @@ class LossPlot(QWidget):
             painter.drawText(QPointF(area.right() + 7, y + metrics.ascent() / 2 - 1), f"{tick:.0%}")
 
     def _status(self) -> str:
-        """Where training is: "now 12", "saved model: 20", with the best epoch if marked."""
+        """Where training is: "now: 12", "distilled: 12", "saved model: 20", with the best
+        epoch if marked."""
         last = self.records[-1]
-        run = "saved model" if "final_train_loss" in last and "train_loss" not in last else "now"
+        run = "now"
+        if "train_loss" not in last and "distill_loss" not in last:
+            run = "saved model" if any(k.startswith("final_") for k in last) else run
+        elif "distill_loss" in last and "train_loss" not in last:
+            run = "distilled"
         text = f"{run}: {int(last['epoch'])}"
         if self.best_epoch:
             text += f", best {self.best_epoch}"

@@ -274,8 +274,56 @@ def test_format_1_files_still_load_and_predict_the_same(tmp_path):
 
 
 def test_ensemble_shapes_checked(scene_model, tmp_path):
+    assert scene_model.model.distils  # one network stored, its header names an ensemble of 5
     state = dict(scene_model.state)
-    state["layers.1.bias"] = state["layers.1.bias"][:1]  # one member's bias for K members
+    bias = state["layers.1.bias"]
+    state["layers.1.bias"] = np.concatenate([bias, bias])  # two members' bias for one network
     path = save_model(replace(scene_model, state=state), tmp_path / "m.safetensors")
     with pytest.raises(LandCoverError, match="do not match its description"):
         load_model(path)
+
+
+def test_format_2_files_still_load_and_predict_the_same(tmp_path):
+    """A model written by the previous release (format 2: an ensemble of 3 networks 6-8-8-4,
+    tanh, no "distill" in its header) loads as that ensemble, not as a distilled network, and
+    predicts what that release predicted, which is the torch ensemble's averaged softmax."""
+    from landcover_mlp.core.network import MLP, load_state
+    from landcover_mlp.core.prediction import Predictor
+
+    path = DATA / "model_format2.safetensors"
+    raw = path.read_bytes()
+    (n,) = struct.unpack("<Q", raw[:8])
+    header = json.loads(json.loads(raw[8 : 8 + n])["__metadata__"]["landcover_mlp"])
+    assert header["format_version"] == 2 and "distill" not in header["model"]
+    model = load_model(path)
+    assert (model.model.ensemble, model.model.distill, model.model.saved_networks) == (3, False, 3)
+    assert model.describe_network().startswith("ensemble of 3 networks 6-8-8-4 (tanh)")
+    expected = np.load(DATA / "model_format2_expected.npz")
+    labels, _, probs = Predictor(model, "cpu", 4096).run(expected["x"], want_probs=True)
+    np.testing.assert_array_equal(labels, expected["labels"])
+    np.testing.assert_allclose(probs, expected["probs"], atol=1e-6)
+    mlp = MLP(6, (8, 8), 4, "tanh", members=3)
+    load_state(mlp, model.state)
+    mlp.eval()
+    with torch.no_grad():
+        np.testing.assert_allclose(probs, mlp(torch.from_numpy(expected["x"])).numpy(), atol=1e-5)
+    again = load_model(save_model(model, tmp_path / "again.safetensors"))
+    _assert_same_model(model, again)
+    assert again.model.distill is False
+
+
+def test_distilled_model_round_trip(scene_model, tmp_path):
+    """A distilled model stores one network and names the ensemble that taught it."""
+    assert scene_model.model.distils and scene_model.model.ensemble == 5
+    path = save_model(scene_model, tmp_path / "m.safetensors")
+    raw = path.read_bytes()
+    (n,) = struct.unpack("<Q", raw[:8])
+    table = json.loads(raw[8 : 8 + n])
+    header = json.loads(table["__metadata__"]["landcover_mlp"])
+    assert header["format_version"] == 3
+    assert header["model"]["ensemble"] == 5 and header["model"]["distill"] is True
+    assert table["layers.0.weight"]["shape"][0] == 1
+    again = load_model(path)
+    _assert_same_model(scene_model, again)
+    assert again.model.saved_networks == 1
+    assert again.describe_network().endswith("distilled from an ensemble of 5")

@@ -80,7 +80,7 @@ def test_blockwise_equals_whole_array(scene, scene_model, tmp_path, small_window
 
     # ... and equal to the torch network itself
     mlp = MLP(len(scene_model.bands), scene_model.model.hidden_layers, 3, "relu",
-              members=scene_model.model.ensemble)  # fmt: skip
+              members=scene_model.model.saved_networks)  # fmt: skip
     load_state(mlp, scene_model.state)
     mlp.eval()
     with torch.no_grad():

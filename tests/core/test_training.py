@@ -70,11 +70,17 @@ def test_history_records_and_progress():
     )  # fmt: skip
     assert len(net.history) == 6
     assert [r["epoch"] for r in net.history] == [1, 2, 3, 4, 5, 6]
+    distilled = ("distill_loss", "distill_val_loss", "distill_val_accuracy")
     for rec in net.history:
-        assert {"train_loss", "val_loss", "val_accuracy"} <= rec.keys()
+        assert {"train_loss", "val_loss", "val_accuracy", *distilled} <= rec.keys()
         assert np.isfinite(rec["train_loss"]) and rec["train_loss"] > 0
+        assert np.isfinite(rec["distill_loss"]) and rec["distill_loss"] > 0
         assert 0.0 <= rec["val_accuracy"] <= 1.0
-    assert epochs == net.history
+    # live: the ensemble's 6 epochs, then the distilled network's 6 under its own names
+    assert [r["epoch"] for r in epochs] == [1, 2, 3, 4, 5, 6] * 2
+    assert all("train_loss" in r and "distill_loss" not in r for r in epochs[:6])
+    assert all("distill_loss" in r and "train_loss" not in r for r in epochs[6:])
+    assert [{**b, **a} for a, b in zip(epochs[:6], epochs[6:])] == net.history
     assert progress[-1] == 100.0
     assert all(0.0 <= p <= 100.0 for p in progress)
     assert progress == sorted(progress)
@@ -102,15 +108,18 @@ def test_without_patience_the_last_epoch_is_kept():
     seen: list[dict] = []
     net = train_network(x, y, xv, yv, 3, ModelConfig((8,)), cfg, Hooks(epoch=seen.append))
     assert net.best_epoch == 4 and not net.stopped_early
-    # the kept weights are the last epoch's: they give its validation loss
-    mlp = MLP(4, (8,), 3, members=ModelConfig().ensemble)
+    # the kept weights are the last epoch's of the network distilled from the ensemble (the
+    # saved model): they give its validation loss
+    assert ModelConfig().distils
+    mlp = MLP(4, (8,), 3, members=1)
     load_state(mlp, net.state)
     mlp.eval()
     with torch.no_grad():
         probs = mlp(torch.from_numpy(xv))
     assert not cfg.class_weights  # the default: the loss is a plain mean
     loss = torch.nn.functional.nll_loss(torch.log(probs), torch.from_numpy(yv))
-    assert float(loss) == pytest.approx(seen[-1]["val_loss"], rel=1e-5)
+    assert float(loss) == pytest.approx(seen[-1]["distill_val_loss"], rel=1e-5)
+    assert float(loss) != pytest.approx(seen[-2]["distill_val_loss"], rel=1e-5)
 
 
 def test_cosine_schedule_reaches_zero():
@@ -135,7 +144,7 @@ def test_ensemble_members_are_independent_networks():
 
     x, y = _blobs(96)
     cfg = TrainingConfig(epochs=2, batch_size=32, class_weights=True, device="cpu", seed=7)
-    three = train_network(x, y, None, None, 3, ModelConfig((8,), ensemble=3), cfg)
+    three = train_network(x, y, None, None, 3, ModelConfig((8,), ensemble=3, distill=False), cfg)
     # member 1 alone: the same first weights and the same order of samples
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(7)
@@ -170,7 +179,7 @@ def test_ensemble_members_are_independent_networks():
 
 def test_ensemble_averages_member_probabilities():
     x, y = _blobs(120)
-    net = train_network(x, y, None, None, 3, ModelConfig((8,), ensemble=4),
+    net = train_network(x, y, None, None, 3, ModelConfig((8,), ensemble=4, distill=False),
                         TrainingConfig(epochs=2, device="cpu"))  # fmt: skip
     assert net.state["layers.0.weight"].shape == (4, 8, 4)
     mlp = MLP(4, (8,), 3, members=4)
@@ -199,7 +208,7 @@ def test_early_stopping_restores_best_epoch():
         seed=0,
         device="cpu",
     )
-    net = train_network(x, y, xv, yv, 2, ModelConfig((128, 128)), cfg)
+    net = train_network(x, y, xv, yv, 2, ModelConfig((128, 128), distill=False), cfg)
     val_losses = [r["val_loss"] for r in net.history]
     assert net.stopped_early
     assert len(net.history) < 300
@@ -216,6 +225,58 @@ def test_early_stopping_restores_best_epoch():
                                             torch.from_numpy(yv))  # fmt: skip
     assert float(loss) == pytest.approx(val_losses[net.best_epoch - 1], rel=1e-4)
     assert float(loss) != pytest.approx(val_losses[-1], rel=1e-3)
+
+
+def test_distilled_network_takes_the_ensembles_decisions():
+    """The saved network is one network that learnt the ensemble's probabilities: it agrees
+    with the ensemble (trained the same way, not distilled) far beyond the training pixels."""
+    from landcover_mlp.core.training import ensemble_probabilities
+
+    x, y = _blobs(150, spread=2.5, seed=2)
+    cfg = TrainingConfig(epochs=30, device="cpu", seed=4)
+    ensemble_cfg = ModelConfig((8,), ensemble=4, distill=False)
+    ensemble = train_network(x, y, None, None, 3, ensemble_cfg, cfg)
+    single = train_network(x, y, None, None, 3, replace(ensemble_cfg, distill=True), cfg)
+    assert single.state["layers.0.weight"].shape == (1, 8, 4)
+    np.testing.assert_array_equal(single.state["mean"], ensemble.state["mean"])
+    # the ensemble part of the run is the same ensemble
+    assert [r["train_loss"] for r in single.history] == [r["train_loss"] for r in ensemble.history]
+    grid, _ = _blobs(4000, spread=2.5, seed=9)  # new pixels of the same classes
+    teacher = ensemble_probabilities(ensemble.state, ensemble_cfg, grid, "cpu").argmax(1)
+    student = ensemble_probabilities(single.state, ensemble_cfg, grid, "cpu").argmax(1)
+    # without it, one network of the ensemble alone agrees less
+    member = {k: (v[:1] if k.startswith("layers.") else v) for k, v in ensemble.state.items()}
+    alone = ensemble_probabilities(member, ensemble_cfg, grid, "cpu").argmax(1)
+    assert np.mean(student == teacher) > 0.98
+    assert np.mean(student == teacher) > np.mean(alone == teacher)
+
+
+def test_distillation_inputs_are_pixels_and_their_mixtures():
+    from landcover_mlp.core.training import distillation_inputs
+
+    x = np.random.default_rng(1).normal(size=(50, 3)).astype(np.float32)
+    out = distillation_inputs(x, seed=3)
+    assert out.shape == (100, 3) and out.dtype == np.float32
+    np.testing.assert_array_equal(out[:50], x)
+    np.testing.assert_array_equal(out, distillation_inputs(x, seed=3))
+    assert not np.array_equal(out, distillation_inputs(x, seed=4))
+    mixed = out[50:]
+    # each mixture lies on a segment between two pixels: some equal none of the pixels
+    assert (mixed >= x.min(0)).all() and (mixed <= x.max(0)).all()
+    assert not any((np.abs(x - m).max(1) < 1e-6).any() for m in mixed[:10])
+
+
+def test_soft_targets_loss_is_cross_entropy_with_probabilities():
+    from landcover_mlp.core.training import _member_losses
+
+    logits = torch.randn(2, 5, 3)
+    target = torch.tensor([[0, 1, 2, 1, 0], [2, 2, 1, 0, 1]])
+    one_hot = torch.nn.functional.one_hot(target, 3).float()
+    torch.testing.assert_close(_member_losses(logits, one_hot, None),
+                               _member_losses(logits, target, None))  # fmt: skip
+    soft = torch.softmax(torch.randn(2, 5, 3), 2)
+    expected = -(soft * torch.log_softmax(logits, 2)).sum(2).mean(1)
+    torch.testing.assert_close(_member_losses(logits, soft, None), expected)
 
 
 @pytest.mark.parametrize("flip_after", [1, 37])
@@ -344,3 +405,26 @@ def test_learning_rate_upper_bound_message():
     with pytest.raises(LandCoverError) as info:
         TrainingConfig(learning_rate=20)
     assert "10" in str(info.value)
+
+
+def test_every_kind_of_epoch_record_is_described():
+    from landcover_mlp.core.callbacks import describe_epoch
+
+    assert describe_epoch(
+        {"epoch": 3, "train_loss": 0.5, "val_loss": 0.6, "val_accuracy": 0.8}
+    ) == ("Epoch 3: training loss 0.5000, validation loss 0.6000, accuracy 80.0%")
+    assert describe_epoch(
+        {"epoch": 2, "distill_loss": 0.25, "distill_val_loss": 0.5, "distill_val_accuracy": 0.9}
+    ) == (
+        "Epoch 2 (distilled network): distillation loss 0.2500, validation loss 0.5000, "
+        "accuracy 90.0%"
+    )
+    assert describe_epoch({"epoch": 2, "distill_loss": 0.25}) == (
+        "Epoch 2 (distilled network): distillation loss 0.2500"
+    )
+    assert describe_epoch({"epoch": 4, "final_train_loss": 0.125}) == (
+        "Epoch 4 (all polygons): training loss 0.1250"
+    )
+    assert describe_epoch({"epoch": 4, "final_distill_loss": 0.125}) == (
+        "Epoch 4 (all polygons, distilled network): distillation loss 0.1250"
+    )

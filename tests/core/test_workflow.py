@@ -44,14 +44,23 @@ def test_train_model_on_scene(scene):
     assert model.band_names == ("blue", "green", "nir")
     assert model.band_count == 3
     assert model.nodata == (scene.nodata,) * 3
-    # the hook saw the assessment run (with validation), then the saved model's run
-    assert [r["epoch"] for r in epochs] == [*range(1, 11), *range(1, 11)]
-    assert all("val_loss" in r and "final_train_loss" not in r for r in epochs[:10])
-    assert all(set(r) >= {"final_train_loss"} and "val_loss" not in r for r in epochs[10:])
+    # the hook saw the assessment run (the ensemble with validation, then the network
+    # distilled from it, with validation), then the saved model's run (ensemble, distilled)
+    assert [r["epoch"] for r in epochs] == [*range(1, 11)] * 4
+    runs = [epochs[i : i + 10] for i in range(0, 40, 10)]
+    keys = [("train_loss", "val_loss"), ("distill_loss", "distill_val_loss"),
+            ("final_train_loss",), ("final_distill_loss",)]  # fmt: skip
+    others = {k for ks in keys for k in ks}
+    for run, own in zip(runs, keys):
+        assert all(set(own) <= r.keys() and not (others - set(own)) & r.keys() for r in run)
     assert len(model.history) == 10
-    for rec, first, final in zip(model.history, epochs[:10], epochs[10:]):
-        assert rec["val_loss"] == first["val_loss"]
-        assert rec["final_train_loss"] == final["final_train_loss"]
+    for i, rec in enumerate(model.history):
+        assert rec["val_loss"] == runs[0][i]["val_loss"]
+        assert rec["distill_val_loss"] == runs[1][i]["distill_val_loss"]
+        assert rec["final_train_loss"] == runs[2][i]["final_train_loss"]
+        assert rec["final_distill_loss"] == runs[3][i]["final_distill_loss"]
+    assert model.state["layers.0.weight"].shape[0] == 1  # the distilled network is saved
+    assert "distilled from an ensemble of 5" in model.describe_network()
     assert model.training["n_train"] == result.n_train
     assert model.training["sampling"]["class_field"] == "class_name"
     assert 1 <= model.info["best_epoch"] <= 10
@@ -63,6 +72,10 @@ def test_train_model_on_scene(scene):
     assert "trained without the held-out polygons" in result.report.assessed_model
     assert model.metrics["saved_model_saw_reference"] is True
     assert result.report.overall_accuracy > 0.9
+    # the score is the distilled network's of the assessment run (its last epoch's)
+    assert result.report.overall_accuracy == pytest.approx(
+        model.history[-1]["distill_val_accuracy"]
+    )
     assert progress[-1] == 100.0
     assert progress == sorted(progress)
 

@@ -27,7 +27,7 @@ from qgis.core import (
     QgsVectorLayer,
 )
 from qgis.PyQt.QtCore import QCoreApplication, QEventLoop, QTimer
-from qgis.PyQt.QtGui import QColor
+from qgis.PyQt.QtGui import QColor, QImage, QPainter
 
 from landcover_mlp.core.settings import default
 from landcover_mlp.plugin import compat, torch_check
@@ -161,12 +161,20 @@ def test_run_adds_styled_layers_and_shows_accuracy(
 
     assert wait_finished(dialog), message(dialog)
 
-    # the assessment run's epochs (with validation), then the saved model's on all polygons
+    # the assessment run's epochs (the ensemble, then the network distilled from it, both
+    # with validation), then the saved model's on all polygons (ensemble, distilled)
     records = dialog.loss_plot.records
-    half = len(records) // 2
-    assert half and [r["epoch"] for r in records] == [*range(1, half + 1)] * 2
-    assert all("val_loss" in r for r in records[:half])
-    assert all("final_train_loss" in r and "train_loss" not in r for r in records[half:])
+    n = len(records) // 4
+    assert n and [r["epoch"] for r in records] == [*range(1, n + 1)] * 4
+    assert all("val_loss" in r for r in records[:n])
+    assert all("distill_val_loss" in r for r in records[n : 2 * n])
+    assert all("final_train_loss" in r and "train_loss" not in r for r in records[2 * n : 3 * n])
+    assert all("final_distill_loss" in r for r in records[3 * n :])
+    image = QImage(8, 8, QImage.Format.Format_ARGB32)
+    painter = QPainter(image)
+    legend = [label for row in dialog.loss_plot._legend_rows(painter) for label, *_ in row]
+    painter.end()
+    assert "distilled: validation loss" in legend and "saved network (all polygons)" in legend
     assert dialog.progressBar.value() == 100
     assert dialog.runButton.isEnabled() and not dialog.cancelButton.isEnabled()
     found = {layer.name(): layer for layer in QgsProject.instance().mapLayers().values()}
@@ -180,7 +188,7 @@ def test_run_adds_styled_layers_and_shows_accuracy(
                  "model_report.html", "model_loss.png"):  # fmt: skip
         assert (tmp_path / name).is_file(), name
     assert "Overall accuracy" in dialog.summaryLabel.text()
-    assert "ensemble of 5 networks" in dialog.summaryLabel.text()
+    assert "distilled from an ensemble of 5" in dialog.summaryLabel.text()
     assert "trained without the held-out polygons" in dialog.summaryLabel.text()
     assert "kappa" in dialog.summaryLabel.text()
     table = dialog.resultTable
