@@ -168,6 +168,8 @@ class TrainingConfig:
     # Defaults (core/settings.py) chosen on polygon-grouped splits of the three real scenes in
     # ../shared/data and the Indian Pines 30 % protocol (benchmarks/accuracy.py, training seeds
     # 0-4): an ensemble of 5 networks of 32-32 (64-64 was no better and predicts 2x slower),
+    # distilled into one network (the map agrees with the ensemble's on 93-100 % of held-out
+    # pixels and is predicted 4x faster),
     # batch 32 with lr 0.02 and a cosine decay over 100 epochs, no early stopping, no class
     # weights (+2 pt overall accuracy on Indian Pines, -1 pt on landsat7_ogt), weight decay
     # 1e-3 (1e-4 and 3e-3 were worse on Indian Pines).

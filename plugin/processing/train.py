@@ -26,7 +26,8 @@ class TrainAlgorithm(LandCoverAlgorithm):
     def shortHelpString(self) -> str:  # noqa: N802 - QGIS virtual
         return tr(
             "Samples the raster pixels under the training polygons and trains an ensemble of "
-            "multilayer perceptrons by mini-batch gradient descent with momentum. Whole "
+            "multilayer perceptrons by mini-batch gradient descent with momentum, then distils "
+            "it into one network of the same architecture, which is saved. Whole "
             "polygons are held out to measure accuracy (never single pixels); the saved model "
             "is then trained on all training polygons, these included. Writes the model "
             "file, the loss curves and a validation report (confusion matrix, overall "

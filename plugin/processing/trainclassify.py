@@ -24,8 +24,8 @@ class TrainClassifyAlgorithm(TrainAlgorithm):
     def shortHelpString(self) -> str:  # noqa: N802 - QGIS virtual
         return tr(
             "Trains an ensemble of multilayer perceptrons on the pixels under the training "
-            "polygons (whole polygons held out to measure accuracy, then the saved model "
-            "trained on all of them) and classifies the whole raster with it. Outputs the model, the class raster with names and colours, a confidence "
+            "polygons, distils it into one network (whole polygons held out to measure "
+            "accuracy, then the saved model trained on all of them) and classifies the whole raster with it. Outputs the model, the class raster with names and colours, a confidence "
             "raster, the loss curves, the validation report, overall accuracy and kappa."
         )
 

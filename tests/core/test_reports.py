@@ -70,7 +70,9 @@ def test_history_csv(tmp_path):
     path = write_history_csv(history, tmp_path / "loss.csv")
     with open(path, newline="", encoding="utf-8") as fh:
         rows = list(csv.reader(fh))
-    assert rows[0] == ["epoch", "train_loss", "val_loss", "val_accuracy", "final_train_loss", "lr"]
+    assert rows[0] == ["epoch", "train_loss", "val_loss", "val_accuracy", "final_train_loss", "lr",
+                       "distill_loss", "distill_val_loss", "distill_val_accuracy",
+                       "final_distill_loss"]  # fmt: skip
     assert len(rows) == 1 + 12
     assert [int(r[0]) for r in rows[1:]] == list(range(1, 13))
     for rec, row in zip(history, rows[1:]):
@@ -79,7 +81,7 @@ def test_history_csv(tmp_path):
     assert float(rows[5][2]) == history[4]["val_loss"]
     no_val = write_history_csv(_history(3, with_val=False), tmp_path / "noval.csv")
     rows = list(csv.reader(no_val.open(encoding="utf-8")))
-    assert rows[1][2:] == ["", "", "", ""]
+    assert rows[1][2:] == [""] * 8
 
 
 def _report():

@@ -61,7 +61,8 @@ def test_trainclassify_landsat(qgis_process: Any, landsat7: Any, tmp_path: Path)
     assert proc.returncode == 0, qgis_process.explain(proc)
     assert "OVERALL_ACCURACY" in proc.stdout
     results = qgis_process.results_of(proc.stdout)
-    assert float(results["OVERALL_ACCURACY"]) > 0.8, qgis_process.explain(proc)
+    # one polygon-grouped split of landsat7_ogt: see test_processing.LANDSAT_OA_FLOOR
+    assert float(results["OVERALL_ACCURACY"]) > 0.75, qgis_process.explain(proc)
     assert 0.0 < float(results["KAPPA"]) <= 1.0
     for name in ("model.safetensors", "classes.tif", "classes.qml", "confidence.tif",
                  "report.html", "loss.png"):  # fmt: skip

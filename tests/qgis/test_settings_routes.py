@@ -25,7 +25,7 @@ pytestmark = pytest.mark.qgis_tier
 # A value other than the default for every setting (within its range).
 OTHER = {
     "pixel_rule": "all_touched", "max_per_class": 500, "validation_share": 0.25,
-    "hidden_layers": "32,16", "activation": "tanh", "dropout": 0.1, "ensemble": 3,
+    "hidden_layers": "32,16", "activation": "tanh", "dropout": 0.1, "ensemble": 3, "distill": False,
     "learning_rate": 0.05, "lr_schedule": "constant", "momentum": 0.5, "batch_size": 64,
     "epochs": 40, "patience": 7, "weight_decay": 0.0005, "class_weights": True, "seed": 11,
     "device": "cpu", "memory_mb": 64,

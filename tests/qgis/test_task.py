@@ -109,13 +109,17 @@ def test_task_trains_classifies_and_reports_every_epoch(landsat7: Any, tmp_path:
         assert Path(path).is_file(), f"{path} was not written"
     assert not list(tmp_path.glob(".*part*")), "temporary files were left behind"
 
-    # every epoch of both runs reached the dialog: the assessment run's, then the saved
-    # model's on all polygons; the model's history holds both, merged by epoch
+    # every epoch of both runs reached the dialog: the assessment run's (ensemble, then the
+    # network distilled from it), then the saved model's on all polygons (the same two); the
+    # model's history holds all four, merged by epoch
     history = result.model.history
-    assert [r["epoch"] for r in outcome.epochs] == [r["epoch"] for r in history] * 2
+    n = len(history)
+    assert [r["epoch"] for r in outcome.epochs] == [r["epoch"] for r in history] * 4
     assert outcome.epochs[0]["epoch"] == 1 and {"train_loss", "val_loss"} <= set(outcome.epochs[0])
-    final = outcome.epochs[len(history) :]
-    assert [r["final_train_loss"] for r in final] == [r["final_train_loss"] for r in history]
+    for i, key in enumerate(("val_loss", "distill_val_loss", "final_train_loss",
+                             "final_distill_loss")):  # fmt: skip
+        run = outcome.epochs[i * n : (i + 1) * n]
+        assert [r[key] for r in run] == [r[key] for r in history], key
     assert max(outcome.progress) == pytest.approx(100.0)
     assert outcome.progress == sorted(outcome.progress), "progress never goes back"
 
@@ -186,7 +190,8 @@ def test_failure_after_training_keeps_the_committed_training_stage(
 
     assert outcome.result is None and not outcome.cancelled
     assert "GeoTIFF" in (outcome.message or "")
-    assert len(outcome.epochs) == 2 * 3  # the assessment run and the saved model's run
+    # the assessment run and the saved model's run, each an ensemble and a distilled network
+    assert len(outcome.epochs) == 4 * 3
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "loss.csv", "loss.png", "model.safetensors", "notes.txt", "report.html", "report.json",
     ]  # fmt: skip
