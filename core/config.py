@@ -71,7 +71,8 @@ class SamplingConfig:
         class_field: attribute holding the class (integer or text).
         bands: 1-based band numbers; empty means all bands.
         pixel_rule: "centre" (pixel centre inside the polygon) or "all_touched".
-        max_per_class: keep at most this many pixels per class (random, seeded); None = all.
+        max_per_class: keep at most this many pixels per class (random, seeded, a share from
+            every polygon); None = automatic (:func:`core.sampling.automatic_cap`).
         seed: random seed for the cap.
     """
 

@@ -38,6 +38,8 @@ class Samples:
         bands: 1-based band numbers used.
         band_names: names of those bands.
         warnings: things the user should know (skipped polygons, conflicts, caps).
+        available: pixels under the polygons per class (index order) before the cap per
+            class, nodata and overlaps included; empty when not counted.
     """
 
     x: np.ndarray
@@ -48,6 +50,7 @@ class Samples:
     bands: tuple[int, ...]
     band_names: tuple[str, ...]
     warnings: tuple[str, ...] = field(default=())
+    available: tuple[int, ...] = field(default=())
 
     def __len__(self) -> int:
         return int(self.y.shape[0])
@@ -67,6 +70,7 @@ class Samples:
             self.bands,
             self.band_names,
             self.warnings,
+            self.available,
         )
 
 
@@ -95,20 +99,64 @@ def _drop_duplicates(pixel: np.ndarray, raw_idx: np.ndarray, warnings: list[str]
     return keep
 
 
-def _cap_per_class(y: np.ndarray, cap: int, seed: int, warnings: list[str]) -> np.ndarray | None:
-    rng = np.random.default_rng(seed)
-    keep: list[np.ndarray] = []
-    capped = 0
-    for c in np.unique(y):
-        idx = np.flatnonzero(y == c)
-        if idx.size > cap:
-            idx = np.sort(rng.choice(idx, size=cap, replace=False))
-            capped += 1
-        keep.append(idx)
-    if not capped:
-        return None
-    warnings.append(f"{capped} class(es) were capped at {cap} samples (random, seeded).")
-    return np.sort(np.concatenate(keep))
+#: The automatic cap per class (setting ``max_per_class`` 0) keeps the samples' values
+#: (pixels x bands, float32, all classes together) under this count: 64 M values = 256 MB.
+AUTO_CAP_VALUES = 64_000_000
+#: ... and never above this many pixels per class.
+AUTO_CAP_PIXELS = 200_000
+
+
+def automatic_cap(n_bands: int, n_classes: int) -> int:
+    """Pixels per class kept when the user set no cap: enough to train any MLP of this
+    plugin, few enough that the samples of all classes fit in 256 MB (at least 1,000)."""
+    return int(min(AUTO_CAP_PIXELS, max(1000, AUTO_CAP_VALUES // max(1, n_bands * n_classes))))
+
+
+def polygon_quotas(
+    counts: dict[int, tuple[object, int]], cap: int, rng: np.random.Generator, log: list[str]
+) -> dict[int, int]:
+    """Pixels to draw from each polygon so that no class has more than ``cap``.
+
+    ``counts`` maps each polygon id to its (class, pixel count). A class within the cap keeps
+    every pixel (its polygons are not in the result). A larger class shares ``cap`` among its
+    polygons in proportion to their pixels (largest remainders), each polygon keeping at least
+    one pixel, so that small polygons are never dropped; when the class has more polygons than
+    ``cap``, ``cap`` of them chosen at random keep one pixel each (and ``log`` says so).
+
+    Returns:
+        {polygon id: pixels to draw} for the polygons of capped classes; the quotas of a
+        class sum to ``cap``.
+    """
+    by_class: dict[object, list[tuple[int, int]]] = {}
+    for fid, (raw, count) in counts.items():
+        if count:
+            by_class.setdefault(raw, []).append((fid, count))
+    quotas: dict[int, int] = {}
+    for raw, polygons in sorted(by_class.items(), key=lambda item: str(item[0])):
+        fids = np.array([f for f, _ in polygons])
+        sizes = np.array([c for _, c in polygons], dtype=np.int64)
+        if sizes.sum() <= cap:
+            continue
+        if len(sizes) > cap:
+            q = np.zeros(len(sizes), dtype=np.int64)
+            q[rng.choice(len(sizes), size=cap, replace=False)] = 1
+            log.append(
+                f"Class '{raw}' has {len(sizes)} polygons but the cap is {cap} pixels: "
+                f"{len(sizes) - cap} of its polygons give no training pixel; raise the cap."
+            )
+        else:
+            share = cap * sizes / sizes.sum()
+            q = np.maximum(np.floor(share).astype(np.int64), 1)
+            diff = cap - int(q.sum())
+            if diff > 0:  # largest remainders first
+                for i in np.argsort(-(share - np.floor(share)), kind="stable")[:diff]:
+                    q[i] += 1
+            while diff < 0:  # the one-pixel floor overshot: take from the largest quotas
+                i = int(np.argmax(q))
+                q[i] -= 1
+                diff += 1
+        quotas.update(zip(fids.tolist(), q.tolist()))
+    return quotas
 
 
 @dataclass
@@ -118,18 +166,20 @@ class _Pixels:
     x: list[np.ndarray] = field(default_factory=list)  # per polygon part: (n, bands) float32
     polygon_id: list[np.ndarray] = field(default_factory=list)  # (n,) int64
     pixel_index: list[np.ndarray] = field(default_factory=list)  # (n,) int64
-    raw: list[object] = field(default_factory=list)  # the class field's value, per pixel
+    raw: list[tuple[object, int]] = field(default_factory=list)  # per part: (class, pixels)
     colours: dict[object, str] = field(default_factory=dict)  # first colour seen per class
     nodata: int = 0  # pixels under the polygons left out as nodata
 
-    def add(self, part: PolygonPixels, data: np.ndarray, valid: np.ndarray, width: int) -> None:
-        """Keep the valid pixels of one polygon part; ``data`` is (bands, rows, cols)."""
-        take = part.mask & valid
-        self.nodata += int(part.mask.sum() - take.sum())
+    def add(self, part: PolygonPixels, chosen: np.ndarray, data: np.ndarray, valid: np.ndarray,
+            width: int) -> None:  # fmt: skip
+        """Keep the valid ``chosen`` pixels (bool, rows x cols) of one polygon part; ``data``
+        is (bands, rows, cols)."""
+        take = chosen & valid
+        self.nodata += int(chosen.sum() - take.sum())
         rows, cols = np.nonzero(take)
         self.x.append(data[:, rows, cols].T.astype(np.float32))
         self.polygon_id.append(np.full(rows.size, part.fid, dtype=np.int64))
-        self.raw.extend([part.raw_class] * rows.size)
+        self.raw.append((part.raw_class, int(rows.size)))
         self.pixel_index.append(
             (rows + part.window.yoff).astype(np.int64) * width + cols + part.window.xoff
         )
@@ -137,16 +187,49 @@ class _Pixels:
             self.colours[part.raw_class] = part.colour
 
 
+def _count(source: PolygonSource, info: RasterInfo, all_touched: bool,
+           hooks: Hooks) -> dict[int, tuple[object, int]]:  # fmt: skip
+    """{polygon id: (class, pixels)} of every polygon on the raster grid (no band is read)."""
+    counts: dict[int, tuple[object, int]] = {}
+    for part in iter_polygon_pixels(source, info, all_touched, []):
+        hooks.check()
+        raw, n = counts.get(part.fid, (part.raw_class, 0))
+        counts[part.fid] = (raw, n + int(part.mask.sum()))
+    return counts
+
+
 def _gather(ds: gdal.Dataset, info: RasterInfo, bands: tuple[int, ...], source: PolygonSource,
-            all_touched: bool, hooks: Hooks, log: list[str]) -> _Pixels:  # fmt: skip
-    """Read the pixels under every polygon, reporting progress polygon by polygon."""
+            all_touched: bool, hooks: Hooks, log: list[str],
+            draw: tuple[dict[int, int], dict[int, int], np.random.Generator] | None = None,
+            ) -> _Pixels:  # fmt: skip
+    """Read the pixels under every polygon, reporting progress polygon by polygon.
+
+    ``draw`` = (quotas, polygon pixel counts, generator): a polygon with a quota gives that
+    many of its pixels, a uniform random draw without replacement made tile by tile (the
+    number taken from each tile is hypergeometric given what is left), so that only the
+    drawn pixels are ever held in memory.
+    """
     total = max(1, source.layer.GetFeatureCount())
     pixels = _Pixels()
     seen, last_fid = 0, None
+    left: dict[int, list[int]] = {}
+    if draw is not None:
+        quotas, counts, rng = draw
+        left = {fid: [q, counts[fid]] for fid, q in quotas.items()}
     for part in iter_polygon_pixels(source, info, all_touched, log):
         hooks.check()
+        chosen = part.mask
+        if part.fid in left:
+            quota, remaining = left[part.fid]
+            flat = np.flatnonzero(part.mask)
+            k = int(rng.hypergeometric(quota, remaining - quota, flat.size)) if quota else 0
+            left[part.fid] = [quota - k, remaining - flat.size]
+            chosen = np.zeros_like(part.mask)
+            chosen.flat[rng.choice(flat, size=k, replace=False)] = True
+        if not chosen.any():
+            continue
         data, valid = read_window(ds, bands, part.window, info.nodata)
-        pixels.add(part, data, valid, info.width)
+        pixels.add(part, chosen, data, valid, info.width)
         if part.fid != last_fid:
             seen, last_fid = seen + 1, part.fid
             hooks.progress(100.0 * seen / total)
@@ -176,17 +259,6 @@ def _class_index(
             f"{', '.join(unknown[:10])}. Use the same class names/values as for training."
         )
     return class_list, lookup
-
-
-def _kept(y: np.ndarray, pixel_index: np.ndarray, config: SamplingConfig,
-          log: list[str]) -> np.ndarray:  # fmt: skip
-    """Positions of the samples kept: each pixel once, then at most the cap per class."""
-    keep = np.flatnonzero(_drop_duplicates(pixel_index, y, log))
-    if config.max_per_class:
-        idx = _cap_per_class(y[keep], config.max_per_class, config.seed, log)
-        if idx is not None:
-            keep = keep[idx]
-    return keep
 
 
 def _refuse_classes_without_pixels(
@@ -251,23 +323,52 @@ def collect_samples(
     source = open_polygons(polygons, config.class_field, layer)
     log: list[str] = []
     all_touched = config.pixel_rule == "all_touched"
-    pixels = _gather(ds, info, bands, source, all_touched, hooks, log)
+    # First the polygons' pixel counts (masks only), so that the cap per class is drawn
+    # while reading: memory holds the drawn pixels, never all those under the polygons.
+    counts = _count(source, info, all_touched, hooks.scaled(0, 20))
+    per_class: dict[object, int] = {}
+    for raw, n in counts.values():
+        per_class[raw] = per_class.get(raw, 0) + n
+    cap = config.max_per_class or automatic_cap(len(bands), max(1, len(per_class)))
+    rng = np.random.default_rng(config.seed)
+    quotas = polygon_quotas(counts, cap, rng, log)
+    draw = (quotas, {f: n for f, (_, n) in counts.items()}, rng) if quotas else None
+    pixels = _gather(ds, info, bands, source, all_touched, hooks.scaled(20, 100), log, draw)
     if not pixels.raw:
         raise LandCoverError(
             f"No valid pixel of '{info.path}' lies under the polygons of '{source.name}'. "
             f"Check that the polygons overlap the raster (same area, CRS) and are not all on "
             f"nodata. {' '.join(log)}".strip()
         )
-    class_list, index_of = _class_index(pixels.raw, source, pixels.colours, classes)
-    y = np.fromiter((index_of[v] for v in pixels.raw), dtype=np.int64, count=len(pixels.raw))
+    class_list, index_of = _class_index([r for r, _ in pixels.raw], source, pixels.colours,
+                                        classes)  # fmt: skip
+    y = np.repeat(
+        np.array([index_of[r] for r, _ in pixels.raw], dtype=np.int64),
+        [n for _, n in pixels.raw],
+    )
     pixel_index = np.concatenate(pixels.pixel_index)
     if pixels.nodata:
         log.append(f"{pixels.nodata} pixel(s) under the polygons are nodata and were skipped.")
-    keep = _kept(y, pixel_index, config, log)
+    keep = np.flatnonzero(_drop_duplicates(pixel_index, y, log))
     if classes is None:
         present = set(np.unique(y[keep]).tolist())
         sampled = {raw for raw, i in index_of.items() if i in present}
         _refuse_classes_without_pixels(source, sampled, all_touched)
+    available = np.zeros(len(class_list), dtype=np.int64)
+    for raw, n in per_class.items():
+        if raw in index_of:
+            available[index_of[raw]] += n
+    used = np.bincount(y[keep], minlength=len(class_list))
+    if quotas:
+        capped = [c.name for c, u, a in zip(class_list, used, available) if a > cap]
+        log.append(
+            f"{len(capped)} class(es) were capped at {cap} pixels "
+            f"({'your cap' if config.max_per_class else 'automatic cap'}; a seeded random "
+            f"draw, a share from every polygon): {', '.join(capped)}. Pixels used / "
+            "available per class: "
+            + ", ".join(f"{c.name} {u} / {a}" for c, u, a in zip(class_list, used, available))
+            + "."
+        )
     for message in log:
         hooks.log(message)
     hooks.progress(100.0)
@@ -280,4 +381,5 @@ def collect_samples(
         bands=bands,
         band_names=tuple(info.band_names[b - 1] for b in bands),
         warnings=tuple(log),
+        available=tuple(int(a) for a in available),
     )

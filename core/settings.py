@@ -173,8 +173,11 @@ SETTINGS: tuple[Setting, ...] = (
        choices=PIXEL_RULES, group="sampling",
        choice_labels=("Pixel centre inside polygon", "All pixels touched by polygon")),
     _S("max_per_class", "int", 0, "Maximum samples per class",
-       "Cap the pixels per class (random, seeded) to speed up training on large polygons.",
-       unit="pixels", minimum=0, maximum=100_000_000, group="sampling", zero_means="all"),
+       "Cap the pixels per class: a seeded random draw made while reading, with a share "
+       "from every polygon (in proportion to its pixels, at least one), so memory holds only "
+       "the drawn pixels. 0 = automatic: at most 200,000 per class, fewer when the bands and "
+       "classes would take more than 256 MB.",
+       unit="pixels", minimum=0, maximum=100_000_000, group="sampling", zero_means="automatic"),
     _S("validation_share", "float", 0.3, "Validation share of polygons",
        "Share of each class's polygons held out to validate (whole polygons, never single "
        "pixels, so accuracy is not flattered).",

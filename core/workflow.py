@@ -148,7 +148,13 @@ def _build_model(request: TrainRequest, samples: Samples, net: TrainedNetwork,
         model=request.model,
         training={
             **asdict(request.training),
-            "sampling": {**asdict(request.sampling), "bands": list(samples.bands)},
+            "sampling": {
+                **asdict(request.sampling),
+                "bands": list(samples.bands),
+                # per class (index order): pixels under the polygons, and those trained on
+                "pixels_available": list(samples.available),
+                "pixels_used": samples.counts().tolist(),
+            },
             "split": asdict(request.split if split is not None else SplitConfig(0.0)),
             "accuracy_estimate": method,
             "n_train": n_train,

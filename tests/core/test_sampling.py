@@ -384,3 +384,87 @@ def test_every_class_sampled_passes_the_check(tmp_path, make_raster, make_polygo
         tmp_path / "p.gpkg", [(rect(0, 0, 5, 5), {"c": 1}), (rect(5, 5, 10, 10), {"c": 2})]
     )
     assert _sample(raster, polygons, "c").counts().tolist() == [25, 25]
+
+
+# --------------------------------------------------------------------------------------------
+# The cap per class, drawn while reading
+
+
+def test_quotas_share_the_cap_among_every_polygon():
+    from landcover_mlp.core.sampling import polygon_quotas
+
+    counts = {1: ("a", 900), 2: ("a", 90), 3: ("a", 9), 4: ("a", 1), 5: ("b", 30), 6: ("b", 20)}
+    log: list[str] = []
+    q = polygon_quotas(counts, 100, np.random.default_rng(0), log)
+    assert set(q) == {1, 2, 3, 4}  # class b (50 pixels) is within the cap: taken whole
+    assert sum(q.values()) == 100
+    assert all(q[f] >= 1 for f in q)  # every polygon keeps a share, the 1-pixel one too
+    assert q[1] > q[2] > q[3] >= q[4]
+    assert abs(q[1] - 90) <= 2 and abs(q[2] - 9) <= 2  # in proportion to the pixels
+    assert not log
+    # more polygons than the cap: the cap's worth of polygons keep one pixel each, and it says so
+    many = {f: ("c", 5) for f in range(10)}
+    q = polygon_quotas(many, 4, np.random.default_rng(0), log)
+    assert sorted(q.values()) == [0] * 6 + [1] * 4
+    assert log and "raise the cap" in log[0]
+
+
+def test_cap_keeps_a_share_of_every_polygon_and_reports_used_and_available(landsat7):
+    cap = 50
+    full = _sample(landsat7.raster, landsat7.polygons, bands=landsat7.bands)
+    a = _sample(landsat7.raster, landsat7.polygons, bands=landsat7.bands, max_per_class=cap)
+    assert a.available == tuple(full.counts().tolist())  # nothing here is nodata or overlap
+    assert set(np.unique(a.polygon_id)) == set(np.unique(full.polygon_id))
+    message = next(w for w in a.warnings if "capped" in w)
+    assert "your cap" in message
+    for c, used, available in zip(a.classes, a.counts(), a.available):
+        assert f"{c.name} {used} / {available}" in message
+
+
+def test_only_the_drawn_pixels_are_held(landsat7, monkeypatch):
+    """The cap is drawn while reading: the pixels kept in memory are the drawn ones, not every
+    pixel under the polygons."""
+    from landcover_mlp.core import sampling
+
+    held: list[int] = []
+    add = sampling._Pixels.add
+
+    def counting(self, part, chosen, data, valid, width):
+        add(self, part, chosen, data, valid, width)
+        held.append(len(self.x[-1]))
+
+    monkeypatch.setattr(sampling._Pixels, "add", counting)
+    full = _sample(landsat7.raster, landsat7.polygons, bands=landsat7.bands)
+    held.clear()
+    capped = _sample(landsat7.raster, landsat7.polygons, bands=landsat7.bands, max_per_class=20)
+    assert sum(held) == len(capped) == sum(min(20, n) for n in full.counts())
+
+
+def test_automatic_cap_when_none_is_set(landsat7, monkeypatch):
+    from landcover_mlp.core import sampling
+
+    assert sampling.automatic_cap(10, 6) == sampling.AUTO_CAP_PIXELS
+    assert sampling.automatic_cap(200, 16) == 20_000  # 64 M values / (200 bands x 16 classes)
+    assert sampling.automatic_cap(10_000, 300) == 1000
+    monkeypatch.setattr(sampling, "AUTO_CAP_PIXELS", 40)
+    a = _sample(landsat7.raster, landsat7.polygons, bands=landsat7.bands)
+    assert a.counts().max() == 40
+    assert any("automatic cap" in w for w in a.warnings)
+
+
+def test_draw_across_tiles_is_uniform(scene, monkeypatch):
+    """A polygon larger than a tile is drawn tile by tile: each tile gives its share."""
+    from landcover_mlp.core import vector
+
+    monkeypatch.setattr(vector, "_TILE_PIXELS", 64)  # the scene's boxes span many tiles
+    full = _sample(scene.raster, scene.polygons, field="class_name")
+    cap = int(full.counts().min()) // 2
+    a = _sample(scene.raster, scene.polygons, field="class_name", max_per_class=cap)
+    # drawn pixels on nodata are skipped, never replaced: up to the cap, most of it
+    assert all(0.7 * cap <= n <= cap for n in a.counts())
+    width = gdal.Open(str(scene.raster)).RasterXSize
+    for fid in np.unique(full.polygon_id):  # each polygon's drawn rows spread like its rows
+        rows_full = full.pixel_index[full.polygon_id == fid] // width
+        rows = a.pixel_index[a.polygon_id == fid] // width
+        assert rows.size
+        assert abs(np.median(rows) - np.median(rows_full)) <= 0.15 * np.ptp(rows_full) + 1

@@ -62,6 +62,10 @@ def test_train_model_on_scene(scene):
     assert model.state["layers.0.weight"].shape[0] == 1  # the distilled network is saved
     assert "distilled from an ensemble of 5" in model.describe_network()
     assert model.training["n_train"] == result.n_train
+    sampling = model.training["sampling"]
+    assert sum(sampling["pixels_used"]) == result.n_train  # no cap reached here
+    assert sampling["pixels_available"] >= sampling["pixels_used"]
+    assert all(a >= u > 0 for a, u in zip(sampling["pixels_available"], sampling["pixels_used"]))
     assert model.training["sampling"]["class_field"] == "class_name"
     assert 1 <= model.info["best_epoch"] <= 10
     assert result.report is not None
