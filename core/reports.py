@@ -48,6 +48,10 @@ def _two_runs(history: Sequence[dict[str, float]]) -> bool:
     return any("final_train_loss" in r for r in history)
 
 
+def _distilled(history: Sequence[dict[str, float]]) -> bool:
+    return any("distill_loss" in r or "final_distill_loss" in r for r in history)
+
+
 def plot_loss_curves(
     history: Sequence[dict[str, float]],
     path: str | Path,
@@ -73,69 +77,50 @@ def plot_loss_curves(
 
     path = Path(path)
     epochs = [r["epoch"] for r in history]
-    fig = Figure(figsize=(7, 4.2), dpi=110)
+    distilled = _distilled(history)
+    two_runs = _two_runs(history)
+    ensemble = "ensemble: " if distilled else ""
+    fig = Figure(figsize=(7, 5.0), dpi=110)
     ax = fig.add_subplot(1, 1, 1)
-    if any("train_loss" in r for r in history):
-        ax.plot(
-            epochs,
-            [r.get("train_loss", math.nan) for r in history],
-            label="training loss" + (" (assessment run)" if _two_runs(history) else ""),
-            color="#1f77b4",
-        )
-    if _two_runs(history):
-        ax.plot(
-            epochs,
-            [r.get("final_train_loss", math.nan) for r in history],
-            label="training loss, all polygons (saved model)",
-            color="#7f7f7f",
-        )
-    if any("val_loss" in r for r in history):
-        ax.plot(
-            epochs,
-            [r.get("val_loss", math.nan) for r in history],
-            label="validation loss",
-            color="#d62728",
-        )
-        ax2 = ax.twinx()
-        ax2.plot(
-            epochs,
-            [r.get("val_accuracy", math.nan) for r in history],
-            label="validation accuracy",
-            color="#2ca02c",
-            alpha=0.6,
-            linestyle="--",
-        )
-        if any("distill_val_accuracy" in r for r in history):
-            ax2.plot(
-                epochs,
-                [r.get("distill_val_accuracy", math.nan) for r in history],
-                label="validation accuracy, distilled network",
-                color="#ff7f0e",
-                alpha=0.6,
-                linestyle="--",
-            )
+    ax2 = ax.twinx() if any("val_loss" in r for r in history) else None
+
+    def curve(axis: Any, key: str, label: str, colour: str, style: str = "-",
+              alpha: float = 1.0) -> None:  # fmt: skip
+        if any(key in r for r in history):
+            axis.plot(epochs, [r.get(key, math.nan) for r in history], label=label,
+                      color=colour, linestyle=style, alpha=alpha)  # fmt: skip
+
+    run = " (assessment run)" if two_runs else ""
+    curve(ax, "train_loss", f"{ensemble}training loss{run}", "#1f77b4")
+    curve(ax, "val_loss", f"{ensemble}validation loss", "#d62728")
+    curve(ax, "distill_loss", f"distilled network: distillation loss{run}", "#ff7f0e", ":")
+    curve(ax, "distill_val_loss", "distilled network: validation loss", "#ff7f0e")
+    if distilled:
+        curve(ax, "final_train_loss", "ensemble: training loss, all polygons", "#7f7f7f")
+        curve(ax, "final_distill_loss", "saved model (distilled): loss, all polygons",
+              "#7f7f7f", ":")  # fmt: skip
+    else:
+        curve(ax, "final_train_loss", "saved model: training loss, all polygons", "#7f7f7f")
+    if ax2 is not None:
+        curve(ax2, "val_accuracy", f"{ensemble}validation accuracy", "#2ca02c", "--", 0.6)
+        curve(ax2, "distill_val_accuracy", "distilled network: validation accuracy",
+              "#ff7f0e", "--", 0.6)  # fmt: skip
         ax2.set_ylabel("validation accuracy")
         ax2.set_ylim(0, 1.02)
-        ax2.legend(loc="center right", fontsize=8)
-    for key, label, style in (
-        ("distill_loss", "distillation loss, distilled network", ":"),
-        ("distill_val_loss", "validation loss, distilled network", "-"),
-    ):
-        if any(key in r for r in history):
-            ax.plot(epochs, [r.get(key, math.nan) for r in history], label=label,
-                    color="#ff7f0e", linestyle=style)  # fmt: skip
-    if any("final_distill_loss" in r for r in history):
-        ax.plot(epochs, [r.get("final_distill_loss", math.nan) for r in history],
-                label="distillation loss, all polygons (saved network)", color="#7f7f7f",
-                linestyle=":")  # fmt: skip
     if best_epoch:
         ax.axvline(best_epoch, color="grey", linestyle=":", label=f"best epoch ({best_epoch})")
     ax.set_xlabel("epoch")
     ax.set_ylabel("cross-entropy loss")
     ax.set_title("Land Cover MLP: loss curves")
     ax.grid(alpha=0.3)
-    ax.legend(loc="upper right", fontsize=8)
-    fig.tight_layout()
+    # One legend for both axes, below the plot: never over the curves.
+    handles, labels = ax.get_legend_handles_labels()
+    if ax2 is not None:
+        more = ax2.get_legend_handles_labels()
+        handles, labels = handles + more[0], labels + more[1]
+    fig.legend(handles, labels, loc="lower center", ncol=2, fontsize=7.5, frameon=False)
+    rows = -(-len(labels) // 2)
+    fig.tight_layout(rect=(0, 0.045 * rows + 0.02, 1, 1))
     with output_path(path, stage) as tmp:
         fig.savefig(tmp, format="png")
     return path

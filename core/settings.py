@@ -195,8 +195,9 @@ SETTINGS: tuple[Setting, ...] = (
        zero_means="off"),
     _S("ensemble", "int", 5, "Networks in the ensemble",
        "Networks of this architecture trained at once, each from its own random weights and "
-       "batch order; the map averages their class probabilities, so it depends far less on "
-       "the seed. 1 = a single network.",
+       "batch order; their averaged class probabilities depend far less on the seed than one "
+       "network's. They teach one network (see Distil), or, with Distil off, the map "
+       "averages them. 1 = a single network.",
        unit="networks", minimum=1, maximum=32, group="model"),
     _S("distill", "bool", True, "Distil the ensemble into one network",
        "The ensemble teaches one network of the same architecture (knowledge distillation), "

@@ -79,8 +79,10 @@ def train_network(
     network"; Bucilua, Caruana and Niculescu-Mizil 2006, "Model compression"): the network
     trains with the same settings, on the training pixels and as many mixtures of two random
     training pixels (:func:`distillation_inputs`), to reproduce the ensemble's averaged class
-    probabilities (cross-entropy with those probabilities as targets). Its records join the
-    history as ``distill_loss``, ``distill_val_loss`` and ``distill_val_accuracy``.
+    probabilities (cross-entropy with those probabilities as targets), for the ensemble's
+    epochs (with early stopping: up to its best epoch, along the same learning-rate schedule,
+    without stopping of its own). Its records join the history as ``distill_loss``,
+    ``distill_val_loss`` and ``distill_val_accuracy``.
 
     Args:
         x_train: training features (n, bands), raw values.
@@ -121,9 +123,14 @@ def train_network(
         hooks.log("Distilling the ensemble into one network...")
         x = distillation_inputs(x_train, config.seed)
         targets = ensemble_probabilities(ensemble.state, model_config, x, config.device)
+        # The distilled network trains for the ensemble's epochs (its best one, with early
+        # stopping) along the same schedule: no stopping of its own, so that the network
+        # scored in an assessment run and the one saved are trained alike.
         single = _train_network(
-            x, y_train, x_val, y_val, n_classes, replace(model_config, ensemble=1), config,
-            hooks.scaled(50, 100).renaming(DISTILL_NAMES), schedule_epochs, targets,
+            x, y_train, x_val, y_val, n_classes, replace(model_config, ensemble=1),
+            replace(config, epochs=ensemble.best_epoch, patience=0),
+            hooks.scaled(50, 100).renaming(DISTILL_NAMES), schedule_epochs or config.epochs,
+            targets,
             (ensemble.state["mean"], ensemble.state["std"]),  # the training pixels' own
         )  # fmt: skip
     merged = {int(r["epoch"]): dict(r) for r in ensemble.history}

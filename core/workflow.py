@@ -189,6 +189,8 @@ ASSESSED_EARLY_STOPPED = (
 )
 #: ``assessed_model`` of a report scored by the saved model itself (separate validation layer).
 ASSESSED_SAVED = "the saved model itself, which never saw these polygons"
+#: Put before ``assessed_model`` when the ensemble was distilled (the kind of model saved).
+DISTILLED_SCORED = "the distilled network (the kind of model saved) of "
 
 
 def _assess(model: LandCoverModel, val: Samples, method: str, warnings: list[str], hooks: Hooks,
@@ -338,6 +340,8 @@ def train_model(request: TrainRequest, hooks: Hooks | None = None) -> TrainResul
         words = ASSESSED_WITHOUT
         if request.training.patience:
             words = ASSESSED_EARLY_STOPPED.format(best=first.best_epoch, epochs=len(first.history))
+        if request.model.distils:
+            words = DISTILLED_SCORED + words
         # The assessment run's weights in the saved model's description: scored, never saved.
         report = _assess(replace(model, state=first.state), val, method, warnings, hooks,
                          words, True)  # fmt: skip

@@ -33,8 +33,16 @@ SERIES = (
     ("distill_val_loss", "distilled: validation loss", DISTILL_COLOUR, Qt.PenStyle.SolidLine),
     ("distill_val_accuracy", "distilled: validation accuracy", DISTILL_COLOUR,
      Qt.PenStyle.DashLine),
-    ("final_distill_loss", "saved network (all polygons)", FINAL_COLOUR, Qt.PenStyle.DotLine),
+    ("final_distill_loss", "saved model: distilled (all polygons)", FINAL_COLOUR,
+     Qt.PenStyle.DotLine),
 )  # fmt: skip
+#: Labels when an ensemble was distilled: its own curves are then not the saved model's.
+DISTILLED_LABELS = {
+    "train_loss": "ensemble: training loss",
+    "val_loss": "ensemble: validation loss",
+    "val_accuracy": "ensemble: validation accuracy",
+    "final_train_loss": "ensemble (all polygons)",
+}
 #: Series on the right axis (0-100 %); the others share the loss axis.
 ACCURACY_KEYS = ("val_accuracy", "distill_val_accuracy")
 
@@ -254,9 +262,12 @@ class LossPlot(QWidget):
         metrics = QFontMetrics(painter.font())
         rows: list[list[tuple[str, QColor, Any, float]]] = [[]]
         x = float(self.MARGIN_LEFT)
+        distilled = any("distill_loss" in r or "final_distill_loss" in r for r in self.records)
         for key, label, colour, style in SERIES:
             if not self._values(key):
                 continue
+            if distilled:
+                label = DISTILLED_LABELS.get(key, label)
             width = 27 + metrics.horizontalAdvance(label) + 16
             if rows[-1] and x + width > self.width() - 4:
                 rows.append([])

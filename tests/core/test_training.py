@@ -428,3 +428,17 @@ def test_every_kind_of_epoch_record_is_described():
     assert describe_epoch({"epoch": 4, "final_distill_loss": 0.125}) == (
         "Epoch 4 (all polygons, distilled network): distillation loss 0.1250"
     )
+
+
+def test_distilled_network_follows_the_ensembles_early_stopping():
+    """With early stopping, the distilled network trains for the ensemble's best epochs, with
+    no stopping of its own (so the assessed and the saved one are trained alike)."""
+    x, y = _blobs(40, n_features=6, n_classes=2, spread=3.0, seed=3)
+    xv, yv = _blobs(600, n_features=6, n_classes=2, spread=3.0, seed=4)
+    cfg = TrainingConfig(learning_rate=0.1, epochs=80, batch_size=8, patience=40,
+                         weight_decay=0.0, seed=0, device="cpu")  # fmt: skip
+    net = train_network(x, y, xv, yv, 2, ModelConfig((128, 128), ensemble=3), cfg)
+    distilled = [r for r in net.history if "distill_loss" in r]
+    assert net.stopped_early
+    assert [r["epoch"] for r in distilled] == list(range(1, net.best_epoch + 1))
+    assert net.best_epoch < len(net.history)

@@ -195,6 +195,12 @@ def test_early_stopping_chooses_the_saved_models_epochs(scene):
     assert [r["epoch"] for r in final] == list(range(1, best + 1))
     assert result.model.early_stopping_epoch == best
     assert f"for {best} epochs of the same learning-rate schedule" in result.report.assessed_model
+    # the distilled networks, scored and saved, train for the ensemble's best epochs: alike
+    scored = [r for r in seen if "distill_loss" in r]
+    saved = [r for r in seen if "final_distill_loss" in r]
+    assert [r["epoch"] for r in scored] == [r["epoch"] for r in saved] == list(range(1, best + 1))
+    assert result.report.assessed_model.startswith("the distilled network")
+    assert result.report.overall_accuracy == pytest.approx(scored[-1]["distill_val_accuracy"])
 
 
 def test_saved_model_after_early_stopping_follows_the_assessed_schedule(scene):

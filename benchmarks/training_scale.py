@@ -1,0 +1,215 @@
+"""Training at scale: fit time, peak memory and held-out accuracy at 10 k, 100 k and 1 M pixels.
+
+A generated scene like ``throughput.py``'s (10 UInt16 bands, 6 classes, fields of 40 x 40 px)
+but with noisier spectra, so that accuracy is not 100 %. Training polygons (squares of 36 px
+inside fields) are added until they hold the requested number of training pixels; 40 test
+polygons per class, in other fields, are never trained on. For each size, in a fresh process
+each (peak memory = that process's VmHWM):
+
+- ours: the product's defaults, as ``train_model`` runs them (sampling with the automatic cap,
+  an assessment run on 70 % of the polygons, then the saved model on all of them);
+- scikit-learn: ``StandardScaler`` + ``MLPClassifier((64, 64), early_stopping=True)`` (adam)
+  on the same pixels.
+
+Targets (issue 11): our fit time at most scikit-learn's at 100 k and 1 M with accuracy at least
+equal; peak memory < 1.5 GB at 1 M.
+
+Usage::
+
+    PYTHONPATH=build/plugins python benchmarks/training_scale.py [--sizes 10000 100000 1000000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+from osgeo import ogr, osr
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import throughput as tp  # noqa: E402  (the scene generator)
+
+SIDE = 36  # training and test polygons: squares of 36 x 36 px inside 40 x 40 px fields
+TEST_PER_CLASS = 40
+RECIPE = "training-scale-v1"
+
+
+class NoisyScene(tp.Scene):
+    """``throughput.Scene`` with noisier spectra (20 % + 150 per band) and per-field gain of
+    15 %: classes overlap, so the accuracy shows differences between models."""
+
+    def __init__(self, size: int, seed: int) -> None:
+        super().__init__(size, seed)
+        rng = np.random.default_rng(seed + 9)
+        self.gain = rng.normal(1.0, 0.15, self.gain.shape).astype(np.float32)
+
+    def strip(self, y0: int, rows: int, rng: np.random.Generator) -> np.ndarray:
+        labels = self.labels(y0, rows)
+        ys = np.arange(y0, y0 + rows)[:, None] // tp.CELL
+        gain = self.gain[ys, np.arange(self.size)[None, :] // tp.CELL]
+        value = tp.SPECTRA[:, np.maximum(labels, 0)] * gain
+        value += (0.2 * value + 150.0) * rng.standard_normal(value.shape, dtype=np.float32)
+        out = np.clip(value, 1, 65535).astype(np.uint16)
+        out[:, labels < 0] = tp.NODATA
+        return out
+
+
+def write_polygon_sets(scene: tp.Scene, folder: Path, sizes: list[int]) -> dict[str, Path]:
+    """A test layer and, per size, a training layer with about that many pixels."""
+    rng = np.random.default_rng(scene.seed + 3)
+    cells = scene.size // tp.CELL
+    inset = (tp.CELL - SIDE) // 2
+    fields: dict[int, np.ndarray] = {}
+    for k in range(len(tp.CLASSES)):
+        rows, cols = np.nonzero(scene.grid[:cells, :cells] == k)
+        keep = (rows + cols) * tp.CELL > scene.size // 4 + 2 * tp.CELL  # off the nodata corner
+        order = rng.permutation(int(keep.sum()))
+        fields[k] = np.stack([rows[keep], cols[keep]], 1)[order]
+
+    def write(path: Path, chosen: dict[int, np.ndarray]) -> None:
+        if path.exists():
+            path.unlink()
+        ds = ogr.GetDriverByName("GPKG").CreateDataSource(str(path))
+        srs = osr.SpatialReference()
+        srs.ImportFromWkt(tp._srs_wkt())
+        layer = ds.CreateLayer("polygons", srs, ogr.wkbPolygon)
+        layer.CreateField(ogr.FieldDefn("class_id", ogr.OFTInteger))
+        layer.StartTransaction()
+        for k, cells_k in chosen.items():
+            for r, c in cells_k:
+                x0 = tp.ORIGIN[0] + (c * tp.CELL + inset) * tp.PIXEL
+                y0 = tp.ORIGIN[1] - (r * tp.CELL + inset) * tp.PIXEL
+                x1, y1 = x0 + SIDE * tp.PIXEL, y0 - SIDE * tp.PIXEL
+                feature = ogr.Feature(layer.GetLayerDefn())
+                feature.SetField("class_id", k + 1)
+                wkt = f"POLYGON (({x0} {y0}, {x1} {y0}, {x1} {y1}, {x0} {y1}, {x0} {y0}))"
+                feature.SetGeometry(ogr.CreateGeometryFromWkt(wkt))
+                layer.CreateFeature(feature)
+        layer.CommitTransaction()
+        ds = None
+
+    out = {"test": folder / "test.gpkg"}
+    write(out["test"], {k: f[:TEST_PER_CLASS] for k, f in fields.items()})
+    for n in sizes:
+        per_class = math.ceil(n / (len(tp.CLASSES) * SIDE * SIDE))
+        short = [k for k, f in fields.items() if len(f) < TEST_PER_CLASS + per_class]
+        if short:
+            raise SystemExit(f"The scene is too small for {n} training pixels: use --scene larger.")
+        out[str(n)] = folder / f"train_{n}.gpkg"
+        write(out[str(n)], {k: f[TEST_PER_CLASS : TEST_PER_CLASS + per_class]
+                            for k, f in fields.items()})  # fmt: skip
+    return out
+
+
+def child(args: argparse.Namespace) -> None:
+    """Train one model in this fresh process; print its figures as JSON."""
+    from landcover_mlp.core.config import SamplingConfig, TrainingConfig, TrainRequest
+    from landcover_mlp.core.sampling import collect_samples
+    from landcover_mlp.core.workflow import predict_samples, train_model
+
+    sampling = SamplingConfig("class_id")
+    test = collect_samples(args.raster, args.test, sampling)
+    before = tp._rss_mb()
+    started = time.perf_counter()
+    if args.model == "ours":
+        result = train_model(
+            TrainRequest(raster=args.raster, polygons=args.polygons, sampling=sampling,
+                         training=TrainingConfig(device="cpu"))  # fmt: skip
+        )
+        seconds = time.perf_counter() - started
+        predicted = predict_samples(result.model, test.x)
+        n_train = result.n_train
+        info = {"model": result.model.describe_network(), "epochs": len(result.model.history)}
+    else:
+        from sklearn.exceptions import ConvergenceWarning
+        from sklearn.neural_network import MLPClassifier
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+
+        train = collect_samples(args.raster, args.polygons, sampling)
+        sampled = time.perf_counter()
+        clf = make_pipeline(
+            StandardScaler(), MLPClassifier((64, 64), early_stopping=True, random_state=0)
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            clf.fit(train.x, train.y)
+        seconds = time.perf_counter() - started
+        predicted = clf.predict(test.x)
+        n_train = len(train)
+        info = {"sampling_s": round(sampled - started, 2), "epochs": int(clf[-1].n_iter_)}
+    print(json.dumps({
+        "model": args.model,
+        "n_train": int(n_train),
+        "fit_s": round(seconds, 2),
+        "accuracy": round(float(np.mean(predicted == test.y)), 4),
+        "peak_rss_mb": round(tp._rss_mb("VmHWM"), 1),
+        "rss_before_mb": round(before, 1),
+        **info,
+    }))  # fmt: skip
+
+
+def run_child(model: str, raster: Path, polygons: Path, test: Path) -> dict:
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", "--model", model,
+           "--raster", str(raster), "--polygons", str(polygons), "--test", str(test)]  # fmt: skip
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode:
+        raise SystemExit(f"{model} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
+    parser.add_argument("--scene", type=int, default=3000, help="raster side in pixels")
+    parser.add_argument("--out", default="bench_output", help="work folder (default %(default)s)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--models", nargs="+", default=["ours", "sklearn"])
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--model", help=argparse.SUPPRESS)
+    parser.add_argument("--raster", help=argparse.SUPPRESS)
+    parser.add_argument("--polygons", help=argparse.SUPPRESS)
+    parser.add_argument("--test", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args)
+        return
+    started = time.perf_counter()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    scene = NoisyScene(args.scene, args.seed)
+    raster = out / f"training_scale_{args.scene}.tif"
+    tp.RECIPE = RECIPE  # a different recipe from throughput.py's scene: never reuse its raster
+    generated = tp.generate_raster(scene, raster, "NONE")
+    layers = write_polygon_sets(scene, out, args.sizes)
+    print(f"Raster: {raster} {args.scene} x {args.scene} x {tp.BANDS} UInt16, noisy spectra "
+          f"(generated in {generated:.1f} s); {TEST_PER_CLASS} test polygons per class")  # fmt: skip
+    rows = []
+    for n in args.sizes:
+        for model in args.models:
+            figures = run_child(model, raster, layers[str(n)], layers["test"])
+            rows.append({"size": n, **figures})
+            print(f"  {n:>9,} px  {model:<8} train pixels {figures['n_train']:>9,}  fit "
+                  f"{figures['fit_s']:>8.1f} s  accuracy {figures['accuracy']:.4f}  peak "
+                  f"{figures['peak_rss_mb']:>7.0f} MiB  epochs {figures['epochs']}", flush=True)  # fmt: skip
+    by = {(r["size"], r["model"]): r for r in rows}
+    print("\nsize        ours/sklearn fit time   accuracy ours - sklearn   ours peak MiB")
+    for n in args.sizes:
+        ours, peer = by.get((n, "ours")), by.get((n, "sklearn"))
+        if ours and peer:
+            print(f"{n:>9,}   {ours['fit_s'] / peer['fit_s']:>10.2f}x"
+                  f"   {100 * (ours['accuracy'] - peer['accuracy']):>+18.2f} pt"
+                  f"   {ours['peak_rss_mb']:>12.0f}")  # fmt: skip
+    print(f"\ntotal {time.perf_counter() - started:.0f} s")
+    print(json.dumps({"benchmark": "training_scale", "scene": args.scene, "rows": rows}))
+
+
+if __name__ == "__main__":
+    main()
