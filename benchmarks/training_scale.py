@@ -108,6 +108,48 @@ def write_polygon_sets(scene: tp.Scene, folder: Path, sizes: list[int]) -> dict[
     return out
 
 
+def write_big_polygons(scene: tp.Scene, path: Path) -> None:
+    """Three polygons that cover the whole raster between them (three horizontal bands)."""
+    if path.exists():
+        path.unlink()
+    ds = ogr.GetDriverByName("GPKG").CreateDataSource(str(path))
+    srs = osr.SpatialReference()
+    srs.ImportFromWkt(tp._srs_wkt())
+    layer = ds.CreateLayer("polygons", srs, ogr.wkbPolygon)
+    layer.CreateField(ogr.FieldDefn("class_id", ogr.OFTInteger))
+    x0, x1 = tp.ORIGIN[0], tp.ORIGIN[0] + scene.size * tp.PIXEL
+    third = scene.size * tp.PIXEL / 3
+    for k in range(3):
+        y0, y1 = tp.ORIGIN[1] - k * third, tp.ORIGIN[1] - (k + 1) * third
+        feature = ogr.Feature(layer.GetLayerDefn())
+        feature.SetField("class_id", k + 1)
+        wkt = f"POLYGON (({x0} {y0}, {x1} {y0}, {x1} {y1}, {x0} {y1}, {x0} {y0}))"
+        feature.SetGeometry(ogr.CreateGeometryFromWkt(wkt))
+        layer.CreateFeature(feature)
+    ds = None
+
+
+def sampling_child(args: argparse.Namespace) -> None:
+    """Sample the big polygons in this fresh process; print seconds and peak memory."""
+    from landcover_mlp.core.config import SamplingConfig
+    from landcover_mlp.core.sampling import collect_samples
+
+    before = tp._rss_mb()
+    started = time.perf_counter()
+    cap = int(args.cap) or None
+    samples = collect_samples(
+        args.raster, args.polygons, SamplingConfig("class_id", max_per_class=cap)
+    )
+    print(json.dumps({
+        "cap": cap or "automatic",
+        "pixels": len(samples),
+        "available": sum(samples.available),
+        "seconds": round(time.perf_counter() - started, 1),
+        "peak_rss_mb": round(tp._rss_mb("VmHWM"), 1),
+        "rss_before_mb": round(before, 1),
+    }))  # fmt: skip
+
+
 def child(args: argparse.Namespace) -> None:
     """Train one model in this fresh process; print its figures as JSON."""
     from landcover_mlp.core.config import SamplingConfig, TrainingConfig, TrainRequest
@@ -120,8 +162,12 @@ def child(args: argparse.Namespace) -> None:
     started = time.perf_counter()
     if args.model == "ours":
         result = train_model(
-            TrainRequest(raster=args.raster, polygons=args.polygons, sampling=sampling,
-                         training=TrainingConfig(device="cpu"))  # fmt: skip
+            TrainRequest(
+                raster=args.raster,
+                polygons=args.polygons,
+                sampling=sampling,
+                training=TrainingConfig(device="cpu"),
+            )  # fmt: skip
         )
         seconds = time.perf_counter() - started
         predicted = predict_samples(result.model, test.x)
@@ -172,14 +218,21 @@ def main() -> None:
     parser.add_argument("--out", default="bench_output", help="work folder (default %(default)s)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--models", nargs="+", default=["ours", "sklearn"])
+    parser.add_argument(
+        "--big-polygons",
+        action="store_true",
+        help="instead: sample three polygons covering the whole raster (--scene px square), "
+        "with the automatic cap and with a cap of 2000, and print the peak memory",
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--cap", default="0", help=argparse.SUPPRESS)
     parser.add_argument("--model", help=argparse.SUPPRESS)
     parser.add_argument("--raster", help=argparse.SUPPRESS)
     parser.add_argument("--polygons", help=argparse.SUPPRESS)
     parser.add_argument("--test", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(args)
+        (sampling_child if args.model == "sampling" else child)(args)
         return
     started = time.perf_counter()
     out = Path(args.out)
@@ -188,6 +241,19 @@ def main() -> None:
     raster = out / f"training_scale_{args.scene}.tif"
     tp.RECIPE = RECIPE  # a different recipe from throughput.py's scene: never reuse its raster
     generated = tp.generate_raster(scene, raster, "NONE")
+    if args.big_polygons:
+        polygons = out / "big_polygons.gpkg"
+        write_big_polygons(scene, polygons)
+        print(f"Raster {raster} ({args.scene} x {args.scene} x {tp.BANDS}), 3 polygons over all")
+        for cap in ("0", "2000"):
+            cmd = [sys.executable, str(Path(__file__).resolve()), "--child", "--model",
+                   "sampling", "--raster", str(raster), "--polygons", str(polygons),
+                   "--cap", cap]  # fmt: skip
+            done = subprocess.run(cmd, capture_output=True, text=True)
+            if done.returncode:
+                raise SystemExit(done.stderr[-3000:])
+            print("  " + done.stdout.strip().splitlines()[-1], flush=True)
+        return
     layers = write_polygon_sets(scene, out, args.sizes)
     print(f"Raster: {raster} {args.scene} x {args.scene} x {tp.BANDS} UInt16, noisy spectra "
           f"(generated in {generated:.1f} s); {TEST_PER_CLASS} test polygons per class")  # fmt: skip
