@@ -229,6 +229,7 @@ def _gather(ds: gdal.Dataset, info: RasterInfo, bands: tuple[int, ...], source: 
         if not chosen.any():
             continue
         data, valid = read_window(ds, bands, part.window, info.nodata)
+        ds.FlushCache()  # drop the blocks just read: the GDAL cache would grow to GDAL_CACHEMAX
         pixels.add(part, chosen, data, valid, info.width)
         if part.fid != last_fid:
             seen, last_fid = seen + 1, part.fid

@@ -21,6 +21,16 @@ from .raster import RasterInfo, Window
 ogr.UseExceptions()
 
 _TILE_PIXELS = 4_000_000  # a polygon window larger than this is rasterised tile by tile
+#: ... and one with more pixels x raster bands than this: a tile's band values (read whole by
+#: sampling) stay near 80 MB in 16 bits however many bands the raster has.
+_TILE_VALUES = 40_000_000
+
+
+def tile_pixels(band_count: int) -> int:
+    """The most pixels of one polygon tile for a raster of ``band_count`` bands."""
+    return min(_TILE_PIXELS, max(4096, _TILE_VALUES // max(1, band_count)))
+
+
 _INT_TYPES = (ogr.OFTInteger, ogr.OFTInteger64)
 _COLOUR_FIELDS = ("colour", "color")
 
@@ -143,12 +153,13 @@ def _pixel_window(geom: ogr.Geometry, info: RasterInfo) -> Window | None:
     return Window(x0, y0, x1 - x0, y1 - y0)
 
 
-def _tiles(window: Window) -> Iterator[Window]:
-    if window.pixels <= _TILE_PIXELS:
+def _tiles(window: Window, most: int) -> Iterator[Window]:
+    """``window`` cut into row strips (column pieces of wide rows) of at most ``most`` pixels."""
+    if window.pixels <= most:
         yield window
         return
-    rows = max(1, _TILE_PIXELS // window.xsize)
-    cols = min(window.xsize, _TILE_PIXELS)
+    rows = max(1, most // window.xsize)
+    cols = min(window.xsize, most)
     for y in range(window.yoff, window.yoff + window.ysize, rows):
         for x in range(window.xoff, window.xoff + window.xsize, cols):
             yield Window(
@@ -231,7 +242,7 @@ def iter_polygon_pixels(
         tmp = ogr.Feature(mem_layer.GetLayerDefn())
         tmp.SetGeometry(geom)
         mem_layer.CreateFeature(tmp)
-        for tile in _tiles(window):
+        for tile in _tiles(window, tile_pixels(info.band_count)):
             grid = mem_drv.Create("", tile.xsize, tile.ysize, 1, gdal.GDT_Byte)
             grid.SetGeoTransform(
                 (

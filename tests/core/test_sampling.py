@@ -468,3 +468,21 @@ def test_draw_across_tiles_is_uniform(scene, monkeypatch):
         rows = a.pixel_index[a.polygon_id == fid] // width
         assert rows.size
         assert abs(np.median(rows) - np.median(rows_full)) <= 0.15 * np.ptp(rows_full) + 1
+
+
+def test_tiles_shrink_with_the_band_count(scene, monkeypatch):
+    """A polygon tile's band values stay bounded however many bands the raster has."""
+    from landcover_mlp.core import vector
+    from landcover_mlp.core.raster import open_raster, raster_info
+
+    assert vector.tile_pixels(10) == 4_000_000
+    assert vector.tile_pixels(200) == 200_000  # 40 M values / 200 bands
+    assert vector.tile_pixels(100_000) == 4096
+    monkeypatch.setattr(vector, "_TILE_VALUES", 3 * 50)  # the scene has 3 bands: 50 px tiles
+    monkeypatch.setattr(vector, "tile_pixels", lambda n: max(1, vector._TILE_VALUES // n))
+    info = raster_info(open_raster(str(scene.raster)))
+    source = vector.open_polygons(str(scene.polygons), "class_name")
+    parts = list(vector.iter_polygon_pixels(source, info, False, []))
+    assert max(p.window.pixels for p in parts) <= 50
+    full = _sample(scene.raster, scene.polygons, field="class_name")
+    assert sum(int(p.mask.sum()) for p in parts) == len(full) + 48  # 48 px are nodata
