@@ -190,7 +190,7 @@ ASSESSED_EARLY_STOPPED = (
 #: ``assessed_model`` of a report scored by the saved model itself (separate validation layer).
 ASSESSED_SAVED = "the saved model itself, which never saw these polygons"
 #: Put before ``assessed_model`` when the ensemble was distilled (the kind of model saved).
-DISTILLED_SCORED = "the distilled network (the kind of model saved) of "
+DISTILLED_SCORED = "the distilled network of "
 
 
 def _assess(model: LandCoverModel, val: Samples, method: str, warnings: list[str], hooks: Hooks,
