@@ -93,11 +93,12 @@ def plot_loss_curves(
     run = " (assessment run)" if two_runs else ""
     curve(ax, "train_loss", f"{ensemble}training loss{run}", "#1f77b4")
     curve(ax, "val_loss", f"{ensemble}validation loss", "#d62728")
-    curve(ax, "distill_loss", f"distilled network: distillation loss{run}", "#ff7f0e", ":")
+    saved = " (saved model)" if distilled and not two_runs else ""
+    curve(ax, "distill_loss", f"distilled network{saved}: distillation loss{run}", "#ff7f0e", ":")
     curve(ax, "distill_val_loss", "distilled network: validation loss", "#ff7f0e")
     if distilled:
         curve(ax, "final_train_loss", "ensemble: training loss, all polygons", "#7f7f7f")
-        curve(ax, "final_distill_loss", "saved model (distilled): loss, all polygons",
+        curve(ax, "final_distill_loss", "saved model (distilled): distillation loss, all polygons",
               "#7f7f7f", ":")  # fmt: skip
     else:
         curve(ax, "final_train_loss", "saved model: training loss, all polygons", "#7f7f7f")
@@ -108,7 +109,8 @@ def plot_loss_curves(
         ax2.set_ylabel("validation accuracy")
         ax2.set_ylim(0, 1.02)
     if best_epoch:
-        ax.axvline(best_epoch, color="grey", linestyle=":", label=f"best epoch ({best_epoch})")
+        ax.axvline(best_epoch, color="black", linestyle="-.", linewidth=0.8,
+                   label=f"best epoch ({best_epoch})")  # fmt: skip
     ax.set_xlabel("epoch")
     ax.set_ylabel("cross-entropy loss")
     ax.set_title("Land Cover MLP: loss curves")
@@ -120,7 +122,7 @@ def plot_loss_curves(
         handles, labels = handles + more[0], labels + more[1]
     fig.legend(handles, labels, loc="lower center", ncol=2, fontsize=7.5, frameon=False)
     rows = -(-len(labels) // 2)
-    fig.tight_layout(rect=(0, 0.045 * rows + 0.02, 1, 1))
+    fig.tight_layout(rect=(0, 0.032 * rows + 0.01, 1, 1))
     with output_path(path, stage) as tmp:
         fig.savefig(tmp, format="png")
     return path

@@ -183,11 +183,12 @@ ASSESSED_WITHOUT = (
 )
 #: ``assessed_model`` after an assessment run with early stopping.
 ASSESSED_EARLY_STOPPED = (
-    "a model of the same settings trained without the held-out polygons, early stopping "
-    "keeping its epoch {best} (it ran {epochs}); the saved model was then trained on all "
-    "training polygons, these included, for {best} epochs of the same learning-rate schedule"
+    "a model of the same settings trained without the held-out polygons for {best} epochs, "
+    "the epoch early stopping chose when training had run {epochs}; the saved model was "
+    "then trained on all training polygons, these included, for {best} epochs of the same "
+    "learning-rate schedule"
 )
-#: ``assessed_model`` of a report scored by the saved model itself (separate validation layer).
+#: ``assessed_model`` when the model scored is the saved model (a separate validation layer).
 ASSESSED_SAVED = "the saved model itself, which never saw these polygons"
 #: Put before ``assessed_model`` when the ensemble was distilled (the kind of model saved).
 DISTILLED_SCORED = "the distilled network of "
@@ -322,8 +323,10 @@ def train_model(request: TrainRequest, hooks: Hooks | None = None) -> TrainResul
     started = time.perf_counter()
     samples = _training_samples(request, hooks.scaled(0, 8))
     train, val, split, method, warnings = _split(request, samples, hooks.scaled(8, 10))
+    logged = set(samples.warnings) | set(val.warnings if val is not None else ())
     for w in warnings:
-        hooks.log("Warning: " + w)
+        if w not in logged:  # sampling has logged its own
+            hooks.log("Warning: " + w)
     _warn_missing_validation(val, warnings)
     n_val = len(val) if val is not None else 0
     held_out = split is not None and n_val > 0

@@ -33,7 +33,7 @@ SERIES = (
     ("distill_val_loss", "distilled: validation loss", DISTILL_COLOUR, Qt.PenStyle.SolidLine),
     ("distill_val_accuracy", "distilled: validation accuracy", DISTILL_COLOUR,
      Qt.PenStyle.DashLine),
-    ("final_distill_loss", "saved model: distilled (all polygons)", FINAL_COLOUR,
+    ("final_distill_loss", "saved model (distilled), all polygons", FINAL_COLOUR,
      Qt.PenStyle.DotLine),
 )  # fmt: skip
 #: Labels when an ensemble was distilled: its own curves are then not the saved model's.
@@ -41,7 +41,7 @@ DISTILLED_LABELS = {
     "train_loss": "ensemble: training loss",
     "val_loss": "ensemble: validation loss",
     "val_accuracy": "ensemble: validation accuracy",
-    "final_train_loss": "ensemble (all polygons)",
+    "final_train_loss": "ensemble: training loss, all polygons",
 }
 #: Series on the right axis (0-100 %); the others share the loss axis.
 ACCURACY_KEYS = ("val_accuracy", "distill_val_accuracy")

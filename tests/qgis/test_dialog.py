@@ -175,7 +175,7 @@ def test_run_adds_styled_layers_and_shows_accuracy(
     legend = [label for row in dialog.loss_plot._legend_rows(painter) for label, *_ in row]
     painter.end()
     assert "distilled: validation loss" in legend and "ensemble: validation loss" in legend
-    assert "saved model: distilled (all polygons)" in legend
+    assert "saved model (distilled), all polygons" in legend
     assert dialog.progressBar.value() == 100
     assert dialog.runButton.isEnabled() and not dialog.cancelButton.isEnabled()
     found = {layer.name(): layer for layer in QgsProject.instance().mapLayers().values()}
