@@ -248,3 +248,16 @@ def test_the_report_scores_the_assessment_run_not_the_saved_model(landsat7):
     flattering = confusion_matrix(val.y, predict_samples(result.model, val.x), n)
     assert result.report.confusion_matrix == expected.tolist()
     assert np.trace(flattering) > np.trace(expected)  # the saved model learnt these pixels
+
+
+def test_sampling_warnings_are_logged_once(scene):
+    """Sampling logs its own warnings (here the cap); the training step does not repeat them,
+    and the report keeps them."""
+    from dataclasses import replace
+
+    logs: list[str] = []
+    request = replace(_request(scene), sampling=SamplingConfig("class_name", max_per_class=40))
+    result = train_model(request, Hooks(log=logs.append))
+    capped = [m for m in logs if "capped at 40 pixels" in m]
+    assert len(capped) == 1, capped
+    assert any("capped at 40 pixels" in w for w in result.report.warnings)
