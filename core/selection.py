@@ -181,9 +181,10 @@ def cross_validate(
         The scores, or None when the deadline passed before all folds finished.
     """
     from .network import score_state
-    from .training import train_network
+    from .training import schedule_for, train_network
 
     hooks = hooks or Hooks()
+    used = schedule_for(training, len(samples))  # the final model's schedule
     k = int(fold.max()) + 1
     oas, kappas, losses = [], [], []
     started = time.perf_counter()
@@ -194,14 +195,14 @@ def cross_validate(
         if not test.any():
             continue
         train_part = samples.subset(~test)
-        if training.patience:  # early stopping watches an inner split, never the fold scored
-            inner = split_by_polygon(train_part, SplitConfig(0.2, training.seed))
+        if used.patience:  # early stopping watches an inner split, never the fold scored
+            inner = split_by_polygon(train_part, SplitConfig(0.2, used.seed))
             fit, stop = train_part.subset(inner.train), train_part.subset(inner.validation)
         else:  # as the saved model: the whole training part, for the schedule's epochs
             fit, stop = train_part, train_part.subset(np.zeros(len(train_part), dtype=bool))
         net = train_network(
             fit.x, fit.y, stop.x if len(stop) else None, stop.y if len(stop) else None,
-            len(samples.classes), model_config, training, hooks.scaled(100 * f / k, 100 * (f + 1) / k),
+            len(samples.classes), model_config, used, hooks.scaled(100 * f / k, 100 * (f + 1) / k),
         )  # fmt: skip
         scored = samples.subset(test)
         predicted, loss = score_state(net.state, model_config, scored.x, scored.y)

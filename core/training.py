@@ -188,6 +188,51 @@ def ensemble_probabilities(
     return out
 
 
+#: Up to this many training pixels the settings are used as given (every real scene the
+#: defaults were chosen on has fewer); above it :func:`schedule_for` scales them.
+LARGE_DATA_PIXELS = 12_000
+#: The batch grows with the data up to this multiple of the set batch size.
+MAX_BATCH_GROWTH = 8
+#: Scaled schedules keep at least this many epochs.
+MIN_SCALED_EPOCHS = 3
+
+
+def schedule_for(config: TrainingConfig, n: int) -> TrainingConfig:
+    """The settings to train on ``n`` pixels: ``config`` itself up to
+    :data:`LARGE_DATA_PIXELS`, else a schedule that grows well with the data.
+
+    With f = n / LARGE_DATA_PIXELS: the batch grows f times (at most
+    :data:`MAX_BATCH_GROWTH` times), the epochs shrink f times (at least
+    :data:`MIN_SCALED_EPOCHS`, never more than set), and the learning rate grows with the
+    square root of the batch growth (Krizhevsky 2014, "One weird trick for parallelizing
+    convolutional neural networks"; Hoffer, Hubara and Soudry 2017, "Train longer, generalize
+    better"). Each network then sees about as many samples as on LARGE_DATA_PIXELS pixels
+    (epochs x n), in fewer, larger steps: on 100 k pixels 12 epochs of batch 256 instead of
+    100 epochs of batch 32, with the same held-out accuracy (benchmarks/training_scale.py).
+    Early stopping's patience counts epochs of the scaled schedule.
+    """
+    if n <= LARGE_DATA_PIXELS:
+        return config
+    f = n / LARGE_DATA_PIXELS
+    growth = min(f, MAX_BATCH_GROWTH)
+    batch = max(config.batch_size, round(config.batch_size * growth))
+    epochs = min(config.epochs, max(MIN_SCALED_EPOCHS, round(config.epochs / f)))
+    rate = config.learning_rate * math.sqrt(batch / config.batch_size)
+    return replace(config, batch_size=batch, epochs=epochs, learning_rate=rate)
+
+
+def describe_schedule(given: TrainingConfig, used: TrainingConfig, n: int) -> str | None:
+    """One sentence when :func:`schedule_for` changed the settings, else None."""
+    if used == given:
+        return None
+    return (
+        f"{n} training pixels: batch {used.batch_size}, {used.epochs} epochs, learning rate "
+        f"{used.learning_rate:.4g} (set: batch {given.batch_size}, {given.epochs} epochs, "
+        f"{given.learning_rate:.4g}; scaled above {LARGE_DATA_PIXELS} pixels so that training "
+        "grows well with the data)."
+    )
+
+
 def learning_rate_at(config: TrainingConfig, step: int, total: int) -> float:
     """The learning rate of gradient step ``step`` (0-based) of ``total``.
 

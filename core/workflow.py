@@ -137,6 +137,8 @@ def _build_model(request: TrainRequest, samples: Samples, net: TrainedNetwork,
                  split: Split | None, method: str, n_train: int,
                  n_validation: int) -> LandCoverModel:  # fmt: skip
     """The model file's content: weights, bands, classes, settings, history and provenance."""
+    from .training import schedule_for
+
     info = raster_info(request.raster)
     return LandCoverModel(
         state=net.state,
@@ -159,6 +161,12 @@ def _build_model(request: TrainRequest, samples: Samples, net: TrainedNetwork,
             "accuracy_estimate": method,
             "n_train": n_train,
             "n_validation": n_validation,
+            # the batch, epochs and learning rate used (scaled above LARGE_DATA_PIXELS)
+            "schedule": {
+                k: v
+                for k, v in asdict(schedule_for(request.training, n_train)).items()
+                if k in ("batch_size", "epochs", "learning_rate")
+            },
             "class_counts": samples.counts().tolist(),
         },
         history=net.history,
@@ -263,10 +271,17 @@ def fit_networks(
         ``(saved, assessment)``: the saved model's network (its history has the assessment
         run's records with ``final_train_loss`` added) and the assessment run (or None).
     """
-    from .training import train_network
+    from .training import describe_schedule, schedule_for, train_network
 
     hooks = hooks or Hooks()
     n_classes = len(train.classes)
+    # One schedule for both runs: that of the saved model's pixels (the assessment run
+    # assesses exactly the recipe that is saved).
+    n = len(train) + (len(val) if held_out and val is not None else 0)
+    given, training = training, schedule_for(training, n)
+    sentence = describe_schedule(given, training, n)
+    if sentence:
+        hooks.log(sentence)
     if not held_out or val is None or not len(val):
         net = train_network(
             train.x, train.y, val.x if val is not None else None,

@@ -142,3 +142,26 @@ def test_cli_tune_help_lists_the_search_space(tmp_path: Path) -> None:
                          capture_output=True, text=True, env=env, check=True)  # fmt: skip
     for option in ("--search-hidden-layers", "--folds", "--time-budget", "--strategy"):
         assert option in out.stdout
+
+
+def test_cross_validation_trains_the_final_models_schedule(samples, monkeypatch) -> None:
+    """Above LARGE_DATA_PIXELS each fold trains with the schedule of the final model (all
+    samples), and the score keeps the settings as given (the final model scales them once)."""
+    from landcover_mlp.core import training
+    from landcover_mlp.core.selection import cross_validate
+
+    monkeypatch.setattr(training, "LARGE_DATA_PIXELS", 100)
+    used: list[TrainingConfig] = []
+    real = training.train_network
+
+    def spy(x, y, xv, yv, n, model, config, *args, **kw):
+        used.append(config)
+        return real(x, y, xv, yv, n, model, config, *args, **kw)
+
+    monkeypatch.setattr(training, "train_network", spy)
+    fold, _ = grouped_stratified_folds(samples, 3, seed=0)
+    given = TrainingConfig(epochs=20, patience=0, device="cpu", batch_size=16)
+    score = cross_validate(samples, fold, ModelConfig((8,), ensemble=1), given)
+    assert score is not None and score.training == given
+    assert used and all(c == training.schedule_for(given, len(samples)) for c in used)
+    assert used[0].batch_size > 16 and used[0].epochs < 20

@@ -442,3 +442,19 @@ def test_distilled_network_follows_the_ensembles_early_stopping():
     assert net.stopped_early
     assert [r["epoch"] for r in distilled] == list(range(1, net.best_epoch + 1))
     assert net.best_epoch < len(net.history)
+
+
+def test_schedule_grows_with_the_data():
+    from landcover_mlp.core.training import LARGE_DATA_PIXELS, schedule_for
+
+    cfg = TrainingConfig(batch_size=32, epochs=100, learning_rate=0.02)
+    assert schedule_for(cfg, LARGE_DATA_PIXELS) is cfg  # every real scene: as set
+    big = schedule_for(cfg, 100_000)  # f = 8.3
+    assert (big.batch_size, big.epochs) == (256, 12)
+    assert big.learning_rate == pytest.approx(0.02 * 8**0.5)
+    huge = schedule_for(cfg, 1_000_000)  # the batch stops growing, epochs reach their floor
+    assert (huge.batch_size, huge.epochs) == (256, 3)
+    assert schedule_for(replace(cfg, epochs=2), 1_000_000).epochs == 2  # never more than set
+    mid = schedule_for(cfg, 2 * LARGE_DATA_PIXELS)
+    assert (mid.batch_size, mid.epochs) == (64, 50)
+    assert (mid.patience, mid.seed, mid.momentum) == (cfg.patience, cfg.seed, cfg.momentum)

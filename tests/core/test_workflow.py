@@ -261,3 +261,25 @@ def test_sampling_warnings_are_logged_once(scene):
     capped = [m for m in logs if "capped at 40 pixels" in m]
     assert len(capped) == 1, capped
     assert any("capped at 40 pixels" in w for w in result.report.warnings)
+
+
+def test_large_data_schedule_is_used_by_both_runs_and_recorded(scene, monkeypatch):
+    """Above LARGE_DATA_PIXELS the batch grows and the epochs shrink: the assessment run and
+    the saved model's run use the one schedule of the saved model's pixels, the log says so
+    and the model records it."""
+    from landcover_mlp.core import training
+
+    monkeypatch.setattr(training, "LARGE_DATA_PIXELS", 100)
+    logs: list[str] = []
+    seen: list[dict] = []
+    result = train_model(_request(scene), Hooks(log=logs.append, epoch=seen.append))
+    used = training.schedule_for(FAST, result.n_train)
+    assert used.epochs < FAST.epochs and used.batch_size > FAST.batch_size
+    assert len(result.model.history) == used.epochs
+    assert [r["epoch"] for r in seen if "final_train_loss" in r] == list(range(1, used.epochs + 1))
+    assert result.model.training["schedule"] == {
+        "batch_size": used.batch_size, "epochs": used.epochs,
+        "learning_rate": used.learning_rate,
+    }  # fmt: skip
+    assert result.model.training["epochs"] == FAST.epochs  # the settings as given
+    assert sum("scaled above 100 pixels" in m for m in logs) == 1
