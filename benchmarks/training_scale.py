@@ -172,7 +172,7 @@ def child(args: argparse.Namespace) -> None:
         seconds = time.perf_counter() - started
         predicted = predict_samples(result.model, test.x)
         n_train = result.n_train
-        info = {"model": result.model.describe_network(), "epochs": len(result.model.history)}
+        info = {"network": result.model.describe_network(), "epochs": len(result.model.history)}
     else:
         from sklearn.exceptions import ConvergenceWarning
         from sklearn.neural_network import MLPClassifier
