@@ -79,6 +79,18 @@ class Hooks:
         return Hooks(progress=self.progress, cancelled=self.cancelled, epoch=epoch, log=self.log)
 
 
+def merge_records(first: list[dict[str, Any]], second: list[dict[str, Any]],
+                  names: dict[str, str]) -> list[dict[str, Any]]:  # fmt: skip
+    """Epoch records of ``first`` with the keys ``names`` lists of ``second``'s records added,
+    renamed (old -> new), matched by epoch; in epoch order."""
+    merged = {int(r["epoch"]): dict(r) for r in first}
+    for r in second:
+        merged.setdefault(int(r["epoch"]), {"epoch": r["epoch"]}).update(
+            {new: r[old] for old, new in names.items() if old in r}
+        )
+    return [merged[e] for e in sorted(merged)]
+
+
 def describe_epoch(rec: dict[str, Any]) -> str:
     """One line per epoch record for logs, e.g. "Epoch 3: training loss 0.4120, validation
     loss 0.5010, accuracy 81.0%", "Epoch 3 (distilled network): distillation loss 0.3010, ..."

@@ -161,18 +161,31 @@ def select_device(requested: str = "auto") -> tuple[torch.device, str]:
     return torch.device(requested), found[requested]
 
 
+def state_probabilities(
+    state: Mapping[str, np.ndarray], model_config: Any, x: np.ndarray, device: str = "cpu"
+) -> np.ndarray:
+    """The ensemble's averaged class probabilities (n, classes), float32, of pixels ``x``
+    (n, bands) raw values, with the weights ``state`` (any number of networks)."""
+    last = f"layers.{layer_count(state) - 1}.weight"
+    n_classes = int(state[last].shape[1])
+    model = MLP(x.shape[1], model_config.hidden_layers, n_classes, model_config.activation,
+                0.0, members_of(state))  # fmt: skip
+    load_state(model, state)
+    dev, _ = select_device(device)
+    model.to(dev).eval()
+    out = np.empty((x.shape[0], n_classes), np.float32)
+    with torch.no_grad():
+        for s in range(0, x.shape[0], 65536):
+            chunk = torch.from_numpy(np.ascontiguousarray(x[s : s + 65536], dtype=np.float32))
+            out[s : s + 65536] = model(chunk.to(dev)).cpu().numpy()
+    return out
+
+
 def score_state(
     state: Mapping[str, np.ndarray], model_config: Any, x: np.ndarray, y: np.ndarray
 ) -> tuple[np.ndarray, float]:
     """Predicted class indices and mean (unweighted) cross-entropy of the ensemble's
     probabilities, for weights ``state`` on samples ``x`` (n, bands) with labels ``y`` (n,)."""
-    last = f"layers.{layer_count(state) - 1}.weight"
-    model = MLP(x.shape[1], model_config.hidden_layers, int(state[last].shape[1]),
-                model_config.activation, model_config.dropout, members_of(state))  # fmt: skip
-    load_state(model, state)
-    model.eval()
-    with torch.no_grad():
-        probs = model(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)))
-        target = torch.from_numpy(np.asarray(y, dtype=np.int64))
-        loss = ensemble_loss(probs, target)
+    probs = torch.from_numpy(state_probabilities(state, model_config, x))
+    loss = ensemble_loss(probs, torch.from_numpy(np.asarray(y, dtype=np.int64)))
     return probs.argmax(1).numpy(), float(loss)

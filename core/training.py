@@ -11,10 +11,10 @@ import torch
 from torch import nn
 
 from . import threads
-from .callbacks import Hooks
+from .callbacks import Hooks, merge_records
 from .config import ModelConfig, TrainingConfig
 from .errors import LandCoverError
-from .network import MLP, ensemble_loss, select_device, state_to_numpy
+from .network import MLP, ensemble_loss, select_device, state_probabilities, state_to_numpy
 
 
 @dataclass(frozen=True)
@@ -122,7 +122,7 @@ def train_network(
             return ensemble
         hooks.log("Distilling the ensemble into one network...")
         x = distillation_inputs(x_train, config.seed)
-        targets = ensemble_probabilities(ensemble.state, model_config, x, config.device)
+        targets = state_probabilities(ensemble.state, model_config, x, config.device)
         # The distilled network trains for the ensemble's epochs (its best one, with early
         # stopping) along the same schedule: no stopping of its own, so that the network
         # scored in an assessment run and the one saved are trained alike.
@@ -133,15 +133,10 @@ def train_network(
             targets,
             (ensemble.state["mean"], ensemble.state["std"]),  # the training pixels' own
         )  # fmt: skip
-    merged = {int(r["epoch"]): dict(r) for r in ensemble.history}
-    for r in single.history:
-        merged.setdefault(int(r["epoch"]), {"epoch": r["epoch"]}).update(
-            {DISTILL_NAMES[k]: v for k, v in r.items() if k in DISTILL_NAMES}
-        )
     return replace(
         ensemble,
         state=single.state,
-        history=[merged[e] for e in sorted(merged)],
+        history=merge_records(ensemble.history, single.history, DISTILL_NAMES),
         seconds=ensemble.seconds + single.seconds,
     )
 
@@ -165,27 +160,6 @@ def distillation_inputs(x: np.ndarray, seed: int) -> np.ndarray:
     i, j = rng.integers(0, n, n), rng.integers(0, n, n)
     share = rng.random((n, 1), dtype=np.float32)
     return np.concatenate([x, share * x[i] + (1 - share) * x[j]])
-
-
-def ensemble_probabilities(
-    state: dict[str, np.ndarray], model_config: ModelConfig, x: np.ndarray, device: str
-) -> np.ndarray:
-    """The ensemble's averaged class probabilities (n, classes), float32, of pixels ``x``
-    (n, bands) raw values, with the weights ``state``."""
-    from .network import layer_count, load_state, members_of
-
-    n_classes = int(state[f"layers.{layer_count(state) - 1}.weight"].shape[1])
-    net = MLP(x.shape[1], model_config.hidden_layers, n_classes, model_config.activation, 0.0,
-              members_of(state))  # fmt: skip
-    load_state(net, state)
-    dev, _ = select_device(device)
-    net.to(dev).eval()
-    out = np.empty((x.shape[0], n_classes), np.float32)
-    with torch.no_grad():
-        for s in range(0, x.shape[0], 65536):
-            chunk = torch.from_numpy(np.ascontiguousarray(x[s : s + 65536])).to(dev)
-            out[s : s + 65536] = net(chunk).cpu().numpy()
-    return out
 
 
 #: Up to this many training pixels the settings are used as given (every real scene the

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .accuracy import AccuracyReport, assess
-from .callbacks import Hooks
+from .callbacks import Hooks, merge_records
 from .config import ModelConfig, SplitConfig, TrainingConfig, TrainRequest
 from .errors import LandCoverError
 from .model_io import LandCoverModel
@@ -232,12 +232,7 @@ def _merge_histories(first: list[dict[str, float]],
                      final: list[dict[str, float]]) -> list[dict[str, float]]:  # fmt: skip
     """The assessment run's records with the saved model's training losses added, by epoch,
     as named by :data:`FINAL_NAMES`."""
-    merged = {int(r["epoch"]): dict(r) for r in first}
-    for r in final:
-        merged.setdefault(int(r["epoch"]), {"epoch": r["epoch"]}).update(
-            {new: r[old] for old, new in FINAL_NAMES.items() if old in r}
-        )
-    return [merged[e] for e in sorted(merged)]
+    return merge_records(first, final, FINAL_NAMES)
 
 
 #: History keys of the saved model's run on all polygons (its keys -> the history's).

@@ -230,7 +230,7 @@ def test_early_stopping_restores_best_epoch():
 def test_distilled_network_takes_the_ensembles_decisions():
     """The saved network is one network that learnt the ensemble's probabilities: it agrees
     with the ensemble (trained the same way, not distilled) far beyond the training pixels."""
-    from landcover_mlp.core.training import ensemble_probabilities
+    from landcover_mlp.core.network import state_probabilities
 
     x, y = _blobs(150, spread=2.5, seed=2)
     cfg = TrainingConfig(epochs=30, device="cpu", seed=4)
@@ -242,11 +242,11 @@ def test_distilled_network_takes_the_ensembles_decisions():
     # the ensemble part of the run is the same ensemble
     assert [r["train_loss"] for r in single.history] == [r["train_loss"] for r in ensemble.history]
     grid, _ = _blobs(4000, spread=2.5, seed=9)  # new pixels of the same classes
-    teacher = ensemble_probabilities(ensemble.state, ensemble_cfg, grid, "cpu").argmax(1)
-    student = ensemble_probabilities(single.state, ensemble_cfg, grid, "cpu").argmax(1)
+    teacher = state_probabilities(ensemble.state, ensemble_cfg, grid, "cpu").argmax(1)
+    student = state_probabilities(single.state, ensemble_cfg, grid, "cpu").argmax(1)
     # without it, one network of the ensemble alone agrees less
     member = {k: (v[:1] if k.startswith("layers.") else v) for k, v in ensemble.state.items()}
-    alone = ensemble_probabilities(member, ensemble_cfg, grid, "cpu").argmax(1)
+    alone = state_probabilities(member, ensemble_cfg, grid, "cpu").argmax(1)
     assert np.mean(student == teacher) > 0.98
     assert np.mean(student == teacher) > np.mean(alone == teacher)
 
