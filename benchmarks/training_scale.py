@@ -11,6 +11,9 @@ each (peak memory = that process's VmHWM):
 - scikit-learn: ``StandardScaler`` + ``MLPClassifier((64, 64), early_stopping=True)`` (adam)
   on the same pixels.
 
+Each model is trained with each of ``--seeds`` (ours: the training seed; scikit-learn:
+``random_state``); the summary gives the mean over seeds and, for accuracy, the range.
+
 Targets (issue 11): our fit time at most scikit-learn's at 100 k and 1 M with accuracy at least
 equal; peak memory < 1.5 GB at 1 M.
 
@@ -166,7 +169,7 @@ def child(args: argparse.Namespace) -> None:
                 raster=args.raster,
                 polygons=args.polygons,
                 sampling=sampling,
-                training=TrainingConfig(device="cpu"),
+                training=TrainingConfig(device="cpu", seed=args.train_seed),
             )  # fmt: skip
         )
         seconds = time.perf_counter() - started
@@ -182,7 +185,8 @@ def child(args: argparse.Namespace) -> None:
         train = collect_samples(args.raster, args.polygons, sampling)
         sampled = time.perf_counter()
         clf = make_pipeline(
-            StandardScaler(), MLPClassifier((64, 64), early_stopping=True, random_state=0)
+            StandardScaler(),
+            MLPClassifier((64, 64), early_stopping=True, random_state=args.train_seed),
         )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
@@ -193,6 +197,7 @@ def child(args: argparse.Namespace) -> None:
         info = {"sampling_s": round(sampled - started, 2), "epochs": int(clf[-1].n_iter_)}
     print(json.dumps({
         "model": args.model,
+        "seed": args.train_seed,
         "n_train": int(n_train),
         "fit_s": round(seconds, 2),
         "accuracy": round(float(np.mean(predicted == test.y)), 4),
@@ -202,9 +207,10 @@ def child(args: argparse.Namespace) -> None:
     }))  # fmt: skip
 
 
-def run_child(model: str, raster: Path, polygons: Path, test: Path) -> dict:
+def run_child(model: str, raster: Path, polygons: Path, test: Path, seed: int) -> dict:
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", "--model", model,
-           "--raster", str(raster), "--polygons", str(polygons), "--test", str(test)]  # fmt: skip
+           "--raster", str(raster), "--polygons", str(polygons), "--test", str(test),
+           "--train-seed", str(seed)]  # fmt: skip
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode:
         raise SystemExit(f"{model} failed:\n{done.stderr[-3000:]}")
@@ -216,7 +222,10 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
     parser.add_argument("--scene", type=int, default=3000, help="raster side in pixels")
     parser.add_argument("--out", default="bench_output", help="work folder (default %(default)s)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="seed of the scene")
+    parser.add_argument(
+        "--seeds", type=int, nargs="+", default=[0, 1, 2], help="training seeds of both models"
+    )
     parser.add_argument("--models", nargs="+", default=["ours", "sklearn"])
     parser.add_argument(
         "--big-polygons",
@@ -230,6 +239,7 @@ def main() -> None:
     parser.add_argument("--raster", help=argparse.SUPPRESS)
     parser.add_argument("--polygons", help=argparse.SUPPRESS)
     parser.add_argument("--test", help=argparse.SUPPRESS)
+    parser.add_argument("--train-seed", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         (sampling_child if args.model == "sampling" else child)(args)
@@ -259,20 +269,31 @@ def main() -> None:
           f"(generated in {generated:.1f} s); {TEST_PER_CLASS} test polygons per class")  # fmt: skip
     rows = []
     for n in args.sizes:
-        for model in args.models:
-            figures = run_child(model, raster, layers[str(n)], layers["test"])
-            rows.append({"size": n, **figures})
-            print(f"  {n:>9,} px  {model:<8} train pixels {figures['n_train']:>9,}  fit "
-                  f"{figures['fit_s']:>8.1f} s  accuracy {figures['accuracy']:.4f}  peak "
-                  f"{figures['peak_rss_mb']:>7.0f} MiB  epochs {figures['epochs']}", flush=True)  # fmt: skip
-    by = {(r["size"], r["model"]): r for r in rows}
-    print("\nsize        ours/sklearn fit time   accuracy ours - sklearn   ours peak MiB")
+        for seed in args.seeds:
+            for model in args.models:
+                figures = run_child(model, raster, layers[str(n)], layers["test"], seed)
+                rows.append({"size": n, **figures})
+                print(f"  {n:>9,} px  seed {seed}  {model:<8} train pixels "
+                      f"{figures['n_train']:>9,}  fit {figures['fit_s']:>8.1f} s  accuracy "
+                      f"{figures['accuracy']:.4f}  peak {figures['peak_rss_mb']:>7.0f} MiB  "
+                      f"epochs {figures['epochs']}", flush=True)  # fmt: skip
+    print(f"\nmeans over seeds {args.seeds}")
+    print("size        model     fit s   accuracy (min - max)      peak MiB")
+    means: dict[tuple[int, str], tuple[float, float]] = {}
     for n in args.sizes:
-        ours, peer = by.get((n, "ours")), by.get((n, "sklearn"))
-        if ours and peer:
-            print(f"{n:>9,}   {ours['fit_s'] / peer['fit_s']:>10.2f}x"
-                  f"   {100 * (ours['accuracy'] - peer['accuracy']):>+18.2f} pt"
-                  f"   {ours['peak_rss_mb']:>12.0f}")  # fmt: skip
+        for model in args.models:
+            mine = [r for r in rows if r["size"] == n and r["model"] == model]
+            fit = float(np.mean([r["fit_s"] for r in mine]))
+            acc = [r["accuracy"] for r in mine]
+            means[n, model] = fit, float(np.mean(acc))
+            print(f"{n:>9,}   {model:<8} {fit:>6.1f}   {np.mean(acc):.4f} "
+                  f"({min(acc):.4f} - {max(acc):.4f})   "
+                  f"{max(r['peak_rss_mb'] for r in mine):>8.0f}")  # fmt: skip
+    if {"ours", "sklearn"} <= set(args.models):
+        print("\nsize        ours/sklearn fit time   accuracy ours - sklearn (means)")
+        for n in args.sizes:
+            (fo, ao), (fs, as_) = means[n, "ours"], means[n, "sklearn"]
+            print(f"{n:>9,}   {fo / fs:>10.2f}x   {100 * (ao - as_):>+18.2f} pt")
     print(f"\ntotal {time.perf_counter() - started:.0f} s")
     print(json.dumps({"benchmark": "training_scale", "scene": args.scene, "rows": rows}))
 

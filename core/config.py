@@ -120,7 +120,9 @@ class ModelConfig:
         hidden_layers: neurons per hidden layer, e.g. (64, 64).
         activation: "relu", "tanh" or "sigmoid".
         dropout: dropout probability after each hidden layer (0 disables it).
-        ensemble: networks of this architecture trained at once and averaged (1 = one).
+        ensemble: networks of this architecture trained at once and averaged (1 = one;
+            0 = automatic, resolved for the training pixels by
+            :func:`core.training.ensemble_for` before training).
         distill: an ensemble teaches one network of the same architecture, which is saved
             in its place (see :func:`core.training.train_network`).
     """
@@ -133,7 +135,8 @@ class ModelConfig:
 
     @property
     def distils(self) -> bool:
-        """An ensemble is trained and one network distilled from it is saved."""
+        """An ensemble is trained and one network distilled from it is saved (of a resolved
+        ensemble size: see :func:`core.training.ensemble_for`)."""
         return self.distill and self.ensemble > 1
 
     @property

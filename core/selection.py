@@ -181,10 +181,11 @@ def cross_validate(
         The scores, or None when the deadline passed before all folds finished.
     """
     from .network import score_state
-    from .training import schedule_for, train_network
+    from .training import ensemble_for, schedule_for, train_network
 
     hooks = hooks or Hooks()
-    used = schedule_for(training, len(samples))  # the final model's schedule
+    used = schedule_for(training, len(samples))  # the final model's schedule and ensemble
+    architecture = ensemble_for(model_config, len(samples))
     k = int(fold.max()) + 1
     oas, kappas, losses = [], [], []
     started = time.perf_counter()
@@ -202,10 +203,11 @@ def cross_validate(
             fit, stop = train_part, train_part.subset(np.zeros(len(train_part), dtype=bool))
         net = train_network(
             fit.x, fit.y, stop.x if len(stop) else None, stop.y if len(stop) else None,
-            len(samples.classes), model_config, used, hooks.scaled(100 * f / k, 100 * (f + 1) / k),
+            len(samples.classes), architecture, used,
+            hooks.scaled(100 * f / k, 100 * (f + 1) / k),
         )  # fmt: skip
         scored = samples.subset(test)
-        predicted, loss = score_state(net.state, model_config, scored.x, scored.y)
+        predicted, loss = score_state(net.state, architecture, scored.x, scored.y)
         report = assess(scored.y, predicted, samples.classes)
         oas.append(report.overall_accuracy)
         kappas.append(report.kappa)

@@ -193,12 +193,14 @@ SETTINGS: tuple[Setting, ...] = (
        "Probability of dropping each hidden neuron during training (regularisation).",
        unit="probability", minimum=0.0, maximum=0.9, decimals=2, step=0.05, group="model",
        zero_means="off"),
-    _S("ensemble", "int", 5, "Networks in the ensemble",
+    _S("ensemble", "int", 0, "Networks in the ensemble",
        "Networks of this architecture trained at once, each from its own random weights and "
        "batch order; their averaged class probabilities depend far less on the seed than one "
        "network's. They teach one network (see Distil), or, with Distil off, the map "
-       "averages them. 1 = a single network.",
-       unit="networks", minimum=1, maximum=32, group="model"),
+       "averages them. 1 = a single network. Automatic: 5 networks up to 12,000 training "
+       "pixels, one above (where one network's seed matters little and 5 would train 4x "
+       "longer).",
+       unit="networks", minimum=0, maximum=32, group="model", zero_means="automatic"),
     _S("distill", "bool", True, "Distil the ensemble into one network",
        "The ensemble teaches one network of the same architecture (knowledge distillation), "
        "which is the saved model: maps as fast as one network's, with the ensemble's "

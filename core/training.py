@@ -63,7 +63,9 @@ def train_network(
 ) -> TrainedNetwork:
     """Train an MLP on standardised pixels.
 
-    ``model_config.ensemble`` networks are trained at once (see :class:`network.MLP`), each
+    ``model_config.ensemble`` networks (0: as :func:`ensemble_for` chooses for these pixels;
+    the workflow resolves it for the saved model's pixels first, so that both runs train the
+    same) are trained at once (see :class:`network.MLP`), each
     with its own first weights and batch order, by mini-batch gradient descent with momentum;
     the learning rate follows ``config.lr_schedule`` (:func:`learning_rate_at`). With
     ``config.patience`` > 0, early stopping watches the ensemble's validation loss (the
@@ -111,6 +113,7 @@ def train_network(
     # core count. core/threads.py owns the setting and restores the caller's.
     devices = [torch.cuda.current_device()] if torch.cuda.is_available() else []
     hooks = hooks or Hooks()
+    model_config = ensemble_for(model_config, len(y_train))
     distils = model_config.distils
     with threads.single_threaded(torch), torch.random.fork_rng(devices=devices):
         torch.manual_seed(config.seed)
@@ -184,6 +187,13 @@ def schedule_for(config: TrainingConfig, n: int) -> TrainingConfig:
     (epochs x n), in fewer, larger steps: on 100 k pixels 12 epochs of batch 256 instead of
     100 epochs of batch 32, with the same held-out accuracy (benchmarks/training_scale.py).
     Early stopping's patience counts epochs of the scaled schedule.
+
+    The weight decay shrinks f times: it is an L2 penalty (a Gaussian prior on the weights)
+    added to the MEAN loss, so its weight against the data would otherwise stay that of
+    LARGE_DATA_PIXELS pixels however many there are, where a prior's weight against the
+    likelihood falls as 1/n (MacKay 1992, "A practical Bayesian framework for backpropagation
+    networks"; scikit-learn's MLP divides its ``alpha`` by n the same way). Kept at the set
+    value, it cost 0.1 point of held-out accuracy at 100 k and 1 M pixels.
     """
     if n <= LARGE_DATA_PIXELS:
         return config
@@ -192,19 +202,54 @@ def schedule_for(config: TrainingConfig, n: int) -> TrainingConfig:
     batch = max(config.batch_size, round(config.batch_size * growth))
     epochs = min(config.epochs, max(MIN_SCALED_EPOCHS, round(config.epochs / f)))
     rate = config.learning_rate * math.sqrt(batch / config.batch_size)
-    return replace(config, batch_size=batch, epochs=epochs, learning_rate=rate)
+    decay = config.weight_decay / f
+    return replace(config, batch_size=batch, epochs=epochs, learning_rate=rate, weight_decay=decay)
 
 
-def describe_schedule(given: TrainingConfig, used: TrainingConfig, n: int) -> str | None:
-    """One sentence when :func:`schedule_for` changed the settings, else None."""
-    if used == given:
+#: Networks of the automatic ensemble (setting ``ensemble`` 0) up to LARGE_DATA_PIXELS.
+AUTO_ENSEMBLE = 5
+
+
+def ensemble_for(model_config: ModelConfig, n: int) -> ModelConfig:
+    """The architecture to train on ``n`` pixels: ``model_config`` itself when its ensemble
+    size is set (>= 1); the automatic ensemble (0, the default) is :data:`AUTO_ENSEMBLE`
+    networks up to :data:`LARGE_DATA_PIXELS` pixels and one network above.
+
+    An ensemble is variance reduction: on the few thousand pixels of a real scene's polygons
+    one network's map depends on its seed (Indian Pines, grouped splits: 3.4 points between
+    seeds for one network, 1.2 for the distilled ensemble; benchmarks/accuracy.py). On many
+    pixels one network's spread is already small and the ensemble (and its distillation) costs
+    about four times the training time for no accuracy (benchmarks/training_scale.py: 15.5 k
+    pixels 82.1 % for one network, 82.0 % distilled from 5; 100 k pixels 87.0 % and 86.9 %).
+    """
+    if model_config.ensemble:
+        return model_config
+    return replace(model_config, ensemble=AUTO_ENSEMBLE if n <= LARGE_DATA_PIXELS else 1)
+
+
+def describe_schedule(
+    given: TrainingConfig,
+    used: TrainingConfig,
+    n: int,
+    model_config: ModelConfig | None = None,
+) -> str | None:
+    """One sentence when :func:`schedule_for` changed the settings (or :func:`ensemble_for`
+    chose one network), else None."""
+    single = model_config is not None and model_config.ensemble == 0 and n > LARGE_DATA_PIXELS
+    if used == given and not single:
         return None
-    return (
-        f"{n} training pixels: batch {used.batch_size}, {used.epochs} epochs, learning rate "
-        f"{used.learning_rate:.4g} (set: batch {given.batch_size}, {given.epochs} epochs, "
-        f"{given.learning_rate:.4g}; scaled above {LARGE_DATA_PIXELS} pixels so that training "
+    parts = [f"{n} training pixels:"]
+    if single:
+        parts.append("one network (the automatic ensemble trains one above "
+                     f"{LARGE_DATA_PIXELS} pixels),")  # fmt: skip
+    parts.append(
+        f"batch {used.batch_size}, {used.epochs} epochs, learning rate "
+        f"{used.learning_rate:.4g}, weight decay {used.weight_decay:.3g} (set: batch "
+        f"{given.batch_size}, {given.epochs} epochs, {given.learning_rate:.4g}, "
+        f"{given.weight_decay:.3g}; scaled above {LARGE_DATA_PIXELS} pixels so that training "
         "grows well with the data)."
     )
+    return " ".join(parts)
 
 
 def learning_rate_at(config: TrainingConfig, step: int, total: int) -> float:
@@ -219,6 +264,56 @@ def learning_rate_at(config: TrainingConfig, step: int, total: int) -> float:
     if config.lr_schedule == "constant" or total <= 0:
         return config.learning_rate
     return config.learning_rate * 0.5 * (1.0 + math.cos(math.pi * min(step, total) / total))
+
+
+class FlatSGD:
+    """Mini-batch gradient descent with momentum over all of a model's parameters at once.
+
+    The same update as ``torch.optim.SGD(params, lr, momentum, weight_decay=...)`` (no
+    dampening, not Nesterov; Sutskever et al. 2013, eq. 1-2; Polyak 1964), element by element
+    and in the same order of operations, so the weights are the same to the last bit:
+    ``g = grad + weight_decay * w``, ``v = momentum * v + g``, ``w = w - lr * v`` (the first
+    step's v is g). The parameters are made views of one flat vector and their gradients
+    views of another, so a step is three operations on the whole network instead of three per
+    weight tensor: a small network's step is dominated by per-operation overhead, and this
+    takes a third off a training step on the CPU (benchmarks/training_scale.py).
+
+    Args:
+        model: the network, already on its device; its parameters become views of
+            :attr:`weights` (values kept).
+        momentum: momentum coefficient, >= 0.
+        weight_decay: L2 penalty coefficient, >= 0.
+    """
+
+    def __init__(self, model: nn.Module, momentum: float, weight_decay: float) -> None:
+        params = list(model.parameters())
+        total = sum(p.numel() for p in params)
+        device, dtype = params[0].device, params[0].dtype
+        self.weights = torch.empty(total, device=device, dtype=dtype)
+        self.grad = torch.zeros(total, device=device, dtype=dtype)
+        self.velocity = torch.zeros(total, device=device, dtype=dtype)
+        self.momentum, self.weight_decay = momentum, weight_decay
+        offset = 0
+        for p in params:
+            n = p.numel()
+            view = self.weights[offset : offset + n].view_as(p)
+            view.copy_(p.detach())
+            p.data = view
+            # autograd accumulates into an existing gradient in place: backward() writes here
+            p.grad = self.grad[offset : offset + n].view_as(p)
+            offset += n
+
+    def zero_grad(self) -> None:
+        """Set the gradients to zero (before the next backward pass)."""
+        self.grad.zero_()
+
+    def step(self, lr: float) -> None:
+        """One update with learning rate ``lr`` from the gradients backward() left."""
+        g = self.grad
+        if self.weight_decay:
+            g = g.add(self.weights, alpha=self.weight_decay)
+        self.velocity.mul_(self.momentum).add_(g)
+        self.weights.add_(self.velocity, alpha=-lr)
 
 
 def _member_losses(
@@ -313,12 +408,7 @@ def _train_network(
     weight = None
     if config.class_weights:
         weight = torch.from_numpy(class_weights(np.asarray(y_train), n_classes)).to(device)
-    optimiser = torch.optim.SGD(
-        model.parameters(),
-        lr=config.learning_rate,
-        momentum=config.momentum,
-        weight_decay=config.weight_decay,
-    )
+    optimiser = FlatSGD(model, config.momentum, config.weight_decay)
     generator = torch.Generator().manual_seed(config.seed)
     n = xt.shape[0]
     batch = min(config.batch_size, n)
@@ -337,16 +427,14 @@ def _train_network(
         running = torch.zeros(members, device=device)
         for start in range(0, n, batch):
             hooks.check()
-            for group in optimiser.param_groups:
-                group["lr"] = learning_rate_at(config, step, total_steps)
             idx = order[:, start : start + batch]
-            optimiser.zero_grad(set_to_none=True)
+            optimiser.zero_grad()
             losses = _member_losses(
                 model.member_logits(xt[idx]), yt[idx], None if targets is not None else weight
             )
             losses.sum().backward()  # members share no weight: each gets its own gradient
-            optimiser.step()
-            running += losses.detach() * idx.shape[1]
+            optimiser.step(learning_rate_at(config, step, total_steps))
+            running.add_(losses.detach(), alpha=idx.shape[1])
             step += 1
         train_loss = float(running.mean()) / n
         if not math.isfinite(train_loss):

@@ -137,7 +137,7 @@ def _build_model(request: TrainRequest, samples: Samples, net: TrainedNetwork,
                  split: Split | None, method: str, n_train: int,
                  n_validation: int) -> LandCoverModel:  # fmt: skip
     """The model file's content: weights, bands, classes, settings, history and provenance."""
-    from .training import schedule_for
+    from .training import ensemble_for, schedule_for
 
     info = raster_info(request.raster)
     return LandCoverModel(
@@ -147,7 +147,7 @@ def _build_model(request: TrainRequest, samples: Samples, net: TrainedNetwork,
         band_count=info.band_count,
         nodata=tuple(info.nodata[b - 1] for b in samples.bands),
         classes=samples.classes,
-        model=request.model,
+        model=ensemble_for(request.model, n_train),
         training={
             **asdict(request.training),
             "sampling": {
@@ -161,11 +161,12 @@ def _build_model(request: TrainRequest, samples: Samples, net: TrainedNetwork,
             "accuracy_estimate": method,
             "n_train": n_train,
             "n_validation": n_validation,
-            # the batch, epochs and learning rate used (scaled above LARGE_DATA_PIXELS)
+            # the batch, epochs, learning rate and weight decay used (scaled above
+            # LARGE_DATA_PIXELS)
             "schedule": {
                 k: v
                 for k, v in asdict(schedule_for(request.training, n_train)).items()
-                if k in ("batch_size", "epochs", "learning_rate")
+                if k in ("batch_size", "epochs", "learning_rate", "weight_decay")
             },
             "class_counts": samples.counts().tolist(),
         },
@@ -266,15 +267,16 @@ def fit_networks(
         ``(saved, assessment)``: the saved model's network (its history has the assessment
         run's records with ``final_train_loss`` added) and the assessment run (or None).
     """
-    from .training import describe_schedule, schedule_for, train_network
+    from .training import describe_schedule, ensemble_for, schedule_for, train_network
 
     hooks = hooks or Hooks()
     n_classes = len(train.classes)
-    # One schedule for both runs: that of the saved model's pixels (the assessment run
-    # assesses exactly the recipe that is saved).
+    # One schedule and ensemble for both runs: those of the saved model's pixels (the
+    # assessment run assesses exactly the recipe that is saved).
     n = len(train) + (len(val) if held_out and val is not None else 0)
     given, training = training, schedule_for(training, n)
-    sentence = describe_schedule(given, training, n)
+    sentence = describe_schedule(given, training, n, model_config)
+    model_config = ensemble_for(model_config, n)
     if sentence:
         hooks.log(sentence)
     if not held_out or val is None or not len(val):
@@ -353,7 +355,7 @@ def train_model(request: TrainRequest, hooks: Hooks | None = None) -> TrainResul
         words = ASSESSED_WITHOUT
         if request.training.patience:
             words = ASSESSED_EARLY_STOPPED.format(best=first.best_epoch, epochs=len(first.history))
-        if request.model.distils:
+        if model.model.distils:
             words = DISTILLED_SCORED + words
         # The assessment run's weights in the saved model's description: scored, never saved.
         report = _assess(replace(model, state=first.state), val, method, warnings, hooks,

@@ -152,16 +152,21 @@ def test_cross_validation_trains_the_final_models_schedule(samples, monkeypatch)
 
     monkeypatch.setattr(training, "LARGE_DATA_PIXELS", 100)
     used: list[TrainingConfig] = []
+    members: list[int] = []
     real = training.train_network
 
     def spy(x, y, xv, yv, n, model, config, *args, **kw):
         used.append(config)
+        members.append(model.ensemble)
         return real(x, y, xv, yv, n, model, config, *args, **kw)
 
     monkeypatch.setattr(training, "train_network", spy)
     fold, _ = grouped_stratified_folds(samples, 3, seed=0)
     given = TrainingConfig(epochs=20, patience=0, device="cpu", batch_size=16)
-    score = cross_validate(samples, fold, ModelConfig((8,), ensemble=1), given)
-    assert score is not None and score.training == given
+    automatic = ModelConfig((8,))  # ensemble 0: resolved for all samples, as the final model
+    score = cross_validate(samples, fold, automatic, given)
+    assert score is not None and score.training == given and score.model == automatic
     assert used and all(c == training.schedule_for(given, len(samples)) for c in used)
     assert used[0].batch_size > 16 and used[0].epochs < 20
+    # each fold holds fewer than all samples, yet trains the final model's one network
+    assert members == [1] * len(used)

@@ -12,7 +12,7 @@ from landcover_mlp.core import CancelledError, LandCoverError
 from landcover_mlp.core.callbacks import Hooks
 from landcover_mlp.core.config import ModelConfig, TrainingConfig
 from landcover_mlp.core.network import MLP, load_state, select_device
-from landcover_mlp.core.training import class_weights, train_network
+from landcover_mlp.core.training import class_weights, ensemble_for, train_network
 
 
 def _blobs(n: int, n_features: int = 4, n_classes: int = 3, spread: float = 1.0, seed: int = 0):
@@ -110,7 +110,7 @@ def test_without_patience_the_last_epoch_is_kept():
     assert net.best_epoch == 4 and not net.stopped_early
     # the kept weights are the last epoch's of the network distilled from the ensemble (the
     # saved model): they give its validation loss
-    assert ModelConfig().distils
+    assert ensemble_for(ModelConfig(), len(y)).distils
     mlp = MLP(4, (8,), 3, members=1)
     load_state(mlp, net.state)
     mlp.eval()
@@ -217,7 +217,7 @@ def test_early_stopping_restores_best_epoch():
     assert val_losses[-1] > val_losses[net.best_epoch - 1]
 
     # the returned weights are the best epoch's: they reproduce that epoch's validation loss
-    mlp = MLP(6, (128, 128), 2, members=ModelConfig().ensemble)
+    mlp = MLP(6, (128, 128), 2, members=ensemble_for(ModelConfig(), len(y)).ensemble)
     load_state(mlp, net.state)
     mlp.eval()
     with torch.no_grad():
@@ -279,6 +279,38 @@ def test_soft_targets_loss_is_cross_entropy_with_probabilities():
     torch.testing.assert_close(_member_losses(logits, soft, None), expected)
 
 
+@pytest.mark.parametrize(("momentum", "weight_decay"), [(0.9, 1e-3), (0.0, 0.0), (0.5, 0.0)])
+def test_flat_sgd_is_torch_sgd(momentum, weight_decay):
+    """Training's optimiser gives torch.optim.SGD's weights to the last bit, step after step,
+    with a learning rate that changes every step."""
+    from landcover_mlp.core.training import FlatSGD, _member_losses
+
+    x, y = (torch.from_numpy(a) for a in _blobs(64))
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(3)
+        ours = MLP(4, (8, 5), 3, members=2)
+    theirs = MLP(4, (8, 5), 3, members=2)
+    theirs.load_state_dict(ours.state_dict())
+    first = ours.layers[0].weight.detach().clone()
+    flat = FlatSGD(ours, momentum, weight_decay)
+    sgd = torch.optim.SGD(theirs.parameters(), lr=0.1, momentum=momentum,
+                          weight_decay=weight_decay)  # fmt: skip
+    idx = torch.arange(64).view(2, 32)
+    for step in range(6):
+        lr = 0.1 / (1 + step)
+        flat.zero_grad()
+        _member_losses(ours.member_logits(x[idx]), y[idx], None).sum().backward()
+        flat.step(lr)
+        sgd.zero_grad()
+        for group in sgd.param_groups:
+            group["lr"] = lr
+        _member_losses(theirs.member_logits(x[idx]), y[idx], None).sum().backward()
+        sgd.step()
+        for (name, a), b in zip(ours.named_parameters(), theirs.parameters()):
+            assert torch.equal(a, b), (step, name)
+    assert not torch.equal(ours.layers[0].weight, first)  # it did train
+
+
 @pytest.mark.parametrize("flip_after", [1, 37])
 def test_cancel_within_one_batch(monkeypatch, flip_after):
     x, y = _blobs(1000)
@@ -290,14 +322,16 @@ def test_cancel_within_one_batch(monkeypatch, flip_after):
             calls["flipped"] = True
         return calls["flipped"]
 
+    from landcover_mlp.core import training as tr
+
     steps = {"before": 0, "after": 0}
-    real_step = torch.optim.SGD.step
+    real_step = tr.FlatSGD.step
 
     def counting_step(self, *args, **kwargs):
         steps["after" if calls["flipped"] else "before"] += 1
         return real_step(self, *args, **kwargs)
 
-    monkeypatch.setattr(torch.optim.SGD, "step", counting_step)
+    monkeypatch.setattr(tr.FlatSGD, "step", counting_step)
     cfg = TrainingConfig(epochs=50, batch_size=10, patience=0, device="cpu")
     with pytest.raises(CancelledError):
         train_network(x, y, None, None, 3, ModelConfig((8,)), cfg, Hooks(cancelled=cancelled))
@@ -444,6 +478,30 @@ def test_distilled_network_follows_the_ensembles_early_stopping():
     assert net.best_epoch < len(net.history)
 
 
+def test_automatic_ensemble_is_five_networks_on_small_data_and_one_on_large():
+    from landcover_mlp.core.training import (
+        AUTO_ENSEMBLE,
+        LARGE_DATA_PIXELS,
+        describe_schedule,
+        schedule_for,
+    )
+
+    auto = ModelConfig()
+    assert auto.ensemble == 0  # the default
+    small = ensemble_for(auto, LARGE_DATA_PIXELS)
+    assert (small.ensemble, small.distils, AUTO_ENSEMBLE) == (5, True, 5)
+    large = ensemble_for(auto, LARGE_DATA_PIXELS + 1)
+    assert (large.ensemble, large.distils, large.saved_networks) == (1, False, 1)
+    assert (large.hidden_layers, large.distill) == (auto.hidden_layers, auto.distill)
+    set_three = ModelConfig(ensemble=3)
+    assert ensemble_for(set_three, 10**6) is set_three  # a size the user set is kept
+    cfg = TrainingConfig()
+    n = 2 * LARGE_DATA_PIXELS
+    assert "one network" in describe_schedule(cfg, schedule_for(cfg, n), n, auto)
+    assert "one network" not in describe_schedule(cfg, schedule_for(cfg, n), n, set_three)
+    assert describe_schedule(cfg, cfg, 500, auto) is None
+
+
 def test_schedule_grows_with_the_data():
     from landcover_mlp.core.training import LARGE_DATA_PIXELS, schedule_for
 
@@ -452,6 +510,8 @@ def test_schedule_grows_with_the_data():
     big = schedule_for(cfg, 100_000)  # f = 8.3
     assert (big.batch_size, big.epochs) == (256, 12)
     assert big.learning_rate == pytest.approx(0.02 * 8**0.5)
+    assert big.weight_decay == pytest.approx(cfg.weight_decay * LARGE_DATA_PIXELS / 100_000)
+    assert cfg.weight_decay > 0
     huge = schedule_for(cfg, 1_000_000)  # the batch stops growing, epochs reach their floor
     assert (huge.batch_size, huge.epochs) == (256, 3)
     assert schedule_for(replace(cfg, epochs=2), 1_000_000).epochs == 2  # never more than set

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -182,7 +184,6 @@ def test_landsat_workflow(landsat7):
 def test_early_stopping_chooses_the_saved_models_epochs(scene):
     """With patience, the assessment run stops early and the saved model, trained on all
     polygons with nothing left to watch, trains for the best epoch's count."""
-    from dataclasses import replace
 
     training = replace(FAST, epochs=200, patience=3, learning_rate=0.3, lr_schedule="constant")
     seen: list[dict] = []
@@ -206,7 +207,6 @@ def test_early_stopping_chooses_the_saved_models_epochs(scene):
 def test_saved_model_after_early_stopping_follows_the_assessed_schedule(scene):
     """The saved model's learning rate at epoch e is the assessment run's at epoch e: its
     schedule keeps the full length, it only stops at the chosen epoch."""
-    from dataclasses import replace
 
     training = replace(FAST, epochs=200, patience=3, learning_rate=0.3)
     seen: list[dict] = []
@@ -220,7 +220,6 @@ def test_saved_model_after_early_stopping_follows_the_assessed_schedule(scene):
 def test_the_report_scores_the_assessment_run_not_the_saved_model(landsat7):
     """The reported matrix is that of the network trained without the held-out polygons
     (scoring the saved model, which learnt them, would flatter it)."""
-    from dataclasses import replace
 
     from landcover_mlp.core.accuracy import confusion_matrix
     from landcover_mlp.core.sampling import collect_samples
@@ -253,7 +252,6 @@ def test_the_report_scores_the_assessment_run_not_the_saved_model(landsat7):
 def test_sampling_warnings_are_logged_once(scene):
     """Sampling logs its own warnings (here the cap); the training step does not repeat them,
     and the report keeps them."""
-    from dataclasses import replace
 
     logs: list[str] = []
     request = replace(_request(scene), sampling=SamplingConfig("class_name", max_per_class=40))
@@ -261,6 +259,36 @@ def test_sampling_warnings_are_logged_once(scene):
     capped = [m for m in logs if "capped at 40 pixels" in m]
     assert len(capped) == 1, capped
     assert any("capped at 40 pixels" in w for w in result.report.warnings)
+
+
+def test_automatic_ensemble_is_that_of_the_saved_models_pixels_in_both_runs(scene, monkeypatch):
+    """The assessment run trains on fewer pixels than the saved model: with the threshold
+    between the two counts, it still trains what is saved (5 networks distilled), as does the
+    saved run, and the model file says so."""
+    from landcover_mlp.core import training
+
+    members: list[int] = []
+    real = training.train_network
+
+    def spy(x, y, xv, yv, n, model, config, *args, **kw):
+        members.append(model.ensemble)
+        return real(x, y, xv, yv, n, model, config, *args, **kw)
+
+    monkeypatch.setattr(training, "train_network", spy)
+    request = replace(_request(scene), training=replace(FAST, epochs=2))
+    first = train_model(request)
+    n_all, n_assessed = first.n_train, first.n_train - first.n_validation
+    assert n_assessed < n_all
+    members.clear()
+    # one network above the threshold: the saved model's pixels are above it, the assessment
+    # run's below
+    monkeypatch.setattr(training, "LARGE_DATA_PIXELS", (n_assessed + n_all) // 2)
+    result = train_model(request)
+    assert members == [1, 1]
+    assert result.model.model.ensemble == 1
+    members.clear()
+    monkeypatch.setattr(training, "LARGE_DATA_PIXELS", n_all)  # all at or below it: 5
+    assert train_model(request).model.model.ensemble == 5 and members == [5, 5]
 
 
 def test_large_data_schedule_is_used_by_both_runs_and_recorded(scene, monkeypatch):
@@ -279,7 +307,13 @@ def test_large_data_schedule_is_used_by_both_runs_and_recorded(scene, monkeypatc
     assert [r["epoch"] for r in seen if "final_train_loss" in r] == list(range(1, used.epochs + 1))
     assert result.model.training["schedule"] == {
         "batch_size": used.batch_size, "epochs": used.epochs,
-        "learning_rate": used.learning_rate,
+        "learning_rate": used.learning_rate, "weight_decay": used.weight_decay,
     }  # fmt: skip
     assert result.model.training["epochs"] == FAST.epochs  # the settings as given
     assert sum("scaled above 100 pixels" in m for m in logs) == 1
+    # the automatic ensemble is one network above LARGE_DATA_PIXELS, in both runs
+    assert _request(scene).model.ensemble == 0
+    assert (result.model.model.ensemble, result.model.model.distils) == (1, False)
+    assert not any("distill_loss" in r for r in seen)
+    assert sum("one network (the automatic ensemble" in m for m in logs) == 1
+    assert not any("networks at once" in m for m in logs)
