@@ -12,7 +12,14 @@ from .accuracy import AccuracyReport, assess
 from .callbacks import Hooks
 from .classes import ClassInfo, default_colour
 from .errors import LandCoverError
-from .raster import RasterInfo, iter_windows, open_raster, raster_info, same_grid
+from .raster import (
+    RasterInfo,
+    iter_windows,
+    nodata_warnings,
+    open_raster,
+    raster_info,
+    same_grid,
+)
 from .vector import PolygonSource, iter_polygon_pixels, open_polygons
 
 
@@ -157,7 +164,7 @@ def _pairs_from_raster(ds: gdal.Dataset, info: RasterInfo, classified: str | Pat
             f"{info.width}x{info.height}): resample it to the same grid first."
         )
     rband, band = rds.GetRasterBand(1), ds.GetRasterBand(1)
-    rnodata = rband.GetNoDataValue()
+    rnodata = rinfo.nodata[0]  # None also when the band cannot hold its tag (then 0 = none)
     refs, preds = [], []
     windows = list(iter_windows(info, 4_000_000))
     for k, w in enumerate(windows):
@@ -173,7 +180,8 @@ def _pairs_from_raster(ds: gdal.Dataset, info: RasterInfo, classified: str | Pat
     theirs = raster_classes(rds, np.unique(ref))
     ref, renamed = _match_by_name(ref, own, theirs)
     classes = own if renamed else _merge(own, theirs)
-    return _Pairs(ref, pred, classes, f"reference raster '{Path(reference).name}'", [])
+    return _Pairs(ref, pred, classes, f"reference raster '{Path(reference).name}'",
+                  nodata_warnings(rinfo, [1]))  # fmt: skip
 
 
 def _report(pairs: _Pairs, nodata: float | None) -> AccuracyReport:
@@ -227,6 +235,6 @@ def evaluate(
                                      hooks)  # fmt: skip
     else:
         pairs = _pairs_from_raster(ds, info, classified, reference, hooks)
-    report = _report(pairs, ds.GetRasterBand(1).GetNoDataValue())
+    report = _report(pairs, info.nodata[0])
     hooks.progress(100.0)
     return report

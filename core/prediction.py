@@ -28,7 +28,15 @@ from .config import PredictionConfig
 from .errors import LandCoverError
 from .fileio import OutputStage
 from .model_io import LandCoverModel
-from .raster import RasterInfo, Window, iter_windows, open_raster, raster_info, read_window
+from .raster import (
+    RasterInfo,
+    Window,
+    iter_windows,
+    nodata_warnings,
+    open_raster,
+    raster_info,
+    read_window,
+)
 
 _TILE = 256
 _CREATE = [
@@ -523,6 +531,8 @@ def classify_raster(
     finals = {"class": output, "conf": confidence, "prob": probabilities}
     _check_outputs(str(raster), [Path(p) for p in finals.values() if p])
     net = Predictor(model, config.device, config.chunk_pixels)
+    for sentence in nodata_warnings(info, model.bands):
+        hooks.log(sentence)
     hooks.log(f"Classifying on {net.device_name}.")
     windows = _plan_windows(info, model, config, bool(confidence or probabilities))
     parts = {key: stage.part(path) for key, path in finals.items() if path}

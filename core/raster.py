@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from osgeo import gdal, osr
+from osgeo import gdal, gdal_array, osr
 
 from .errors import LandCoverError
 
@@ -46,9 +46,12 @@ class RasterInfo:
         geotransform: GDAL affine geotransform.
         crs_wkt: CRS as WKT, "" when the raster has none.
         block_size: native (x, y) block size of band 1.
-        nodata: per-band nodata value (None when unset), index 0 is band 1.
+        nodata: per-band nodata value as the band's pixels can hold it (None when unset, or
+            when the tagged value cannot occur in the band's data type, see
+            :func:`usable_nodata`), index 0 is band 1.
         band_names: per-band description (or "Band N" when empty).
         data_types: per-band GDAL data type name.
+        nodata_tags: per-band nodata value as tagged in the file (None when unset).
     """
 
     path: str
@@ -61,6 +64,7 @@ class RasterInfo:
     nodata: tuple[float | None, ...]
     band_names: tuple[str, ...]
     data_types: tuple[str, ...]
+    nodata_tags: tuple[float | None, ...] = ()
 
 
 def open_raster(path: str | Path) -> gdal.Dataset:
@@ -97,6 +101,7 @@ def raster_info(ds_or_path: gdal.Dataset | str | Path) -> RasterInfo:
     ds = ds_or_path if isinstance(ds_or_path, gdal.Dataset) else open_raster(ds_or_path)
     bands = [ds.GetRasterBand(i + 1) for i in range(ds.RasterCount)]
     names = tuple((b.GetDescription() or f"Band {i + 1}") for i, b in enumerate(bands))
+    tags = tuple(b.GetNoDataValue() for b in bands)
     return RasterInfo(
         path=ds.GetDescription(),
         width=ds.RasterXSize,
@@ -105,10 +110,54 @@ def raster_info(ds_or_path: gdal.Dataset | str | Path) -> RasterInfo:
         geotransform=tuple(ds.GetGeoTransform()),
         crs_wkt=ds.GetProjection() or "",
         block_size=tuple(bands[0].GetBlockSize()),  # type: ignore[arg-type]
-        nodata=tuple(b.GetNoDataValue() for b in bands),
+        nodata=tuple(usable_nodata(v, b.DataType) for v, b in zip(tags, bands)),
         band_names=names,
         data_types=tuple(gdal.GetDataTypeName(b.DataType) for b in bands),
+        nodata_tags=tags,
     )
+
+
+def usable_nodata(value: float | None, data_type: int) -> float | None:
+    """The nodata value ``value`` as pixels of GDAL type ``data_type`` can hold it, or None
+    when they cannot hold it.
+
+    A value outside an integer type's range or with a fraction (-1 or 2.5 on a Byte band,
+    -9999 on UInt16), or beyond Float32's range on a Float32 band, can never be a pixel's
+    value: GDAL's nodata mask then marks every pixel valid (``GDALNoDataMaskBand``), and so
+    do we. Casting it to the type instead (-1 -> 255, -9999 -> 55537) would make every pixel
+    that happens to hold the wrapped value a hole. NaN stays NaN on float types.
+
+    Args:
+        value: the tagged nodata value (``GetNoDataValue()``), or None.
+        data_type: GDAL data type code (``gdal.GDT_Byte`` ...).
+    """
+    if value is None:
+        return None
+    dtype = np.dtype(gdal_array.GDALTypeCodeToNumericTypeCode(data_type) or np.float64)
+    if dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        if not math.isfinite(value) or value != math.floor(value):
+            return None
+        return value if info.min <= value <= info.max else None
+    if dtype == np.float32 and math.isfinite(value) and abs(value) > np.finfo(np.float32).max:
+        return None
+    return value
+
+
+def nodata_warnings(info: RasterInfo, bands: Sequence[int]) -> list[str]:
+    """One sentence per chosen band whose tagged nodata value its pixels cannot hold (see
+    :func:`usable_nodata`): the tag is ignored, as GDAL ignores it."""
+    out = []
+    for b in bands:
+        tag = info.nodata_tags[b - 1] if info.nodata_tags else None
+        if tag is not None and info.nodata[b - 1] is None:
+            out.append(
+                f"Band {b} of '{Path(info.path).name}' is tagged nodata {tag:g}, a value its "
+                f"{info.data_types[b - 1]} pixels cannot hold: the tag is ignored (as GDAL "
+                "ignores it) and every pixel of the band counts as data. If some pixels are "
+                "no data, tag the value they hold (gdal_edit.py -a_nodata VALUE)."
+            )
+    return out
 
 
 def resolve_bands(info: RasterInfo, bands: Sequence[int] | None) -> tuple[int, ...]:
@@ -191,6 +240,15 @@ def read_window(
     if band1.GetMaskFlags() & gdal.GMF_PER_DATASET:
         mask = band1.GetMaskBand().ReadAsArray(window.xoff, window.yoff, window.xsize, window.ysize)
         valid &= mask > 0
+    else:
+        for b in bands:  # a band's own mask (an internal per-band mask), beyond its nodata
+            band = ds.GetRasterBand(b)
+            if band.GetMaskFlags() & (gdal.GMF_ALL_VALID | gdal.GMF_NODATA):
+                continue
+            mask = band.GetMaskBand().ReadAsArray(
+                window.xoff, window.yoff, window.xsize, window.ysize
+            )
+            valid &= mask > 0
     return data, valid
 
 

@@ -15,7 +15,14 @@ from .callbacks import Hooks
 from .classes import ClassInfo, build_classes
 from .config import SamplingConfig
 from .errors import LandCoverError
-from .raster import RasterInfo, open_raster, raster_info, read_window, resolve_bands
+from .raster import (
+    RasterInfo,
+    nodata_warnings,
+    open_raster,
+    raster_info,
+    read_window,
+    resolve_bands,
+)
 from .vector import (
     PolygonPixels,
     PolygonSource,
@@ -322,7 +329,7 @@ def collect_samples(
     info = raster_info(ds)
     bands = resolve_bands(info, config.bands)
     source = open_polygons(polygons, config.class_field, layer)
-    log: list[str] = []
+    log: list[str] = nodata_warnings(info, bands)
     all_touched = config.pixel_rule == "all_touched"
     # First the polygons' pixel counts (masks only), so that the cap per class is drawn
     # while reading: memory holds the drawn pixels, never all those under the polygons.

@@ -1,0 +1,155 @@
+"""Bad and odd inputs (issue 12): each is refused with one sentence, or reported, or carried
+through correctly; never a silently wrong result. Grouped by the kind of fault."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from osgeo import gdal
+
+from landcover_mlp.core.callbacks import Hooks
+from landcover_mlp.core.config import ModelConfig, SamplingConfig, TrainingConfig, TrainRequest
+from landcover_mlp.core.evaluation import evaluate
+from landcover_mlp.core.prediction import classify_raster
+from landcover_mlp.core.raster import Window, raster_info, read_window, usable_nodata
+from landcover_mlp.core.sampling import collect_samples
+from landcover_mlp.core.workflow import train_model
+
+QUICK_MODEL = ModelConfig((4,), ensemble=1)
+QUICK = TrainingConfig(epochs=2, batch_size=64, device="cpu", seed=0)
+
+# -- nodata the band type cannot hold -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "gdal_type", "usable"),
+    [
+        (-1, gdal.GDT_Byte, None),  # would wrap to 255
+        (-9999, gdal.GDT_Byte, None),  # 241
+        (256, gdal.GDT_Byte, None),
+        (2.5, gdal.GDT_Byte, None),
+        (255, gdal.GDT_Byte, 255),
+        (0, gdal.GDT_Byte, 0),
+        (-9999, gdal.GDT_UInt16, None),  # 55537
+        (70000, gdal.GDT_UInt16, None),
+        (-9999, gdal.GDT_Int16, -9999),
+        (40000, gdal.GDT_Int16, None),
+        (-1, gdal.GDT_UInt32, None),
+        (1e39, gdal.GDT_Float32, None),  # beyond float32
+        (-9999, gdal.GDT_Float32, -9999),
+        (1e39, gdal.GDT_Float64, 1e39),
+        (None, gdal.GDT_Byte, None),
+    ],
+)
+def test_usable_nodata(value, gdal_type, usable):
+    assert usable_nodata(value, gdal_type) == usable
+
+
+def test_nan_nodata_stays_on_float_bands():
+    assert math.isnan(usable_nodata(float("nan"), gdal.GDT_Float32))
+    assert usable_nodata(float("nan"), gdal.GDT_Byte) is None
+
+
+def _byte_scene(tmp_path, make_raster, make_polygons, rect, nodata):
+    """20 x 20 Byte raster whose first band holds 255 on a quarter of the pixels (and 241 on
+    some), tagged ``nodata``; two classes cover all of it."""
+    rng = np.random.default_rng(0)
+    arr = rng.integers(10, 200, size=(3, 20, 20)).astype(np.uint8)
+    arr[0, ::2, ::2] = 255  # what -1 wraps to
+    arr[1, 1::4, 1::4] = 241  # what -9999 wraps to
+    arr[2, :, 10:] += 50  # the right half is another class
+    raster = make_raster(tmp_path / "byte.tif", arr, nodata=nodata, dtype=gdal.GDT_Byte)
+    polygons = make_polygons(
+        tmp_path / "classes.gpkg",
+        [(rect(0, 0, 10, 20), {"cls": "left"}), (rect(10, 0, 20, 20), {"cls": "right"})],
+    )
+    return raster, polygons
+
+
+@pytest.mark.parametrize("nodata", [-1, -9999])
+def test_nodata_the_band_cannot_hold_keeps_every_pixel_in_sampling(
+    tmp_path, make_raster, make_polygons, rect, nodata
+):
+    raster, polygons = _byte_scene(tmp_path, make_raster, make_polygons, rect, nodata)
+    ds = gdal.Open(str(raster))
+    assert ds.GetRasterBand(1).GetNoDataValue() == nodata  # the tag is there
+    assert ds.GetRasterBand(1).GetMaskBand().ReadAsArray().min() == 255  # GDAL: all valid
+    logs: list[str] = []
+    samples = collect_samples(raster, polygons, SamplingConfig("cls"), Hooks(log=logs.append))
+    assert len(samples) == 400
+    assert raster_info(raster).nodata == (None, None, None)
+    said = [w for w in samples.warnings if f"tagged nodata {nodata}" in w]
+    assert len(said) == 3 and "Byte" in said[0] and said[0] in logs
+
+
+def test_nodata_the_band_cannot_hold_leaves_no_hole_in_the_map(
+    tmp_path, make_raster, make_polygons, rect
+):
+    raster, polygons = _byte_scene(tmp_path, make_raster, make_polygons, rect, -1)
+    request = TrainRequest(str(raster), str(polygons), SamplingConfig("cls"),
+                           model=QUICK_MODEL, training=QUICK)  # fmt: skip
+    model = train_model(request).model
+    assert model.nodata == (None, None, None)
+    logs: list[str] = []
+    out = tmp_path / "classes.tif"
+    classify_raster(raster, model, out, hooks=Hooks(log=logs.append))
+    ds = gdal.Open(str(out))
+    band = ds.GetRasterBand(1)
+    assert (band.ReadAsArray() != band.GetNoDataValue()).all()  # 255s were classified
+    assert sum("tagged nodata -1" in m for m in logs) == 3
+
+
+def test_nodata_the_band_can_hold_still_masks(tmp_path, make_raster):
+    arr = np.full((2, 4, 4), 7, dtype=np.int16)
+    arr[0, 0, 0] = -9999
+    arr[1, 3, 3] = -9999
+    raster = make_raster(tmp_path / "int16.tif", arr, nodata=-9999)
+    ds = gdal.Open(str(raster))
+    info = raster_info(ds)
+    _, valid = read_window(ds, (1, 2), Window(0, 0, 4, 4), info.nodata)
+    assert valid.sum() == 14 and not valid[0, 0] and not valid[3, 3]
+    _, valid = read_window(ds, (2,), Window(0, 0, 4, 4), info.nodata)
+    assert valid.sum() == 15
+
+
+def test_uint16_tagged_minus_9999_keeps_55537(tmp_path, make_raster):
+    arr = np.full((1, 4, 4), 55537, dtype=np.uint16)
+    raster = make_raster(tmp_path / "u16.tif", arr, nodata=-9999)
+    ds = gdal.Open(str(raster))
+    _, valid = read_window(ds, (1,), Window(0, 0, 4, 4), raster_info(ds).nodata)
+    assert valid.all()
+
+
+def test_a_bands_own_mask_is_honoured():
+    """A band with its own (not per-dataset) mask: GDAL's mask of any chosen band decides."""
+    ds = gdal.GetDriverByName("MEM").Create("", 4, 4, 2, gdal.GDT_Byte)
+    for b in (1, 2):
+        ds.GetRasterBand(b).Fill(9)
+    band = ds.GetRasterBand(2)
+    band.CreateMaskBand(0)  # a mask of band 2 alone
+    mask = np.full((4, 4), 255, dtype=np.uint8)
+    mask[1, 2] = 0
+    band.GetMaskBand().WriteArray(mask)
+    assert not band.GetMaskFlags() & gdal.GMF_PER_DATASET
+    info = raster_info(ds)
+    _, valid = read_window(ds, (1, 2), Window(0, 0, 4, 4), info.nodata)
+    assert valid.sum() == 15 and not valid[1, 2]
+    _, valid = read_window(ds, (1,), Window(0, 0, 4, 4), info.nodata)
+    assert valid.all()
+
+
+def test_reference_raster_tagged_with_nodata_it_cannot_hold(tmp_path, make_raster):
+    """A Byte reference tagged -1 has no usable nodata: 0 is then unlabelled, as for a
+    reference without nodata, and the report says the tag was ignored."""
+    classified = np.ones((4, 4), dtype=np.uint8)
+    classified[:, 2:] = 2
+    reference = classified.copy()
+    reference[0, :] = 0  # unlabelled
+    c = make_raster(tmp_path / "classified.tif", classified, nodata=0)
+    r = make_raster(tmp_path / "reference.tif", reference, nodata=-1, dtype=gdal.GDT_Byte)
+    report = evaluate(c, r)
+    assert int(np.asarray(report.confusion_matrix).sum()) == 12
+    assert report.overall_accuracy == 1.0
+    assert any("tagged nodata -1" in w for w in report.warnings)
