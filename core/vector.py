@@ -62,6 +62,39 @@ class PolygonSource:
         return str(self.layer.GetName())
 
 
+#: Geometry types that cover an area.
+_POLYGON_TYPES = (ogr.wkbPolygon, ogr.wkbMultiPolygon, ogr.wkbCurvePolygon, ogr.wkbMultiSurface)
+
+
+def _other_geometries(lyr: ogr.Layer) -> str | None:
+    """The refusal when a layer of generic geometry type holds features that are not
+    polygons (a GeoPackage layer of type GEOMETRY with points), with the count of each
+    geometry type found; None when all are polygons. Sampling would otherwise take the few
+    pixels under them without a word, where a Point layer is refused."""
+    counts: dict[int, int] = {}
+    lyr.ResetReading()
+    feature = lyr.GetNextFeature()
+    while feature is not None:
+        geom = feature.GetGeometryRef()
+        if geom is not None and not geom.IsEmpty():  # empty ones: skipped by sampling
+            kind = ogr.GT_Flatten(geom.GetGeometryType())
+            counts[kind] = counts.get(kind, 0) + 1
+        geom = None  # owned by the feature: never outlive it
+        feature = lyr.GetNextFeature()
+    lyr.ResetReading()
+    if all(kind in _POLYGON_TYPES for kind in counts):
+        return None
+    found = ", ".join(
+        f"{n} {ogr.GeometryTypeToName(kind).lower()}{'s' if n > 1 else ''}"
+        for kind, n in sorted(counts.items(), key=lambda item: -item[1])
+    )
+    return (
+        f"Layer '{lyr.GetName()}' holds {found}: training and reference areas must all be "
+        "polygons (points are accuracy samples, not training areas). Keep only the polygons, "
+        "e.g. with Vector > Geometry Tools or a filter on the geometry type."
+    )
+
+
 def open_polygons(path: str | Path, class_field: str, layer: str | None = None) -> PolygonSource:
     """Open a polygon layer and check its class field.
 
@@ -84,17 +117,16 @@ def open_polygons(path: str | Path, class_field: str, layer: str | None = None) 
         names = [ds.GetLayer(i).GetName() for i in range(ds.GetLayerCount())]
         raise LandCoverError(f"'{path}' has no layer '{layer}'; its layers are {names}.")
     flat = ogr.GT_Flatten(lyr.GetGeomType())
-    if flat not in (
-        ogr.wkbPolygon,
-        ogr.wkbMultiPolygon,
-        ogr.wkbUnknown,
-        ogr.wkbCurvePolygon,
-        ogr.wkbMultiSurface,
-    ):
+    if flat not in (*_POLYGON_TYPES, ogr.wkbUnknown):
         raise LandCoverError(
             f"Layer '{lyr.GetName()}' holds {ogr.GeometryTypeToName(flat).lower()}s, not "
             "polygons: draw training areas as polygons."
         )
+    if flat == ogr.wkbUnknown:  # a generic layer: what its features are decides
+        problem = _other_geometries(lyr)
+        if problem:
+            lyr = ds = None  # closed now, not whenever the traceback is collected
+            raise LandCoverError(problem)
     defn = lyr.GetLayerDefn()
     fields = [defn.GetFieldDefn(i).GetName() for i in range(defn.GetFieldCount())]
     if class_field not in fields:

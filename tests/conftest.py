@@ -151,8 +151,10 @@ def write_polygons(
     epsg: int | None = DEFAULT_EPSG,
     fields: dict[str, int] | None = None,
     layer: str = "training",
+    geom_type: int = ogr.wkbPolygon,
 ) -> Path:
-    """Write polygons (WKT, attributes) to a GeoPackage; field types from ``fields`` or values."""
+    """Write polygons (WKT, attributes) to a GeoPackage; field types from ``fields`` or values;
+    the layer's declared geometry type ``geom_type`` (``ogr.wkbUnknown``: any geometry)."""
     path = Path(path)
     if path.exists():
         path.unlink()
@@ -161,7 +163,7 @@ def write_polygons(
     if epsg is not None:
         srs = osr.SpatialReference()
         srs.ImportFromEPSG(epsg)
-    lyr = ds.CreateLayer(layer, srs=srs, geom_type=ogr.wkbPolygon)
+    lyr = ds.CreateLayer(layer, srs=srs, geom_type=geom_type)
     if fields is None:
         fields = {}
         for _, attrs in features:

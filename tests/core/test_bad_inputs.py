@@ -7,8 +7,9 @@ import math
 
 import numpy as np
 import pytest
-from osgeo import gdal
+from osgeo import gdal, ogr
 
+from landcover_mlp.core import LandCoverError
 from landcover_mlp.core.callbacks import Hooks
 from landcover_mlp.core.config import ModelConfig, SamplingConfig, TrainingConfig, TrainRequest
 from landcover_mlp.core.evaluation import evaluate
@@ -122,17 +123,32 @@ def test_uint16_tagged_minus_9999_keeps_55537(tmp_path, make_raster):
     assert valid.all()
 
 
-def test_a_bands_own_mask_is_honoured():
-    """A band with its own (not per-dataset) mask: GDAL's mask of any chosen band decides."""
-    ds = gdal.GetDriverByName("MEM").Create("", 4, 4, 2, gdal.GDT_Byte)
-    for b in (1, 2):
-        ds.GetRasterBand(b).Fill(9)
-    band = ds.GetRasterBand(2)
-    band.CreateMaskBand(0)  # a mask of band 2 alone
+def test_a_bands_own_mask_is_honoured(tmp_path, make_raster):
+    """A band with its own (not per-dataset) mask: GDAL's mask of any chosen band decides.
+    A VRT whose band 2 has its own mask band (a third file)."""
+    data = make_raster(tmp_path / "data.tif", np.full((2, 4, 4), 9, dtype=np.uint8))
     mask = np.full((4, 4), 255, dtype=np.uint8)
     mask[1, 2] = 0
-    band.GetMaskBand().WriteArray(mask)
-    assert not band.GetMaskFlags() & gdal.GMF_PER_DATASET
+    mask_file = make_raster(tmp_path / "mask.tif", mask)
+    source = "<SourceFilename relativeToVRT='1'>{}</SourceFilename><SourceBand>{}</SourceBand>"
+    bands = "".join(
+        f"<VRTRasterBand dataType='Byte' band='{b}'><SimpleSource>"
+        + source.format(data.name, b)
+        + "</SimpleSource>"
+        + (
+            "<MaskBand><VRTRasterBand dataType='Byte'><SimpleSource>"
+            + source.format(mask_file.name, 1)
+            + "</SimpleSource></VRTRasterBand></MaskBand>"
+            if b == 2
+            else ""
+        )
+        + "</VRTRasterBand>"
+        for b in (1, 2)
+    )
+    vrt = tmp_path / "masked.vrt"
+    vrt.write_text(f"<VRTDataset rasterXSize='4' rasterYSize='4'>{bands}</VRTDataset>")
+    ds = gdal.Open(str(vrt))
+    assert ds.GetRasterBand(2).GetMaskFlags() == 0  # its own mask, not per dataset
     info = raster_info(ds)
     _, valid = read_window(ds, (1, 2), Window(0, 0, 4, 4), info.nodata)
     assert valid.sum() == 15 and not valid[1, 2]
@@ -153,3 +169,44 @@ def test_reference_raster_tagged_with_nodata_it_cannot_hold(tmp_path, make_raste
     assert int(np.asarray(report.confusion_matrix).sum()) == 12
     assert report.overall_accuracy == 1.0
     assert any("tagged nodata -1" in w for w in report.warnings)
+
+
+# -- features that are not polygons in a layer of generic geometry type ------------------------
+
+
+def _generic_layer(tmp_path, make_raster, make_polygons, rect, extra):
+    arr = np.random.default_rng(0).integers(0, 100, size=(2, 20, 20)).astype(np.uint8)
+    raster = make_raster(tmp_path / "r.tif", arr)
+    x0, y0 = 500_000.0, 4_200_000.0  # the raster's top-left corner (10 m pixels)
+    shapes = {
+        "point": f"POINT ({x0 + 55} {y0 - 55})",
+        "line": f"LINESTRING ({x0 + 5} {y0 - 5}, {x0 + 150} {y0 - 150})",
+    }
+    features = [(rect(0, 0, 10, 20), {"cls": "a"}), (rect(10, 0, 20, 20), {"cls": "b"})]
+    for kind, n in extra.items():
+        features += [(shapes[kind], {"cls": "a"})] * n
+    polygons = make_polygons(tmp_path / "generic.gpkg", features, geom_type=ogr.wkbUnknown)
+    return raster, polygons
+
+
+@pytest.mark.parametrize(
+    ("extra", "said"),
+    [({"point": 3}, "3 points"), ({"line": 1}, "1 line string"),
+     ({"point": 1, "line": 2}, "2 line strings, 1 point")],
+)  # fmt: skip
+def test_generic_layer_with_non_polygon_features_is_refused(
+    tmp_path, make_raster, make_polygons, rect, extra, said
+):
+    raster, polygons = _generic_layer(tmp_path, make_raster, make_polygons, rect, extra)
+    with pytest.raises(LandCoverError) as err:
+        collect_samples(raster, polygons, SamplingConfig("cls"))
+    assert said in str(err.value) and "2 polygons" in str(err.value)
+    assert "points are accuracy samples" in str(err.value)
+    classified = make_raster(tmp_path / "c.tif", np.ones((20, 20), np.uint8), nodata=0)
+    with pytest.raises(LandCoverError, match=said):
+        evaluate(classified, polygons, "cls")
+
+
+def test_generic_layer_of_polygons_trains(tmp_path, make_raster, make_polygons, rect):
+    raster, polygons = _generic_layer(tmp_path, make_raster, make_polygons, rect, {})
+    assert len(collect_samples(raster, polygons, SamplingConfig("cls"))) == 400
