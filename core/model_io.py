@@ -188,76 +188,216 @@ def _not_a_model(path: Path, why: str) -> LandCoverError:
 def load_model(path: str | Path) -> LandCoverModel:
     """Read a model file without executing anything from it.
 
+    The header is read first and checked (sizes, then every field against
+    :func:`_check_header`); then only the tensor bytes it declares are read, and every tensor
+    is checked (shape against the description, finite values, standard deviations > 0).
+    Memory is the model's size, whatever else the file holds.
+
     Raises:
-        LandCoverError: missing, corrupt, pickled or foreign file.
+        LandCoverError: missing, corrupt, pickled, foreign or malformed file (one sentence
+            naming what is wrong).
     """
     path = Path(path)
     if not path.is_file():
         raise LandCoverError(f"Model file '{path}' does not exist: check the path.")
-    raw = path.read_bytes()
-    if len(raw) < 8:
-        raise _not_a_model(path, "the file is too short")
-    (n,) = struct.unpack("<Q", raw[:8])
-    if n > min(_MAX_HEADER, len(raw) - 8) or raw[8:9] != b"{":
-        if raw[:2] == b"PK" or raw[:1] == b"\x80":
-            raise _not_a_model(
-                path, "it is a pickle/zip file, which is never loaded because it can run code"
+    size = path.stat().st_size
+    with path.open("rb") as f:
+        head = f.read(8)
+        if len(head) < 8:
+            raise _not_a_model(path, "the file is too short")
+        (n,) = struct.unpack("<Q", head)
+        first = f.read(1)
+        if n > min(_MAX_HEADER, size - 8) or first != b"{":
+            if head[:2] == b"PK" or head[:1] == b"\x80":
+                raise _not_a_model(
+                    path, "it is a pickle/zip file, which is never loaded because it can run code"
+                )
+            raise _not_a_model(path, "no valid header")
+        text = first + f.read(n - 1)
+        try:
+            table = json.loads(text.decode("utf-8"))
+            header = json.loads(table.pop("__metadata__")[FORMAT])
+        except RecursionError:
+            raise _not_a_model(path, "its header is nested too deeply") from None
+        except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, AttributeError):
+            raise _not_a_model(path, "its header is not a Land Cover MLP description") from None
+        if not isinstance(header, dict):
+            raise _not_a_model(path, "its description is not a JSON object")
+        version = header.get("format_version", 0)
+        if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+            raise _not_a_model(path, "its format_version is not a whole number >= 1")
+        if version > FORMAT_VERSION:
+            raise LandCoverError(
+                f"'{path.name}' was written by a newer Land Cover MLP; update the plugin to "
+                "load it."
             )
-        raise _not_a_model(path, "no valid header")
-    try:
-        table = json.loads(raw[8 : 8 + n].decode("utf-8"))
-        header = json.loads(table.pop("__metadata__")[FORMAT])
-    except (
-        UnicodeDecodeError,
-        json.JSONDecodeError,
-        KeyError,
-        TypeError,
-        AttributeError,
-    ):
-        raise _not_a_model(path, "its header is not a Land Cover MLP description") from None
-    version = header.get("format_version", 0)
-    if not isinstance(version, int) or version > FORMAT_VERSION:
-        raise LandCoverError(
-            f"'{path.name}' was written by a newer Land Cover MLP; update the plugin to load it."
-        )
-    data = raw[8 + n :]
+        spans = _tensor_spans(table, path)
+        declared = max((end for _, _, end in spans.values()), default=0)
+        if 8 + n + declared != size:
+            raise _not_a_model(
+                path,
+                f"it holds {size - 8 - n} bytes of weights where its header declares "
+                f"{declared}; it is damaged or has data appended",
+            )
+        data = f.read(declared)
     state: dict[str, np.ndarray] = {}
-    try:
-        for name, spec in table.items():
-            begin, end = spec["data_offsets"]
-            if spec["dtype"] != "F32" or not 0 <= begin <= end <= len(data):
-                raise ValueError(name)
-            array = np.frombuffer(data[begin:end], dtype="<f4").astype(np.float32)
-            state[name] = array.reshape(spec["shape"])
-        if version < 2:
+    for name, (shape, begin, end) in spans.items():
+        state[name] = np.frombuffer(data[begin:end], dtype="<f4").astype(np.float32).reshape(shape)
+    if version < 2:
+        try:
             state = _ensemble_of_one(state)
+        except (KeyError, ValueError, IndexError):
+            raise _not_a_model(path, "its weights are not named as a network's") from None
+    problem = _check_header(header, version)
+    if problem:
+        raise _not_a_model(path, f"{problem}; it is damaged")
+    model_part = dict(header["model"])
+    model_part["hidden_layers"] = tuple(model_part["hidden_layers"])
+    if version < 3:
+        members = state.get("layers.0.weight")
+        if members is None or members.ndim != 3:
+            raise _not_a_model(path, "its weights do not match its description; it is damaged")
+        model_part.update(ensemble=int(members.shape[0]), distill=False)
+    try:
         model = LandCoverModel(
             state=state,
             bands=tuple(header["bands"]),
             band_names=tuple(header["band_names"]),
-            band_count=int(header["band_count"]),
+            band_count=header["band_count"],
             nodata=tuple(header["nodata"]),
             classes=tuple(ClassInfo(**c) for c in header["classes"]),
-            model=ModelConfig(
-                **{
-                    **header["model"],
-                    "hidden_layers": tuple(header["model"]["hidden_layers"]),
-                    **(
-                        {}
-                        if version >= 3
-                        else {"ensemble": int(state["layers.0.weight"].shape[0]), "distill": False}
-                    ),
-                }
-            ),
+            model=ModelConfig(**model_part),
             training=header.get("training", {}),
             history=header.get("history", []),
             metrics=header.get("metrics", {}),
             info=header.get("info", {}),
         )
-    except (KeyError, TypeError, ValueError, IndexError) as exc:
-        raise _not_a_model(path, f"it is damaged: {exc}") from None
+    except (LandCoverError, TypeError, ValueError) as exc:  # ModelConfig's own checks
+        raise _not_a_model(path, f"its description is invalid ({exc})") from None
     _check_shapes(model, path)
+    _check_values(model, path)
     return model
+
+
+def _tensor_spans(table: Any, path: Path) -> dict[str, tuple[tuple[int, ...], int, int]]:
+    """Each tensor's (shape, begin, end) from the safetensors table, checked: float32, shape
+    of whole numbers >= 0, offsets that match the shape and tile the data without overlap."""
+    if not isinstance(table, dict):
+        raise _not_a_model(path, "its tensor table is not a JSON object")
+    spans: dict[str, tuple[tuple[int, ...], int, int]] = {}
+    for name, spec in table.items():
+        ok = (
+            isinstance(spec, dict)
+            and spec.get("dtype") == "F32"
+            and isinstance(spec.get("shape"), list)
+            and all(_whole(v) and v >= 0 for v in spec["shape"])
+            and isinstance(spec.get("data_offsets"), list)
+            and len(spec["data_offsets"]) == 2
+            and all(_whole(v) for v in spec["data_offsets"])
+        )
+        if not ok:
+            raise _not_a_model(path, f"tensor '{name}' is not described as float32 data")
+        begin, end = spec["data_offsets"]
+        shape = tuple(spec["shape"])
+        if not 0 <= begin <= end or end - begin != 4 * int(np.prod(shape, dtype=np.int64)):
+            raise _not_a_model(path, f"tensor '{name}' has offsets that do not fit its shape")
+        spans[name] = (shape, begin, end)
+    ordered = sorted((b, e) for _, b, e in spans.values())
+    if ordered and (ordered[0][0] != 0 or any(a[1] != b[0] for a, b in zip(ordered, ordered[1:]))):
+        raise _not_a_model(path, "its tensors overlap or leave gaps")
+    return spans
+
+
+def _whole(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _check_header(h: dict[str, Any], version: int) -> str | None:
+    """What is wrong with a model description, or None: the one schema of the header.
+
+    Checked: ``band_count`` a whole number >= 1; ``bands`` distinct whole numbers in 1 ..
+    band_count; ``band_names`` and ``nodata`` (numbers or null) one per band; ``classes`` a
+    list of at least 2 objects with a whole ``value`` in 0 .. 65535 (the class raster is Byte
+    or UInt16, with 0 or 65535 left for nodata), unique, a text ``name`` and a "#rrggbb"
+    ``colour``; ``model`` an object with ``hidden_layers`` (whole numbers >= 1),
+    ``activation``, ``dropout`` and (format 3) ``ensemble`` >= 1 and ``distill`` true/false;
+    ``training``, ``metrics`` and ``info`` objects and ``history`` a list when present.
+    """
+    count = h.get("band_count")
+    if not isinstance(count, int) or isinstance(count, bool) or count < 1:
+        return "band_count is not a whole number >= 1"
+    bands = h.get("bands")
+    if not isinstance(bands, list) or not bands or not all(_whole(b) for b in bands):
+        return "bands is not a list of band numbers"
+    if not all(1 <= b <= count for b in bands) or len(set(bands)) != len(bands):
+        return f"bands {bands} are not distinct bands of a {count}-band raster"
+    names = h.get("band_names")
+    if (
+        not isinstance(names, list)
+        or len(names) != len(bands)
+        or not all(isinstance(x, str) for x in names)
+    ):
+        return "band_names is not one text per band"
+    nodata = h.get("nodata")
+    if (
+        not isinstance(nodata, list)
+        or len(nodata) != len(bands)
+        or not all(v is None or _number(v) for v in nodata)
+    ):
+        return "nodata is not one number (or null) per band"
+    classes = h.get("classes")
+    if not isinstance(classes, list) or len(classes) < 2:
+        return "classes is not a list of at least 2 classes"
+    for c in classes:
+        if not isinstance(c, dict) or set(c) != {"value", "name", "colour"}:
+            return "a class is not an object with value, name and colour"
+        if not _whole(c["value"]) or not 0 <= c["value"] <= 65535:
+            return f"class value {c['value']!r} is not a whole number from 0 to 65535"
+        if not isinstance(c["name"], str) or not isinstance(c["colour"], str):
+            return f"class {c['value']}'s name or colour is not text"
+        colour = c["colour"]
+        if (
+            len(colour) != 7
+            or colour[0] != "#"
+            or any(ch not in "0123456789abcdefABCDEF" for ch in colour[1:])
+        ):
+            return f"class {c['value']}'s colour {colour!r} is not #rrggbb"
+    values = [c["value"] for c in classes]
+    if len(set(values)) != len(values):
+        return "two classes have the same value"
+    if 0 in values and 65535 in values:
+        return "class values 0 and 65535 leave no value for nodata in the class raster"
+    model = h.get("model")
+    if not isinstance(model, dict):
+        return "model is not an object"
+    hidden = model.get("hidden_layers")
+    if not isinstance(hidden, list) or not all(_whole(v) and v >= 1 for v in hidden):
+        return "hidden_layers is not a list of whole numbers >= 1"
+    if not isinstance(model.get("activation"), str) or not _number(model.get("dropout")):
+        return "activation or dropout is missing or of the wrong type"
+    if version >= 3:
+        if not _whole(model.get("ensemble")) or model["ensemble"] < 1:
+            return "ensemble is not a whole number >= 1"
+        if not isinstance(model.get("distill"), bool):
+            return "distill is not true or false"
+    for key, kind in (("training", dict), ("metrics", dict), ("info", dict), ("history", list)):
+        if key in h and not isinstance(h[key], kind):
+            return f"{key} is not a JSON {'object' if kind is dict else 'list'}"
+    return None
+
+
+def _check_values(model: LandCoverModel, path: Path) -> None:
+    """Every weight finite and every standard deviation > 0 (a damaged or crafted file
+    otherwise loads and maps nonsense or NaN)."""
+    for name, array in model.state.items():
+        if not np.isfinite(array).all():
+            raise _not_a_model(path, f"tensor '{name}' holds NaN or infinite values; it is damaged")
+    if (model.state["std"] <= 0).any():
+        raise _not_a_model(path, "a band's standard deviation is not > 0; it is damaged")
 
 
 def _ensemble_of_one(state: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
