@@ -15,6 +15,7 @@ from .callbacks import Hooks, merge_records
 from .config import ModelConfig, TrainingConfig
 from .errors import LandCoverError
 from .network import MLP, ensemble_loss, select_device, state_probabilities, state_to_numpy
+from .settings import setting
 
 
 @dataclass(frozen=True)
@@ -179,7 +180,7 @@ def schedule_for(config: TrainingConfig, n: int) -> TrainingConfig:
     :data:`LARGE_DATA_PIXELS`, else a schedule that grows well with the data.
 
     With f = n / LARGE_DATA_PIXELS: the batch grows f times (at most
-    :data:`MAX_BATCH_GROWTH` times), the epochs shrink f times (at least
+    :data:`MAX_BATCH_GROWTH` times, never beyond n or the setting's maximum), the epochs shrink f times (at least
     :data:`MIN_SCALED_EPOCHS`, never more than set), and the learning rate grows with the
     square root of the batch growth (Krizhevsky 2014, "One weird trick for parallelizing
     convolutional neural networks"; Hoffer, Hubara and Soudry 2017, "Train longer, generalize
@@ -198,7 +199,9 @@ def schedule_for(config: TrainingConfig, n: int) -> TrainingConfig:
     if n <= LARGE_DATA_PIXELS:
         return config
     f = n / LARGE_DATA_PIXELS
-    growth = min(f, MAX_BATCH_GROWTH)
+    # never beyond the data or the setting's maximum: a batch the user set near them stays
+    ceiling = min(n, setting("batch_size").maximum or n)
+    growth = max(1.0, min(f, MAX_BATCH_GROWTH, ceiling / config.batch_size))
     batch = max(config.batch_size, round(config.batch_size * growth))
     epochs = min(config.epochs, max(MIN_SCALED_EPOCHS, round(config.epochs / f)))
     rate = config.learning_rate * math.sqrt(batch / config.batch_size)

@@ -515,6 +515,11 @@ def test_schedule_grows_with_the_data():
     huge = schedule_for(cfg, 1_000_000)  # the batch stops growing, epochs reach their floor
     assert (huge.batch_size, huge.epochs) == (256, 3)
     assert schedule_for(replace(cfg, epochs=2), 1_000_000).epochs == 2  # never more than set
+    # a batch set near the data or the maximum never grows past them (nor the rate with it)
+    near = schedule_for(replace(cfg, batch_size=200_000), 800_000)
+    assert near.batch_size == 800_000 and near.learning_rate == pytest.approx(0.02 * 2)
+    top = schedule_for(replace(cfg, batch_size=1_000_000), 5_000_000)
+    assert top.batch_size == 1_000_000 and top.learning_rate == cfg.learning_rate
     mid = schedule_for(cfg, 2 * LARGE_DATA_PIXELS)
     assert (mid.batch_size, mid.epochs) == (64, 50)
     assert (mid.patience, mid.seed, mid.momentum) == (cfg.patience, cfg.seed, cfg.momentum)
