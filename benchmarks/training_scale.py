@@ -64,11 +64,13 @@ class NoisyScene(tp.Scene):
         return out
 
 
-def write_polygon_sets(scene: tp.Scene, folder: Path, sizes: list[int]) -> dict[str, Path]:
-    """A test layer and, per size, a training layer with about that many pixels."""
+def write_polygon_sets(
+    scene: tp.Scene, folder: Path, sizes: list[int], rare: int = 0
+) -> dict[str, Path]:
+    """A test layer and, per size, a training layer with about that many pixels; with
+    ``rare`` > 0 the last class's training polygons are one square of about ``rare`` pixels."""
     rng = np.random.default_rng(scene.seed + 3)
     cells = scene.size // tp.CELL
-    inset = (tp.CELL - SIDE) // 2
     fields: dict[int, np.ndarray] = {}
     for k in range(len(tp.CLASSES)):
         rows, cols = np.nonzero(scene.grid[:cells, :cells] == k)
@@ -76,7 +78,9 @@ def write_polygon_sets(scene: tp.Scene, folder: Path, sizes: list[int]) -> dict[
         order = rng.permutation(int(keep.sum()))
         fields[k] = np.stack([rows[keep], cols[keep]], 1)[order]
 
-    def write(path: Path, chosen: dict[int, np.ndarray]) -> None:
+    def write(
+        path: Path, chosen: dict[int, np.ndarray], sides: dict[int, int] | None = None
+    ) -> None:
         if path.exists():
             path.unlink()
         ds = ogr.GetDriverByName("GPKG").CreateDataSource(str(path))
@@ -86,10 +90,12 @@ def write_polygon_sets(scene: tp.Scene, folder: Path, sizes: list[int]) -> dict[
         layer.CreateField(ogr.FieldDefn("class_id", ogr.OFTInteger))
         layer.StartTransaction()
         for k, cells_k in chosen.items():
+            side = (sides or {}).get(k, SIDE)
+            gap = (tp.CELL - side) // 2
             for r, c in cells_k:
-                x0 = tp.ORIGIN[0] + (c * tp.CELL + inset) * tp.PIXEL
-                y0 = tp.ORIGIN[1] - (r * tp.CELL + inset) * tp.PIXEL
-                x1, y1 = x0 + SIDE * tp.PIXEL, y0 - SIDE * tp.PIXEL
+                x0 = tp.ORIGIN[0] + (c * tp.CELL + gap) * tp.PIXEL
+                y0 = tp.ORIGIN[1] - (r * tp.CELL + gap) * tp.PIXEL
+                x1, y1 = x0 + side * tp.PIXEL, y0 - side * tp.PIXEL
                 feature = ogr.Feature(layer.GetLayerDefn())
                 feature.SetField("class_id", k + 1)
                 wkt = f"POLYGON (({x0} {y0}, {x1} {y0}, {x1} {y1}, {x0} {y1}, {x0} {y0}))"
@@ -105,9 +111,14 @@ def write_polygon_sets(scene: tp.Scene, folder: Path, sizes: list[int]) -> dict[
         short = [k for k, f in fields.items() if len(f) < TEST_PER_CLASS + per_class]
         if short:
             raise SystemExit(f"The scene is too small for {n} training pixels: use --scene larger.")
-        out[str(n)] = folder / f"train_{n}.gpkg"
-        write(out[str(n)], {k: f[TEST_PER_CLASS : TEST_PER_CLASS + per_class]
-                            for k, f in fields.items()})  # fmt: skip
+        chosen = {k: f[TEST_PER_CLASS : TEST_PER_CLASS + per_class] for k, f in fields.items()}
+        sides = None
+        if rare:
+            last = len(tp.CLASSES) - 1
+            chosen[last] = chosen[last][:1]
+            sides = {last: max(1, round(math.sqrt(rare)))}
+        out[str(n)] = folder / (f"train_{n}_rare{rare}.gpkg" if rare else f"train_{n}.gpkg")
+        write(out[str(n)], chosen, sides)
     return out
 
 
@@ -195,12 +206,14 @@ def child(args: argparse.Namespace) -> None:
         predicted = clf.predict(test.x)
         n_train = len(train)
         info = {"sampling_s": round(sampled - started, 2), "epochs": int(clf[-1].n_iter_)}
+    last = test.y == np.max(test.y)  # the last class (the rare one with --rare)
     print(json.dumps({
         "model": args.model,
         "seed": args.train_seed,
         "n_train": int(n_train),
         "fit_s": round(seconds, 2),
         "accuracy": round(float(np.mean(predicted == test.y)), 4),
+        "last_class_recall": round(float(np.mean(predicted[last] == test.y[last])), 4),
         "peak_rss_mb": round(tp._rss_mb("VmHWM"), 1),
         "rss_before_mb": round(before, 1),
         **info,
@@ -227,6 +240,12 @@ def main() -> None:
         "--seeds", type=int, nargs="+", default=[0, 1, 2], help="training seeds of both models"
     )
     parser.add_argument("--models", nargs="+", default=["ours", "sklearn"])
+    parser.add_argument(
+        "--rare",
+        type=int,
+        default=0,
+        help="the last class's training polygons: one square of about this many pixels",
+    )
     parser.add_argument(
         "--big-polygons",
         action="store_true",
@@ -264,7 +283,7 @@ def main() -> None:
                 raise SystemExit(done.stderr[-3000:])
             print("  " + done.stdout.strip().splitlines()[-1], flush=True)
         return
-    layers = write_polygon_sets(scene, out, args.sizes)
+    layers = write_polygon_sets(scene, out, args.sizes, args.rare)
     print(f"Raster: {raster} {args.scene} x {args.scene} x {tp.BANDS} UInt16, noisy spectra "
           f"(generated in {generated:.1f} s); {TEST_PER_CLASS} test polygons per class")  # fmt: skip
     rows = []
@@ -275,10 +294,11 @@ def main() -> None:
                 rows.append({"size": n, **figures})
                 print(f"  {n:>9,} px  seed {seed}  {model:<8} train pixels "
                       f"{figures['n_train']:>9,}  fit {figures['fit_s']:>8.1f} s  accuracy "
-                      f"{figures['accuracy']:.4f}  peak {figures['peak_rss_mb']:>7.0f} MiB  "
+                      f"{figures['accuracy']:.4f}  last class recall "
+                      f"{figures['last_class_recall']:.3f}  peak {figures['peak_rss_mb']:>7.0f} MiB  "
                       f"epochs {figures['epochs']}", flush=True)  # fmt: skip
     print(f"\nmeans over seeds {args.seeds}")
-    print("size        model     fit s   accuracy (min - max)      peak MiB")
+    print("size        model     fit s   accuracy (min - max)      peak MiB   last class recall")
     means: dict[tuple[int, str], tuple[float, float]] = {}
     for n in args.sizes:
         for model in args.models:
@@ -286,9 +306,10 @@ def main() -> None:
             fit = float(np.mean([r["fit_s"] for r in mine]))
             acc = [r["accuracy"] for r in mine]
             means[n, model] = fit, float(np.mean(acc))
+            recall = np.mean([r["last_class_recall"] for r in mine])
             print(f"{n:>9,}   {model:<8} {fit:>6.1f}   {np.mean(acc):.4f} "
                   f"({min(acc):.4f} - {max(acc):.4f})   "
-                  f"{max(r['peak_rss_mb'] for r in mine):>8.0f}")  # fmt: skip
+                  f"{max(r['peak_rss_mb'] for r in mine):>8.0f}   {recall:.3f}")  # fmt: skip
     if {"ours", "sklearn"} <= set(args.models):
         print("\nsize        ours/sklearn fit time   accuracy ours - sklearn (means)")
         for n in args.sizes:

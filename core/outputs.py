@@ -64,13 +64,26 @@ def recolour(result: TrainResult, colours: Mapping[str, str]) -> TrainResult:
 def report_details(result: TrainResult) -> dict[str, Any]:
     """The facts shown beside a validation report."""
     model = result.model
-    return {
+    details: dict[str, Any] = {
         "model": model.describe_network(),
         "pixels the saved model learnt from": result.n_train,
         "validation pixels": result.n_validation,
         "epochs": model.info.get("best_epoch"),
         "device": model.info.get("device"),
     }
+    sampling = model.training.get("sampling", {})
+    used, available = sampling.get("pixels_used"), sampling.get("pixels_available")
+    if used and available and len(used) == len(available) == len(model.classes):
+        details["pixels used / available per class"] = ", ".join(
+            f"{c.name} {u} / {a}" for c, u, a in zip(model.classes, used, available)
+        )
+    schedule = model.training.get("schedule")
+    if schedule:
+        details["training schedule"] = (
+            f"batch {schedule['batch_size']}, {schedule['epochs']} epochs, learning rate "
+            f"{schedule['learning_rate']:.4g}, weight decay {schedule['weight_decay']:.3g}"
+        )
+    return details
 
 
 def save_training_outputs(

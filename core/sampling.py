@@ -47,6 +47,8 @@ class Samples:
         warnings: things the user should know (skipped polygons, conflicts, caps).
         available: pixels under the polygons per class (index order) before the cap per
             class, nodata and overlaps included; empty when not counted.
+        cap: the cap per class that was applied (the user's or the automatic one), 0 when
+            not known.
     """
 
     x: np.ndarray
@@ -58,6 +60,7 @@ class Samples:
     band_names: tuple[str, ...]
     warnings: tuple[str, ...] = field(default=())
     available: tuple[int, ...] = field(default=())
+    cap: int = 0
 
     def __len__(self) -> int:
         return int(self.y.shape[0])
@@ -78,6 +81,7 @@ class Samples:
             self.band_names,
             self.warnings,
             self.available,
+            self.cap,
         )
 
 
@@ -111,12 +115,37 @@ def _drop_duplicates(pixel: np.ndarray, raw_idx: np.ndarray, warnings: list[str]
 AUTO_CAP_VALUES = 64_000_000
 #: ... and never above this many pixels per class.
 AUTO_CAP_PIXELS = 200_000
+#: ... nor above this multiple of the smallest class's pixels ...
+AUTO_IMBALANCE = 20
+#: ... unless below this many pixels per class (every class of the real scenes in
+#: ../shared/data keeps all its pixels: the largest has 2,661).
+AUTO_CAP_FLOOR = 5_000
 
 
-def automatic_cap(n_bands: int, n_classes: int) -> int:
-    """Pixels per class kept when the user set no cap: enough to train any MLP of this
-    plugin, few enough that the samples of all classes fit in 256 MB (at least 1,000)."""
-    return int(min(AUTO_CAP_PIXELS, max(1000, AUTO_CAP_VALUES // max(1, n_bands * n_classes))))
+def automatic_cap(n_bands: int, n_classes: int, smallest: int | None = None) -> int:
+    """Pixels per class kept when the user set no cap.
+
+    Enough to train any MLP of this plugin, few enough that the samples of all classes fit in
+    256 MB (at least 1,000); and, given the pixel count of the ``smallest`` class, at most
+    :data:`AUTO_IMBALANCE` times that (but at least :data:`AUTO_CAP_FLOOR`). A network learns
+    the class shares of its training pixels as priors: one class of 100 pixels beside classes
+    of 160,000 was never mapped (recall 0 on held-out polygons, benchmarks/training_scale.py
+    scene), and 41-57 % with the big classes capped at 5,000-1,000 pixels.
+    """
+    cap = int(min(AUTO_CAP_PIXELS, max(1000, AUTO_CAP_VALUES // max(1, n_bands * n_classes))))
+    if smallest is None:
+        return cap
+    return min(cap, max(AUTO_CAP_FLOOR, AUTO_IMBALANCE * smallest))
+
+
+def _automatic_words(cap: int, smallest: int | None) -> str:
+    """Why the automatic cap is ``cap``: the class balance, or memory."""
+    if smallest is not None and cap == max(AUTO_CAP_FLOOR, AUTO_IMBALANCE * smallest):
+        return (
+            f"automatic cap: {AUTO_IMBALANCE} x the smallest class's {smallest} pixels, at "
+            f"least {AUTO_CAP_FLOOR}, so that the large classes do not drown the small ones"
+        )
+    return "automatic cap"
 
 
 def polygon_quotas(
@@ -337,7 +366,9 @@ def collect_samples(
     per_class: dict[object, int] = {}
     for raw, n in counts.values():
         per_class[raw] = per_class.get(raw, 0) + n
-    cap = config.max_per_class or automatic_cap(len(bands), max(1, len(per_class)))
+    sizes = [n for n in per_class.values() if n > 0]
+    smallest = min(sizes) if sizes else None
+    cap = config.max_per_class or automatic_cap(len(bands), max(1, len(per_class)), smallest)
     rng = np.random.default_rng(config.seed)
     quotas = polygon_quotas(counts, cap, rng, log)
     draw = (quotas, {f: n for f, (_, n) in counts.items()}, rng) if quotas else None
@@ -371,8 +402,9 @@ def collect_samples(
         capped = [c.name for c, u, a in zip(class_list, used, available) if a > cap]
         log.append(
             f"{len(capped)} class(es) were capped at {cap} pixels "
-            f"({'your cap' if config.max_per_class else 'automatic cap'}; a seeded random "
-            f"draw, a share from every polygon): {', '.join(capped)}. Pixels used / "
+            f"({'your cap' if config.max_per_class else _automatic_words(cap, smallest)}; a "
+            f"seeded random draw, a share from every polygon): {', '.join(capped)}. Pixels "
+            "used / "
             "available per class: "
             + ", ".join(f"{c.name} {u} / {a}" for c, u, a in zip(class_list, used, available))
             + "."
@@ -390,4 +422,5 @@ def collect_samples(
         band_names=tuple(info.band_names[b - 1] for b in bands),
         warnings=tuple(log),
         available=tuple(int(a) for a in available),
+        cap=int(cap),
     )

@@ -176,7 +176,8 @@ SETTINGS: tuple[Setting, ...] = (
        "Cap the pixels per class: a seeded random draw made while reading, with a share "
        "from every polygon (in proportion to its pixels, at least one), so memory holds only "
        "the drawn pixels. 0 = automatic: at most 200,000 per class, fewer when the bands and "
-       "classes would take more than 256 MB.",
+       "classes would take more than 256 MB, and at most 20 times the smallest class's "
+       "pixels (but at least 5,000), so that large classes do not drown a small one.",
        unit="pixels", minimum=0, maximum=100_000_000, group="sampling", zero_means="automatic"),
     _S("validation_share", "float", 0.3, "Validation share of polygons",
        "Share of each class's polygons held out to validate (whole polygons, never single "

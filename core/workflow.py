@@ -156,6 +156,7 @@ def _build_model(request: TrainRequest, samples: Samples, net: TrainedNetwork,
                 # per class (index order): pixels under the polygons, and those trained on
                 "pixels_available": list(samples.available),
                 "pixels_used": samples.counts().tolist(),
+                "cap_per_class": samples.cap,  # the one applied (max_per_class None: automatic)
             },
             "split": asdict(request.split if split is not None else SplitConfig(0.0)),
             "accuracy_estimate": method,

@@ -8,6 +8,7 @@ from osgeo import gdal, ogr
 
 from landcover_mlp.core import LandCoverError
 from landcover_mlp.core import vector as vector_mod
+from landcover_mlp.core.callbacks import Hooks
 from landcover_mlp.core.config import SamplingConfig
 from landcover_mlp.core.raster import parse_bands
 from landcover_mlp.core.sampling import Samples, collect_samples
@@ -486,3 +487,45 @@ def test_tiles_shrink_with_the_band_count(scene, monkeypatch):
     assert max(p.window.pixels for p in parts) <= 50
     full = _sample(scene.raster, scene.polygons, field="class_name")
     assert sum(int(p.mask.sum()) for p in parts) == len(full) + 48  # 48 px are nodata
+
+
+def test_automatic_cap_bounds_the_class_imbalance(tmp_path, make_raster, make_polygons, rect):
+    """Large classes are capped at 20x the smallest class (at least 5,000 pixels each), so
+    that a small class is not drowned; the log says why, the model records the cap used."""
+    from landcover_mlp.core import sampling
+    from landcover_mlp.core.config import ModelConfig, TrainingConfig, TrainRequest
+    from landcover_mlp.core.outputs import report_details
+    from landcover_mlp.core.workflow import train_model
+
+    assert sampling.automatic_cap(10, 6, smallest=100) == 5_000  # the floor
+    assert sampling.automatic_cap(10, 6, smallest=1_000) == 20_000
+    assert sampling.automatic_cap(10, 6, smallest=50_000) == sampling.AUTO_CAP_PIXELS
+    assert sampling.automatic_cap(200, 16, smallest=5_000) == 20_000  # memory decides
+    assert sampling.automatic_cap(10, 6) == sampling.AUTO_CAP_PIXELS
+    rng = np.random.default_rng(0)
+    arr = rng.integers(0, 50, size=(2, 130, 100)).astype(np.uint8)
+    arr[0, 60:120] += 100
+    arr[1, 120:] += 100
+    raster = make_raster(tmp_path / "r.tif", arr)
+    polygons = make_polygons(
+        tmp_path / "p.gpkg",
+        [(rect(0, 0, 100, 60), {"cls": "big_a"}), (rect(0, 60, 100, 120), {"cls": "big_b"}),
+         (rect(0, 120, 5, 130), {"cls": "rare"})],
+    )  # fmt: skip
+    logs: list[str] = []
+    samples = sampling.collect_samples(raster, polygons, SamplingConfig("cls"),
+                                       Hooks(log=logs.append))  # fmt: skip
+    assert samples.counts().tolist() == [5_000, 5_000, 50]
+    assert samples.available == (6_000, 6_000, 50) and samples.cap == 5_000
+    said = [m for m in logs if "20 x the smallest class's 50 pixels" in m]
+    assert len(said) == 1 and "big_a 5000 / 6000" in said[0]
+    request = TrainRequest(str(raster), str(polygons), SamplingConfig("cls"),
+                           model=ModelConfig((4,), ensemble=1),
+                           training=TrainingConfig(epochs=1, device="cpu"))  # fmt: skip
+    result = train_model(request)
+    assert result.model.training["sampling"]["cap_per_class"] == 5_000
+    details = report_details(result)
+    assert details["pixels used / available per class"] == (
+        "big_a 5000 / 6000, big_b 5000 / 6000, rare 50 / 50"
+    )
+    assert details["training schedule"].startswith("batch ")
