@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -243,11 +245,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _stop_on_sigterm() -> Any:
+    """SIGTERM (``kill``, a batch system's time limit) ends a run as Ctrl+C does: the
+    stage's part files are removed and no output is replaced. Only in the command line's main
+    thread: inside QGIS the host owns the signals. Returns the previous handler (None when
+    none was installed)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, _interrupt)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     started = time.perf_counter()
+    previous = _stop_on_sigterm()
     try:
         status = int(args.func(args))
     except CancelledError as exc:
@@ -259,6 +276,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except LandCoverError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     if not args.quiet:
         log.info("Done in %.1f s.", time.perf_counter() - started)
     return status

@@ -371,3 +371,59 @@ def test_model_loading_reads_only_the_declared_bytes(tmp_path, scene_model):
     finally:
         tracemalloc.stop()
     assert peak < 1_000_000, peak
+
+
+# -- a run killed from outside ---------------------------------------------------------------
+
+_SLOW_CLASSIFY = """
+import sys, time
+from landcover_mlp.core import cli, prediction
+real = prediction.Predictor.predict
+def slow(self, *a, **k):
+    time.sleep(0.05)  # many windows, each slow: the signal lands mid-run
+    return real(self, *a, **k)
+prediction.Predictor.predict = slow
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
+def test_sigterm_mid_classify_leaves_no_part_and_keeps_the_old_output(
+    tmp_path, scene, scene_model, make_raster
+):
+    """SIGTERM ends a classify run as Ctrl+C does: exit 130, a sentence, no hidden part file,
+    and the previous output untouched."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time as _time
+    from pathlib import Path
+
+    from landcover_mlp.core.model_io import save_model
+
+    model = tmp_path / "m.safetensors"
+    save_model(scene_model, model)
+    big = np.tile(scene.data, (1, 20, 20))  # the scene's bands, 400 times the pixels: many windows
+    raster = make_raster(tmp_path / "big.tif", big, nodata=-9999.0, block=256)
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    old = out_dir / "classes.tif"
+    old.write_bytes(b"the previous map")
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2] / "build" / "plugins")
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _SLOW_CLASSIFY, "classify", "--raster", str(raster),
+         "--model", str(model), "--output", str(old), "--memory-mb", "16"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )  # fmt: skip
+    deadline = _time.monotonic() + 120  # a guard against a hang, not a timing assertion
+    while not any(".part-" in p.name for p in out_dir.iterdir()):
+        assert proc.poll() is None, proc.communicate()
+        assert _time.monotonic() < deadline
+        _time.sleep(0.01)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "cancelled" in err and "Traceback" not in err
+    assert [p.name for p in out_dir.iterdir()] == ["classes.tif"]
+    assert old.read_bytes() == b"the previous map"
