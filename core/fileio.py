@@ -43,9 +43,15 @@ def check_writable(path: str | Path) -> Path:
         ``path`` as a Path.
 
     Raises:
-        LandCoverError: the folder is missing or not writable.
+        LandCoverError: the folder is missing or not writable, or ``path`` is a folder (it
+            would be moved aside as a backup and replaced by a file).
     """
     path = Path(path)
+    if path.is_dir():
+        raise LandCoverError(
+            f"Output '{path}' is a folder: give a file name (e.g. "
+            f"'{path / ('output' + (path.suffix or '.tif'))}')."
+        )
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise LandCoverError(f"Folder '{folder}' does not exist: create it or choose another.")

@@ -427,3 +427,25 @@ def test_sigterm_mid_classify_leaves_no_part_and_keeps_the_old_output(
     assert "cancelled" in err and "Traceback" not in err
     assert [p.name for p in out_dir.iterdir()] == ["classes.tif"]
     assert old.read_bytes() == b"the previous map"
+
+
+# -- an output path that is a folder -----------------------------------------------------------
+
+
+def test_output_path_that_is_a_folder_is_refused_and_the_folder_kept(tmp_path, scene, scene_model):
+    """Before: classify moved the user's folder aside (a hidden '.out.tif.old-*' backup that
+    no run removed) and wrote the map in its place; or left 'out.tif.aux.xml' behind."""
+    from landcover_mlp.core.model_io import save_model
+
+    folder = tmp_path / "out.tif"
+    folder.mkdir()
+    (folder / "keep.txt").write_text("the user's file")
+    with pytest.raises(LandCoverError, match="is a folder: give a file name"):
+        classify_raster(scene.raster, scene_model, folder)
+    model_folder = tmp_path / "model.safetensors"
+    model_folder.mkdir()
+    with pytest.raises(LandCoverError, match="is a folder"):
+        save_model(scene_model, model_folder)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.safetensors", "out.tif"]
+    assert [p.name for p in folder.iterdir()] == ["keep.txt"]
+    assert (folder / "keep.txt").read_text() == "the user's file"
