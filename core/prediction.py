@@ -453,7 +453,7 @@ def _plan_windows(
     pixels = _window_pixels(
         config, max(1, itemsize // 8), len(model.bands), len(model.classes), want_probs
     )
-    return list(iter_windows(info, pixels))
+    return list(iter_windows(info, pixels, align_rows=_TILE))
 
 
 def _classify_windows(ds: gdal.Dataset, info: RasterInfo, bands: tuple[int, ...],

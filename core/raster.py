@@ -252,11 +252,18 @@ def read_window(
     return data, valid
 
 
-def iter_windows(info: RasterInfo, max_pixels: int) -> Iterator[Window]:
+def iter_windows(info: RasterInfo, max_pixels: int, align_rows: int = 1) -> Iterator[Window]:
     """Windows that cover the raster, aligned to native blocks, each at most ``max_pixels``.
 
     Full-width strips when a strip of native block rows fits the budget (sequential reads),
     otherwise tiles made of whole native blocks.
+
+    With ``align_rows`` (the row height of an output's tiles), full-width strips also end on
+    multiples of ``align_rows`` at least every ``block rows x align_rows`` rows: their height is
+    a multiple of ``align_rows`` when that fits the budget, else the native block rows times
+    a power of two (1 row, 2, 4 ... for a striped GeoTIFF). A writer that flushes when a row
+    of output tiles is complete then holds at most that many rows, whatever the input's
+    block layout (a 20,000 px wide striped input held 6,400 rows).
     """
     bx, by = info.block_size
     bx = max(1, min(bx, info.width))
@@ -264,6 +271,14 @@ def iter_windows(info: RasterInfo, max_pixels: int) -> Iterator[Window]:
     max_pixels = max(max_pixels, bx * by)
     if info.width * by <= max_pixels:
         rows = max(by, (max_pixels // info.width) // by * by)
+        if align_rows > 1 and rows % align_rows:
+            unit = math.lcm(by, align_rows)
+            if rows >= unit:
+                rows = rows // unit * unit
+            else:
+                rows = by
+                while rows * 2 * info.width <= max_pixels:
+                    rows *= 2
         for y in range(0, info.height, rows):
             yield Window(0, y, info.width, min(rows, info.height - y))
         return

@@ -449,3 +449,72 @@ def test_output_path_that_is_a_folder_is_refused_and_the_folder_kept(tmp_path, s
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.safetensors", "out.tif"]
     assert [p.name for p in folder.iterdir()] == ["keep.txt"]
     assert (folder / "keep.txt").read_text() == "the user's file"
+
+
+# -- memory for any block layout of the input --------------------------------------------------
+
+
+@pytest.mark.parametrize("block_rows", [1, 3, 16, 256])
+@pytest.mark.parametrize("budget_rows", [100, 200, 700])
+def test_strip_windows_end_on_output_tile_rows(block_rows, budget_rows):
+    """Windows over full-width strips end on a 256-row boundary at least every
+    block rows x 256 rows, so the writer's flush (at complete rows of tiles) bounds memory."""
+    from landcover_mlp.core.raster import RasterInfo, iter_windows
+
+    width, height = 1000, 5000
+    info = RasterInfo("x", width, height, 1, (0, 1, 0, 0, 0, -1), "", (width, block_rows),
+                      (None,), ("b",), ("Byte",))  # fmt: skip
+    windows = list(iter_windows(info, budget_rows * width, align_rows=256))
+    assert sum(w.ysize for w in windows) == height and all(w.xsize == width for w in windows)
+    assert all(w.ysize % block_rows == 0 for w in windows[:-1])
+    assert all(w.ysize * w.xsize <= max(budget_rows, block_rows) * width for w in windows)
+    ends = [w.yoff + w.ysize for w in windows if (w.yoff + w.ysize) % 256 == 0]
+    gaps = np.diff([0, *ends, height])
+    # a window of whole tile rows is flushed as it ends; else every block rows x 256 rows
+    bound = max(block_rows * 256, max(w.ysize for w in windows))
+    assert gaps.max() <= bound, (block_rows, budget_rows, gaps.max())
+
+
+def test_striped_input_flushes_output_every_row_of_tiles(tmp_path, scene, scene_model, monkeypatch):
+    """A striped GeoTIFF (one row per strip), 1,216 px wide, classified with a small budget:
+    the outputs are flushed at least every 256 rows (before: only at the end)."""
+    from landcover_mlp.core import prediction
+    from landcover_mlp.core.config import PredictionConfig
+
+    data = np.tile(scene.data, (1, 21, 19))
+    path = tmp_path / "striped.tif"
+    ds = gdal.GetDriverByName("GTiff").Create(
+        str(path), data.shape[2], data.shape[1], 3, gdal.GDT_Float32, ["BLOCKYSIZE=1"]
+    )
+    ds.SetGeoTransform(gdal.Open(str(scene.raster)).GetGeoTransform())
+    for b in range(3):
+        ds.GetRasterBand(b + 1).WriteArray(data[b])
+        ds.GetRasterBand(b + 1).SetNoDataValue(-9999.0)
+    ds = None
+    assert gdal.Open(str(path)).GetRasterBand(1).GetBlockSize() == [data.shape[2], 1]
+    events: list[int] = []
+    real_write = prediction._OutputRasters.write
+    real_flush = gdal.Dataset.FlushCache
+
+    def write(self, window, *args):
+        real_write(self, window, *args)
+        events.append(window.yoff + window.ysize)
+
+    def flush(self, *args):
+        if ".part-" in self.GetDescription():
+            events.append(-1)
+        return real_flush(self, *args)
+
+    monkeypatch.setattr(prediction._OutputRasters, "write", write)
+    monkeypatch.setattr(gdal.Dataset, "FlushCache", flush)
+    config = PredictionConfig(memory_mb=16)
+    classify_raster(path, scene_model, tmp_path / "c.tif", tmp_path / "p.tif", config=config)
+    rows_since, flushed_at, worst = 0, 0, 0
+    for e in events:
+        if e == -1:
+            flushed_at = rows_since
+        else:
+            rows_since = e
+            worst = max(worst, rows_since - flushed_at)
+    assert len([e for e in events if e != -1]) > 4  # many windows
+    assert worst <= 256, worst
