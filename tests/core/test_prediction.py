@@ -30,7 +30,7 @@ def small_windows(monkeypatch) -> list:
     real = prediction_mod.iter_windows
     seen: list = []
 
-    def tiny(info, max_pixels):
+    def tiny(info, max_pixels, align_rows=1):
         for w in real(info, 256):
             seen.append(w)
             yield w
