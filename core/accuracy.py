@@ -123,6 +123,13 @@ def report_from_matrix(
             f"No reference pixel for class(es) {', '.join(absent)}: their recall and F1 are "
             "undefined and they do not count in the overall accuracy."
         )
+    missed = [f"{c.name} ({int(r)} px)" for c, r, d in zip(classes, ref, diag) if r > 0 and d == 0]
+    if missed:
+        warn.append(
+            f"Class(es) {', '.join(missed)} were never classified right (recall 0): the map "
+            "misses them. Give them more training polygons, spread over the scene, or lower "
+            "the cap per class so that large classes do not drown them."
+        )
     scores = tuple(
         ClassScore(c.name, c.value, float(p), float(r), float(f), int(s))
         for c, p, r, f, s in zip(classes, precision, recall, f1, ref)

@@ -140,12 +140,18 @@ def automatic_cap(n_bands: int, n_classes: int, smallest: int | None = None) -> 
 
 def _automatic_words(cap: int, smallest: int | None) -> str:
     """Why the automatic cap is ``cap``: the class balance, or memory."""
-    if smallest is not None and cap == max(AUTO_CAP_FLOOR, AUTO_IMBALANCE * smallest):
+    if smallest is None or cap != max(AUTO_CAP_FLOOR, AUTO_IMBALANCE * smallest):
+        return "automatic cap"
+    if cap == AUTO_CAP_FLOOR:
         return (
-            f"automatic cap: {AUTO_IMBALANCE} x the smallest class's {smallest} pixels, at "
-            f"least {AUTO_CAP_FLOOR}, so that the large classes do not drown the small ones"
+            f"automatic cap: its floor of {AUTO_CAP_FLOOR:,} pixels, as {AUTO_IMBALANCE} x the "
+            f"smallest class's {smallest:,} pixels is less; it keeps large classes from "
+            "drowning small ones"
         )
-    return "automatic cap"
+    return (
+        f"automatic cap: {AUTO_IMBALANCE} x the smallest class's {smallest:,} pixels, so that "
+        "large classes do not drown small ones"
+    )
 
 
 def polygon_quotas(
@@ -401,7 +407,7 @@ def collect_samples(
     if quotas:
         capped = [c.name for c, u, a in zip(class_list, used, available) if a > cap]
         log.append(
-            f"{len(capped)} class(es) were capped at {cap} pixels "
+            f"{len(capped)} class(es) were capped at {cap:,} pixels "
             f"({'your cap' if config.max_per_class else _automatic_words(cap, smallest)}; a "
             f"seeded random draw, a share from every polygon): {', '.join(capped)}. Pixels "
             "used / "

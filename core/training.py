@@ -241,15 +241,15 @@ def describe_schedule(
     single = model_config is not None and model_config.ensemble == 0 and n > LARGE_DATA_PIXELS
     if used == given and not single:
         return None
-    parts = [f"{n} training pixels:"]
+    parts = [f"{n:,} training pixels:"]
     if single:
         parts.append("one network (the automatic ensemble trains one above "
-                     f"{LARGE_DATA_PIXELS} pixels),")  # fmt: skip
+                     f"{LARGE_DATA_PIXELS:,} pixels),")  # fmt: skip
     parts.append(
         f"batch {used.batch_size}, {used.epochs} epochs, learning rate "
         f"{used.learning_rate:.4g}, weight decay {used.weight_decay:.3g} (set: batch "
         f"{given.batch_size}, {given.epochs} epochs, {given.learning_rate:.4g}, "
-        f"{given.weight_decay:.3g}; scaled above {LARGE_DATA_PIXELS} pixels so that training "
+        f"{given.weight_decay:.3g}; scaled above {LARGE_DATA_PIXELS:,} pixels so that training "
         "grows well with the data)."
     )
     return " ".join(parts)

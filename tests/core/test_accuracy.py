@@ -121,3 +121,21 @@ def test_report_json(tmp_path):
     assert data["warnings"] == ["careful"]
     assert data["details"] == {"epochs": 3}
     assert data["n_pixels"] == 8
+
+
+def test_a_class_never_classified_right_is_named():
+    """A class with reference pixels and none of them right (recall 0) is a warning, however
+    high the overall accuracy: the map misses it."""
+    from landcover_mlp.core.accuracy import report_from_matrix
+    from landcover_mlp.core.classes import ClassInfo
+
+    classes = [ClassInfo(1, "forest", "#00ff00"), ClassInfo(2, "bare", "#aa7700"),
+               ClassInfo(3, "water", "#0000ff")]  # fmt: skip
+    missed = report_from_matrix([[900, 0, 0], [7, 0, 0], [0, 0, 100]], classes)
+    assert missed.overall_accuracy > 0.99
+    said = [w for w in missed.warnings if "recall 0" in w]
+    assert len(said) == 1 and "bare (7 px)" in said[0] and "forest" not in said[0]
+    found = report_from_matrix([[900, 0, 0], [6, 1, 0], [0, 0, 100]], classes)
+    assert not any("recall 0" in w for w in found.warnings)
+    absent = report_from_matrix([[900, 0, 0], [0, 0, 0], [0, 0, 100]], classes)
+    assert not any("recall 0" in w for w in absent.warnings)  # no reference: another warning
