@@ -28,9 +28,11 @@ from .errors import LandCoverError
 
 log = logging.getLogger(__name__)
 
-SIDECARS = (".aux.xml",)
-"""Side files GDAL writes next to a raster (PAM metadata, category names): an old one left
-beside a new raster would describe the old raster, so it goes when the raster is replaced."""
+SIDECARS = (".aux.xml", ".ovr", ".msk")
+"""Side files GDAL keeps next to a raster: PAM metadata and category names (``.aux.xml``),
+external overviews (``.ovr``, QGIS's "Build pyramids") and masks (``.msk``). An old one left
+beside a new raster would describe the old raster (QGIS would draw the old map's overviews
+when zoomed out), so it goes when the raster is replaced."""
 
 _PART = re.compile(r"^\.(?P<stem>.+)\.part-(?P<pid>\d+)-(?P<token>[0-9a-f]{8})(?P<rest>\..*)?$")
 _BACKUP = re.compile(r"^\.(?P<name>.+)\.old-(?P<pid>\d+)-(?P<token>[0-9a-f]{8})$")

@@ -99,6 +99,7 @@ def open_raster(path: str | Path) -> gdal.Dataset:
 def raster_info(ds_or_path: gdal.Dataset | str | Path) -> RasterInfo:
     """Describe a raster (size, grid, CRS, blocks, nodata, band names)."""
     ds = ds_or_path if isinstance(ds_or_path, gdal.Dataset) else open_raster(ds_or_path)
+    _refuse_point_georeferencing(ds)
     bands = [ds.GetRasterBand(i + 1) for i in range(ds.RasterCount)]
     names = tuple((b.GetDescription() or f"Band {i + 1}") for i, b in enumerate(bands))
     tags = tuple(b.GetNoDataValue() for b in bands)
@@ -114,6 +115,29 @@ def raster_info(ds_or_path: gdal.Dataset | str | Path) -> RasterInfo:
         band_names=names,
         data_types=tuple(gdal.GetDataTypeName(b.DataType) for b in bands),
         nodata_tags=tags,
+    )
+
+
+def _refuse_point_georeferencing(ds: gdal.Dataset) -> None:
+    """Stop on a raster placed by ground control points or RPCs instead of a grid (a level-1
+    satellite product): its pixels have no map coordinates until warped, so polygons would be
+    matched to the wrong pixels (or none) and the map would have no place on the ground.
+
+    Raises:
+        LandCoverError: saying to warp it first.
+    """
+    if ds.GetGeoTransform(can_return_null=True) is not None:
+        return
+    if ds.GetGCPCount():
+        kind = f"{ds.GetGCPCount()} ground control points (GCPs)"
+    elif ds.GetMetadata("RPC"):
+        kind = "rational polynomial coefficients (RPCs)"
+    else:
+        return  # a plain pixel grid (no georeferencing at all): used as it is
+    raise LandCoverError(
+        f"'{Path(ds.GetDescription()).name}' is placed on the ground by {kind}, not by a grid: "
+        "warp it to a grid first (Raster > Projections > Warp (Reproject), or gdalwarp), then "
+        "train and classify on the warped raster."
     )
 
 

@@ -112,7 +112,20 @@ def open_polygons(path: str | Path, class_field: str, layer: str | None = None) 
         ) from exc
     if ds is None or ds.GetLayerCount() == 0:
         raise LandCoverError(f"'{path}' holds no vector layer: choose a polygon layer.")
-    lyr = ds.GetLayerByName(layer) if layer else ds.GetLayer(0)
+    if layer:
+        lyr = ds.GetLayerByName(layer)
+    else:  # the one layer with geometries (a GeoPackage may also hold tables: layer_styles)
+        spatial = [ds.GetLayer(i) for i in range(ds.GetLayerCount())]
+        spatial = [x for x in spatial if x.GetGeomType() != ogr.wkbNone] or spatial[:1]
+        if len(spatial) > 1:
+            count, listed = len(spatial), ", ".join(f"'{x.GetName()}'" for x in spatial)
+            spatial = []
+            ds = None  # closed now, not whenever the traceback is collected
+            raise LandCoverError(
+                f"'{path}' holds {count} layers ({listed}): say which one holds the polygons "
+                "(--layer NAME on the command line; in QGIS, choose the layer)."
+            )
+        lyr = spatial[0]
     if lyr is None:
         names = [ds.GetLayer(i).GetName() for i in range(ds.GetLayerCount())]
         raise LandCoverError(f"'{path}' has no layer '{layer}'; its layers are {names}.")

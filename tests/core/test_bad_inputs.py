@@ -4,6 +4,7 @@ through correctly; never a silently wrong result. Grouped by the kind of fault."
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -518,3 +519,75 @@ def test_striped_input_flushes_output_every_row_of_tiles(tmp_path, scene, scene_
             worst = max(worst, rows_since - flushed_at)
     assert len([e for e in events if e != -1]) > 4  # many windows
     assert worst <= 256, worst
+
+
+# -- other members of the kinds: georeferencing forms, multi-layer sources, sidecars ------------
+
+
+def test_raster_placed_by_gcps_is_refused(tmp_path, make_raster, make_polygons, rect):
+    raster = make_raster(tmp_path / "grid.tif", np.ones((2, 10, 10), np.uint8))
+    gcp_file = tmp_path / "gcps.tif"
+    gdal.Translate(str(gcp_file), str(raster), GCPs=[
+        gdal.GCP(500_000.0, 4_200_000.0, 0, 0, 0), gdal.GCP(500_100.0, 4_200_000.0, 0, 10, 0),
+        gdal.GCP(500_000.0, 4_199_900.0, 0, 0, 10)], outputSRS="EPSG:32633")  # fmt: skip
+    assert gdal.Open(str(gcp_file)).GetGCPCount() == 3
+    polygons = make_polygons(tmp_path / "p.gpkg", [(rect(0, 0, 5, 10), {"cls": "a"}),
+                                                   (rect(5, 0, 10, 10), {"cls": "b"})])  # fmt: skip
+    with pytest.raises(LandCoverError, match="3 ground control points .* warp it"):
+        collect_samples(gcp_file, polygons, SamplingConfig("cls"))
+    assert len(collect_samples(raster, polygons, SamplingConfig("cls"))) == 100  # the grid
+
+
+def test_raster_placed_by_rpcs_is_refused(tmp_path):
+    ds = gdal.GetDriverByName("GTiff").Create(str(tmp_path / "rpc.tif"), 4, 4, 1)
+    ds.SetMetadata({"LINE_OFF": "0", "SAMP_OFF": "0", "LAT_OFF": "45", "LONG_OFF": "7",
+                    "HEIGHT_OFF": "0", "LINE_SCALE": "1", "SAMP_SCALE": "1", "LAT_SCALE": "1",
+                    "LONG_SCALE": "1", "HEIGHT_SCALE": "1",
+                    "LINE_NUM_COEFF": " ".join(["1"] * 20), "LINE_DEN_COEFF": " ".join(["1"] * 20),
+                    "SAMP_NUM_COEFF": " ".join(["1"] * 20), "SAMP_DEN_COEFF": " ".join(["1"] * 20)},
+                   "RPC")  # fmt: skip
+    ds = None
+    with pytest.raises(LandCoverError, match="rational polynomial coefficients"):
+        raster_info(tmp_path / "rpc.tif")
+
+
+def test_a_plain_pixel_grid_without_georeferencing_is_used(tmp_path):
+    """No geotransform, no GCPs (Indian Pines' local grid): used as it is."""
+    gdal.GetDriverByName("GTiff").Create(str(tmp_path / "local.tif"), 4, 4, 1).FlushCache()
+    assert raster_info(tmp_path / "local.tif").width == 4
+
+
+def test_a_source_with_several_polygon_layers_needs_a_layer_name(
+    tmp_path, make_raster, make_polygons, rect
+):
+    raster = make_raster(tmp_path / "r.tif", np.ones((2, 10, 10), np.uint8))
+    features = [(rect(0, 0, 5, 10), {"cls": "a"}), (rect(5, 0, 10, 10), {"cls": "b"})]
+    path = make_polygons(tmp_path / "two.gpkg", features, layer="training")
+    ds = ogr.Open(str(path), 1)
+    table = ds.CreateLayer("layer_styles", geom_type=ogr.wkbNone)  # as QGIS saves styles
+    table.CreateField(ogr.FieldDefn("styleName", ogr.OFTString))
+    table = None
+    ds = None
+    assert len(collect_samples(raster, path, SamplingConfig("cls"))) == 100  # one with geometry
+    ds = ogr.Open(str(path), 1)
+    other = ds.CreateLayer("old_training", ds.GetLayerByName("training").GetSpatialRef(),
+                           ogr.wkbPolygon)  # fmt: skip
+    other.CreateField(ogr.FieldDefn("cls", ogr.OFTString))
+    other = None
+    ds = None
+    with pytest.raises(LandCoverError, match="holds 2 layers .*'training'.*'old_training'"):
+        collect_samples(raster, path, SamplingConfig("cls"))
+    chosen = collect_samples(raster, path, SamplingConfig("cls"), layer="training")
+    assert len(chosen) == 100
+
+
+def test_old_overviews_and_masks_go_when_the_map_is_replaced(tmp_path, scene, scene_model):
+    """QGIS's "Build pyramids" leaves classes.tif.ovr: kept beside a new map, QGIS would draw
+    the old map when zoomed out."""
+    out = tmp_path / "classes.tif"
+    classify_raster(scene.raster, scene_model, out)
+    for tail in (".ovr", ".msk"):
+        Path(f"{out}{tail}").write_bytes(b"the old map's " + tail.encode())
+    classify_raster(scene.raster, scene_model, out)
+    assert not Path(f"{out}.ovr").exists() and not Path(f"{out}.msk").exists()
+    assert out.exists() and not any(p.name.startswith(".") for p in tmp_path.iterdir())
