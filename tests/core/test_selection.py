@@ -170,3 +170,33 @@ def test_cross_validation_trains_the_final_models_schedule(samples, monkeypatch)
     assert used[0].batch_size > 16 and used[0].epochs < 20
     # each fold holds fewer than all samples, yet trains the final model's one network
     assert members == [1] * len(used)
+
+
+def test_tune_on_a_full_disk_keeps_the_previous_search(request_: TrainRequest, tmp_path,
+                                                        monkeypatch) -> None:  # fmt: skip
+    """The search's files are one stage: a full disk while writing the summary is one
+    sentence, and no file is left empty or half-replaced (before: a traceback and a 0-byte
+    ``*_search.json``)."""
+    from landcover_mlp.core import LandCoverError
+    from landcover_mlp.core.naming import search_outputs
+    from landcover_mlp.core.tuning import run_search
+
+    model = tmp_path / "m.safetensors"
+    outputs = search_outputs(model)
+    for old in (outputs.table_csv, outputs.table_html, outputs.summary_json, model):
+        old.write_text("previous")
+    real = Path.write_text
+
+    def full(self, *args, **kwargs):
+        if "_search" in self.name and self.name.endswith(".json"):
+            raise OSError(28, "No space left on device", str(self))
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "write_text", full)
+    space = SearchSpace(hidden_layers=((8,),), learning_rate=(0.01,), momentum=(0.9,))
+    with pytest.raises(LandCoverError, match="(?i)disk|space"):
+        run_search(request_, SearchConfig(space, folds=2), outputs, model)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        p.name for p in (outputs.table_csv, outputs.table_html, outputs.summary_json, model)
+    )
+    assert all(p.read_text() == "previous" for p in tmp_path.iterdir())
