@@ -561,3 +561,28 @@ def test_broken_torch_gets_the_setup_sentence_before_any_work(
     assert "Traceback" not in errors
     assert not any("pixel" in i.lower() for i in feedback.infos), "no work before the check"
     assert not list(tmp_path.iterdir())
+
+
+def test_a_damaged_model_header_is_one_sentence(
+    scene_run: Any, sample_scene: Any, run_alg: Any, tmp_path: Path
+) -> None:
+    """A model whose header has the wrong types (metadata bands as text): a sentence, never
+    'ERROR: Traceback' (issue 12 item 5)."""
+    import json
+    import struct
+
+    raw = Path(scene_run.results["MODEL"]).read_bytes()
+    (n,) = struct.unpack("<Q", raw[:8])
+    table = json.loads(raw[8 : 8 + n])
+    header = json.loads(table["__metadata__"]["landcover_mlp"])
+    header["bands"] = "1,2"
+    table["__metadata__"]["landcover_mlp"] = json.dumps(header)
+    text = json.dumps(table).encode()
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(struct.pack("<Q", len(text)) + text + raw[8 + n :])
+    with pytest.raises(QgsProcessingException, match="not a Land Cover MLP model file.*bands"):
+        run_alg("classify", {
+            "RASTER": str(sample_scene.raster), "MODEL": str(bad),
+            "CLASSIFIED": str(tmp_path / "map.tif"),
+        })  # fmt: skip
+    assert leftovers(tmp_path) == ["bad.safetensors"]
