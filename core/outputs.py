@@ -19,20 +19,40 @@ from .reports import plot_loss_curves, write_history_csv, write_report_html, wri
 from .workflow import TrainResult
 
 NO_VALIDATION = "No validation pixels: set a validation share above 0 or give validation polygons."
-NO_VALIDATION_HTML = f"<html><body><h1>No validation</h1><p>{NO_VALIDATION}</p></body></html>"
+#: When a share was set but held out no pixel (too few polygons or pixels per class).
+NO_VALIDATION_LEFT = (
+    "No validation pixels: holding out {share:.0%} of each class's polygons left none (too few "
+    "polygons or pixels per class, or a cap per class of a few pixels); add polygons, raise "
+    "the cap or give validation polygons."
+)
+NO_VALIDATION_HTML = "<html><body><h1>No validation</h1>{paragraphs}</body></html>"
 
 
-def no_validation_report(details: dict[str, Any]) -> dict[str, Any]:
+def no_validation_warnings(result: TrainResult) -> list[str]:
+    """Why a run has no accuracy, then what else the user should know."""
+    share = (result.model.training.get("split") or {}).get("validation_share") or 0
+    first = NO_VALIDATION_LEFT.format(share=share) if share else NO_VALIDATION
+    return [first, *result.warnings]
+
+
+def no_validation_report(
+    details: dict[str, Any], warnings: list[str] | None = None
+) -> dict[str, Any]:
     """The report JSON of a model trained without validation pixels: the keys of an accuracy
     report (``docs/naming.md``) with no accuracy."""
+    warnings = warnings or [NO_VALIDATION]
     return {
         "overall_accuracy": None,
         "kappa": None,
         "n_pixels": 0,
-        "method": "not measured: no polygon was held out and no validation layer was given",
+        "method": (
+            "not measured: no polygon was held out and no validation layer was given"
+            if warnings[0] == NO_VALIDATION
+            else "not measured: the polygons held out gave no validation pixel"
+        ),
         "assessed_model": "",
         "saved_model_saw_reference": None,
-        "warnings": [NO_VALIDATION],
+        "warnings": warnings,
         "details": details,
     }
 
@@ -144,12 +164,18 @@ def _stage_training_outputs(
             f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>"
             for k, v in details.items()
         )
+        said = no_validation_warnings(result)
+        paragraphs = "".join(f"<p>{html.escape(w)}</p>" for w in said)
         stage.part(report).write_text(
-            NO_VALIDATION_HTML.replace("</body>", f"<h2>Details</h2><table>{rows}</table></body>"),
+            NO_VALIDATION_HTML.format(paragraphs=paragraphs).replace(
+                "</body>", f"<h2>Details</h2><table>{rows}</table></body>"
+            ),
             encoding="utf-8",
         )
         with output_path(report.with_suffix(".json"), stage) as tmp:
-            tmp.write_text(json.dumps(no_validation_report(details), indent=2), encoding="utf-8")
+            tmp.write_text(
+                json.dumps(no_validation_report(details, said), indent=2), encoding="utf-8"
+            )
         return
     write_report_html(result.report, report, "Validation report", details, loss_curve,
                       stage=stage)  # fmt: skip

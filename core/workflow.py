@@ -37,6 +37,8 @@ class TrainResult:
         n_train: training pixels.
         n_validation: validation pixels.
         seconds: total wall time (sampling and training).
+        warnings: what the user should know about the data (sampling, split); also in the
+            report when there is one.
     """
 
     model: LandCoverModel
@@ -44,6 +46,7 @@ class TrainResult:
     n_train: int
     n_validation: int
     seconds: float
+    warnings: tuple[str, ...] = ()
 
 
 def versions() -> dict[str, str]:
@@ -368,4 +371,5 @@ def train_model(request: TrainRequest, hooks: Hooks | None = None) -> TrainResul
     if report is not None:
         model = replace(model, metrics=report.to_dict())
     n_saved = len(samples) if held_out else len(train)
-    return TrainResult(model, report, n_saved, n_val, time.perf_counter() - started)
+    return TrainResult(model, report, n_saved, n_val, time.perf_counter() - started,
+                       tuple(warnings))  # fmt: skip

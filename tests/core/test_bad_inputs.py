@@ -4,6 +4,7 @@ through correctly; never a silently wrong result. Grouped by the kind of fault."
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -591,3 +592,28 @@ def test_old_overviews_and_masks_go_when_the_map_is_replaced(tmp_path, scene, sc
     classify_raster(scene.raster, scene_model, out)
     assert not Path(f"{out}.ovr").exists() and not Path(f"{out}.msk").exists()
     assert out.exists() and not any(p.name.startswith(".") for p in tmp_path.iterdir())
+
+
+def test_a_share_that_held_out_nothing_is_not_reported_as_share_zero(tmp_path, scene):
+    """With a cap of 1 pixel per class the held-out polygons give no pixel: the report says
+    so (and the cap's warning), not "set a validation share above 0"."""
+    import json
+
+    from landcover_mlp.core.config import SplitConfig
+    from landcover_mlp.core.outputs import save_training_outputs
+
+    request = TrainRequest(str(scene.raster), str(scene.polygons),
+                           SamplingConfig("class_name", max_per_class=1), split=SplitConfig(0.3),
+                           model=QUICK_MODEL, training=QUICK)  # fmt: skip
+    result = train_model(request)
+    assert result.report is None and result.n_validation == 0
+    save_training_outputs(result, tmp_path / "m.safetensors", report=tmp_path / "r.html")
+    said = json.loads((tmp_path / "r.json").read_text())["warnings"]
+    assert said[0].startswith("No validation pixels: holding out 30% of each class's polygons")
+    assert any("capped at 1 pixels" in w for w in said)
+    assert "holding out 30%" in (tmp_path / "r.html").read_text()
+    none = replace(request, split=SplitConfig(0.0))
+    save_training_outputs(train_model(none), tmp_path / "n.safetensors", report=tmp_path / "n.html")
+    assert json.loads((tmp_path / "n.json").read_text())["warnings"][0].startswith(
+        "No validation pixels: set a validation share above 0"
+    )
