@@ -14,13 +14,23 @@ from .classes import ClassInfo, default_colour
 from .errors import LandCoverError
 from .raster import (
     RasterInfo,
+    Window,
     iter_windows,
     nodata_warnings,
     open_raster,
     raster_info,
     same_grid,
+    unreadable,
 )
 from .vector import PolygonSource, iter_polygon_pixels, open_polygons
+
+
+def _read(band: gdal.Band, w: Window) -> np.ndarray:
+    """One window of a band; unreadable pixels are a sentence naming the file."""
+    try:
+        return band.ReadAsArray(w.xoff, w.yoff, w.xsize, w.ysize)
+    except RuntimeError as exc:
+        raise unreadable(band.GetDataset(), exc) from None
 
 
 def raster_classes(ds: gdal.Dataset, values: np.ndarray | None = None) -> tuple[ClassInfo, ...]:
@@ -50,7 +60,7 @@ def _distinct_values(ds: gdal.Dataset, info: RasterInfo) -> np.ndarray:
     band = ds.GetRasterBand(1)
     seen: set[int] = set()
     for w in iter_windows(info, 4_000_000):
-        seen.update(np.unique(band.ReadAsArray(w.xoff, w.yoff, w.xsize, w.ysize)).tolist())
+        seen.update(np.unique(_read(band, w)).tolist())
     return np.array(sorted(seen))
 
 
@@ -112,7 +122,7 @@ def _polygon_values(
     for part in iter_polygon_pixels(source, info, all_touched, log):
         hooks.check()
         w = part.window
-        pred = band.ReadAsArray(w.xoff, w.yoff, w.xsize, w.ysize)[part.mask]
+        pred = _read(band, w)[part.mask]
         if key is not None:
             if part.raw_class not in key:
                 unknown.add(str(part.raw_class))
@@ -169,8 +179,8 @@ def _pairs_from_raster(ds: gdal.Dataset, info: RasterInfo, classified: str | Pat
     windows = list(iter_windows(info, 4_000_000))
     for k, w in enumerate(windows):
         hooks.check()
-        r = rband.ReadAsArray(w.xoff, w.yoff, w.xsize, w.ysize)
-        p = band.ReadAsArray(w.xoff, w.yoff, w.xsize, w.ysize)
+        r = _read(rband, w)
+        p = _read(band, w)
         ok = r != 0 if rnodata is None else r != rnodata  # without nodata, 0 is unlabelled
         refs.append(r[ok].astype(np.int64))
         preds.append(p[ok].astype(np.int64))

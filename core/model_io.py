@@ -13,6 +13,7 @@ safetensors reader can open it.
 from __future__ import annotations
 
 import json
+import math
 import os
 import struct
 from dataclasses import asdict, dataclass, field
@@ -299,7 +300,7 @@ def _tensor_spans(table: Any, path: Path) -> dict[str, tuple[tuple[int, ...], in
             raise _not_a_model(path, f"tensor '{name}' is not described as float32 data")
         begin, end = spec["data_offsets"]
         shape = tuple(spec["shape"])
-        if not 0 <= begin <= end or end - begin != 4 * int(np.prod(shape, dtype=np.int64)):
+        if not 0 <= begin <= end or end - begin != 4 * math.prod(shape):  # exact: no overflow
             raise _not_a_model(path, f"tensor '{name}' has offsets that do not fit its shape")
         spans[name] = (shape, begin, end)
     ordered = sorted((b, e) for _, b, e in spans.values())

@@ -215,6 +215,15 @@ def parse_bands(text: str | None) -> tuple[int, ...] | None:
                 continue
             if "-" in part:
                 lo, hi = (int(v) for v in part.split("-", 1))
+                if hi < lo:
+                    raise LandCoverError(
+                        f"Band range '{part}' in '{text}' runs backwards: write it from low to "
+                        f"high ({hi}-{lo}), or list the bands in the order you want."
+                    )
+                if hi - lo >= _MAX_BANDS:
+                    raise LandCoverError(
+                        f"Band range '{part}' holds more than {_MAX_BANDS:,} bands: check it."
+                    )
                 out.extend(range(lo, hi + 1))
             else:
                 out.append(int(part))
@@ -222,7 +231,27 @@ def parse_bands(text: str | None) -> tuple[int, ...] | None:
         raise LandCoverError(
             f"Cannot read band list '{text}': write band numbers like 1,2,3 or 1-7."
         ) from exc
+    if not out:
+        raise LandCoverError(
+            f"Band list '{text}' names no band: write band numbers like 1,2,3 or 1-7, or "
+            "leave it empty for all bands."
+        )
     return tuple(out)
+
+
+#: More bands than any raster format holds (GDAL's GeoTIFF: 65,535).
+_MAX_BANDS = 65_536
+
+
+def unreadable(ds: gdal.Dataset, exc: BaseException | None) -> LandCoverError:
+    """The sentence for pixels GDAL could not read: a damaged file, or a missing file a VRT
+    refers to (never blamed on an output)."""
+    why = f" ({str(exc).strip()})" if exc is not None else ""
+    return LandCoverError(
+        f"Could not read the pixels of '{Path(ds.GetDescription()).name}'{why}: the file is "
+        "damaged or truncated, or a file it refers to is missing. Check it opens in QGIS, or "
+        "recreate it."
+    )
 
 
 def read_window(
@@ -246,11 +275,14 @@ def read_window(
         ``(data, valid)``: data in the native type, shape (bands, rows, cols); valid is a
         boolean (rows, cols) array.
     """
-    data = ds.ReadAsArray(
-        window.xoff, window.yoff, window.xsize, window.ysize, band_list=list(bands)
-    )
+    try:
+        data = ds.ReadAsArray(
+            window.xoff, window.yoff, window.xsize, window.ysize, band_list=list(bands)
+        )
+    except RuntimeError as exc:
+        raise unreadable(ds, exc) from None
     if data is None:
-        raise LandCoverError(f"Could not read pixels from '{ds.GetDescription()}'.")
+        raise unreadable(ds, None)
     data = data.reshape(len(bands), window.ysize, window.xsize)
     valid = np.ones((window.ysize, window.xsize), dtype=bool)
     for i, b in enumerate(bands):

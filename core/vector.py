@@ -130,13 +130,17 @@ def open_polygons(path: str | Path, class_field: str, layer: str | None = None) 
         names = [ds.GetLayer(i).GetName() for i in range(ds.GetLayerCount())]
         raise LandCoverError(f"'{path}' has no layer '{layer}'; its layers are {names}.")
     flat = ogr.GT_Flatten(lyr.GetGeomType())
+    if flat == ogr.wkbNone:
+        raise LandCoverError(
+            f"Layer '{lyr.GetName()}' is a table without geometries: choose the polygon layer."
+        )
     if flat not in (*_POLYGON_TYPES, ogr.wkbUnknown):
         raise LandCoverError(
             f"Layer '{lyr.GetName()}' holds {ogr.GeometryTypeToName(flat).lower()}s, not "
             "polygons: draw training areas as polygons."
         )
-    if flat == ogr.wkbUnknown:  # a generic layer: what its features are decides
-        problem = _other_geometries(lyr)
+    if flat in (*_POLYGON_TYPES, ogr.wkbUnknown):  # what the features are decides: a file
+        problem = _other_geometries(lyr)  # may hold other types than its layer declares
         if problem:
             lyr = ds = None  # closed now, not whenever the traceback is collected
             raise LandCoverError(problem)
@@ -275,6 +279,8 @@ def iter_polygon_pixels(
             outside += 1
             continue
         geom = geom.Clone()
+        if geom.HasCurveGeometry():  # arcs (CurvePolygon, MultiSurface): rasterise their chords
+            geom = geom.GetLinearGeometry()
         if transform is not None:
             geom.Transform(transform)
         window = _pixel_window(geom, info)

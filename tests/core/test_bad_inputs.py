@@ -617,3 +617,87 @@ def test_a_share_that_held_out_nothing_is_not_reported_as_share_zero(tmp_path, s
     assert json.loads((tmp_path / "n.json").read_text())["warnings"][0].startswith(
         "No validation pixels: set a validation share above 0"
     )
+
+
+# -- second hostile-input trial ----------------------------------------------------------------
+
+
+def test_curved_polygons_are_sampled_like_their_chords(tmp_path, make_raster, make_polygons):
+    """A CurvePolygon (a circle) used to pass the geometry check and give no pixel."""
+    raster = make_raster(tmp_path / "r.tif", np.ones((2, 40, 40), np.uint8))
+    x0, y0 = 500_000.0, 4_200_000.0
+    circle = (f"CURVEPOLYGON (CIRCULARSTRING ({x0 + 100} {y0 - 200}, {x0 + 300} {y0 - 200}, "
+              f"{x0 + 100} {y0 - 200}))")  # fmt: skip
+    square = (
+        f"POLYGON (({x0} {y0}, {x0 + 50} {y0}, {x0 + 50} {y0 - 50}, {x0} {y0 - 50}, {x0} {y0}))"
+    )
+    polygons = make_polygons(tmp_path / "c.gpkg", [(circle, {"cls": "round"}), (square, {"cls": "sq"})],
+                             geom_type=ogr.wkbUnknown)  # fmt: skip
+    samples = collect_samples(raster, polygons, SamplingConfig("cls"))
+    counts = dict(zip((c.name for c in samples.classes), samples.counts().tolist()))
+    # a circle of radius 10 px: about pi * 100 pixels
+    assert 290 <= counts["round"] <= 340 and counts["sq"] == 25
+
+
+def test_a_point_in_a_layer_declared_polygon_is_refused(tmp_path, make_raster, make_polygons, rect):
+    raster = make_raster(tmp_path / "r.tif", np.ones((2, 10, 10), np.uint8))
+    features = [(rect(0, 0, 5, 10), {"cls": "a"}), (rect(5, 0, 10, 10), {"cls": "b"}),
+                ("POINT (500025 4199975)", {"cls": "a"})]  # fmt: skip
+    polygons = make_polygons(tmp_path / "p.gpkg", features)  # declared Polygon
+    assert ogr.Open(str(polygons)).GetLayer(0).GetGeomType() == ogr.wkbPolygon
+    with pytest.raises(LandCoverError, match="2 polygons, 1 point"):
+        collect_samples(raster, polygons, SamplingConfig("cls"))
+
+
+def test_a_table_given_as_the_layer_is_refused(tmp_path, make_raster, make_polygons, rect):
+    raster = make_raster(tmp_path / "r.tif", np.ones((2, 10, 10), np.uint8))
+    path = make_polygons(tmp_path / "p.gpkg", [(rect(0, 0, 5, 10), {"cls": "a"})])
+    ds = ogr.Open(str(path), 1)
+    ds.CreateLayer("layer_styles", geom_type=ogr.wkbNone).CreateField(ogr.FieldDefn("cls"))
+    ds = None
+    with pytest.raises(LandCoverError, match="'layer_styles' is a table without geometries"):
+        collect_samples(raster, path, SamplingConfig("cls"), layer="layer_styles")
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [("7-1", "runs backwards"), ("1--3", "runs backwards"), ("1-99999999999", "more than"),
+     (",,", "names no band")],
+)  # fmt: skip
+def test_band_lists_that_used_to_mean_all_bands_or_crash(text, said):
+    from landcover_mlp.core.raster import parse_bands
+
+    with pytest.raises(LandCoverError, match=said):
+        parse_bands(text)
+    assert parse_bands("3-5,1") == (3, 4, 5, 1) and parse_bands("") is None
+
+
+@pytest.mark.parametrize("shape", [[2**70], [2**32, 2**32]])
+def test_model_tensor_shapes_that_overflow_are_one_sentence(tmp_path, scene_model, shape):
+    from landcover_mlp.core.model_io import load_model, save_model
+
+    good = tmp_path / "good.safetensors"
+    save_model(scene_model, good)
+
+    def extra(t):
+        t["extra"] = {"dtype": "F32", "shape": shape, "data_offsets": [0, 0]}
+
+    bad = _rewrite(good, tmp_path / "bad.safetensors", table=extra)
+    with pytest.raises(LandCoverError, match="offsets that do not fit its shape"):
+        load_model(bad)
+
+
+def test_unreadable_pixels_are_a_sentence_naming_the_input(tmp_path, scene, scene_model):
+    """A VRT whose source file is gone: train and evaluate raised a RuntimeError traceback,
+    classify blamed its output."""
+    source = tmp_path / "gone.tif"
+    gdal.Translate(str(source), str(scene.raster))
+    vrt = tmp_path / "missing.vrt"
+    gdal.BuildVRT(str(vrt), [str(source)])
+    source.unlink()
+    said = "Could not read the pixels of 'missing.vrt'.*a file it refers to is missing"
+    with pytest.raises(LandCoverError, match=said):
+        collect_samples(vrt, scene.polygons, SamplingConfig("class_name"))
+    with pytest.raises(LandCoverError, match=said):
+        classify_raster(vrt, scene_model, tmp_path / "map.tif")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["missing.vrt"]
