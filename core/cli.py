@@ -19,6 +19,7 @@ from . import settings
 from .callbacks import Hooks, describe_epoch
 from .config import TrainRequest, prediction_config, train_request
 from .errors import CancelledError, LandCoverError
+from .fileio import OutputStage, check_writable
 from .naming import raster_path, search_outputs, training_outputs
 from .raster import parse_bands
 from .terminal import TerminalProgress
@@ -87,12 +88,19 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--polygons", required=True, help="training polygons (GeoPackage, shapefile, GeoJSON, ...)"
     )
-    p.add_argument("--layer", default=None, help="layer name inside --polygons (default: first)")
+    p.add_argument(
+        "--layer", default=None, help="layer name inside --polygons (needed when it holds several)"
+    )
     p.add_argument("--class-field", required=True, help="field holding the class (integer or text)")
     p.add_argument(
         "--validation-polygons",
         default=None,
         help="separate validation polygons (same class field)",
+    )
+    p.add_argument(
+        "--validation-layer",
+        default=None,
+        help="layer name inside --validation-polygons (needed when it holds several)",
     )
     add_setting_arguments(p, settings.TRAINING)
 
@@ -107,7 +115,17 @@ def request_from_args(a: argparse.Namespace) -> TrainRequest:
         bands=parse_bands(a.bands) or (),
         polygons_layer=a.layer,
         validation_polygons=a.validation_polygons,
+        validation_layer=a.validation_layer,
     )
+
+
+def _writable_first(*named: object) -> None:
+    """Check every output path of these name sets (naming.py dataclasses) before the work:
+    a folder given as a file or an unwritable folder is refused at once, not after training."""
+    for names in named:
+        for value in vars(names).values():
+            if isinstance(value, Path):
+                check_writable(value)
 
 
 def cmd_train(a: argparse.Namespace) -> int:
@@ -115,6 +133,7 @@ def cmd_train(a: argparse.Namespace) -> int:
     from .workflow import train_model
 
     names = training_outputs(a.model)
+    _writable_first(names)
     result = train_model(request_from_args(a), _hooks("training", a.quiet, a.verbose))
     save_training_outputs(result, names.model, names.loss_curve, names.report)
     print(f"Model: {names.model}")
@@ -149,16 +168,21 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
     from .evaluation import evaluate
     from .reports import write_report_html, write_report_json
 
+    for path in (a.report, a.html):  # before the work, not after it
+        if path:
+            check_writable(path)
     rep = evaluate(
         a.classified,
         a.reference,
         a.class_field,
         a.pixel_rule == "all_touched",
         _hooks("evaluate", a.quiet),
+        a.layer,
     )
-    write_report_json(rep, a.report)
-    if a.html:
-        write_report_html(rep, a.html, "Accuracy report")
+    with OutputStage() as stage:  # the report and its page together, or neither
+        write_report_json(rep, a.report, stage=stage)
+        if a.html:
+            write_report_html(rep, a.html, "Accuracy report", stage=stage)
     print(f"Overall accuracy {rep.overall_accuracy:.1%}, kappa {rep.kappa:.3f}; report: {a.report}")
     for w in rep.warnings:
         print("Warning: " + w)
@@ -173,6 +197,7 @@ def cmd_tune(a: argparse.Namespace) -> int:
                            request.model.activation)  # fmt: skip
     names = training_outputs(a.model)
     table = search_outputs(names.model)
+    _writable_first(names, table)
     run = run_search(request, search, table, names.model, hooks=_hooks("tuning", a.quiet))
     result = run.result
     if run.table_csv is not None:
@@ -224,6 +249,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="reference polygons (with --class-field) or reference raster",
     )
     e.add_argument("--class-field", default=None, help="class field of the reference polygons")
+    e.add_argument(
+        "--layer", default=None, help="layer name inside --reference (needed when it holds several)"
+    )
     add_setting_arguments(e, (settings.setting("pixel_rule"),))
     e.add_argument("--report", required=True, help="JSON report to write")
     e.add_argument("--html", default=None, help="also write an HTML report")

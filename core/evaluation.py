@@ -137,9 +137,10 @@ def _polygon_values(
 
 def _pairs_from_polygons(ds: gdal.Dataset, info: RasterInfo, classified: str | Path,
                          reference: str | Path, class_field: str, all_touched: bool,
-                         hooks: Hooks) -> _Pairs:  # fmt: skip
-    """The pixels under the reference polygons; text classes matched by class name."""
-    source = open_polygons(reference, class_field)
+                         hooks: Hooks, layer: str | None = None) -> _Pairs:  # fmt: skip
+    """The pixels under the reference polygons (of ``layer``, None = the only polygon
+    layer); text classes matched by class name."""
+    source = open_polygons(reference, class_field, layer)
     classes = raster_classes(ds, _distinct_values(ds, info))
     key = {c.name: c.value for c in classes} if source.is_text else None
     log: list[str] = []
@@ -220,6 +221,7 @@ def evaluate(
     class_field: str | None = None,
     all_touched: bool = False,
     hooks: Hooks | None = None,
+    layer: str | None = None,
 ) -> AccuracyReport:
     """Compare a class raster with reference polygons or a reference raster.
 
@@ -230,6 +232,8 @@ def evaluate(
             raster's class names, integer classes to its values.
         all_touched: pixel rule for the reference polygons.
         hooks: progress and cancel.
+        layer: layer of the reference polygons inside ``reference`` (None = its only
+            polygon layer).
 
     Returns:
         The accuracy report; the confusion matrix rows are the reference.
@@ -242,7 +246,7 @@ def evaluate(
     info = raster_info(ds)
     if class_field:
         pairs = _pairs_from_polygons(ds, info, classified, reference, class_field, all_touched,
-                                     hooks)  # fmt: skip
+                                     hooks, layer)  # fmt: skip
     else:
         pairs = _pairs_from_raster(ds, info, classified, reference, hooks)
     report = _report(pairs, info.nodata[0])

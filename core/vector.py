@@ -123,7 +123,8 @@ def open_polygons(path: str | Path, class_field: str, layer: str | None = None) 
             ds = None  # closed now, not whenever the traceback is collected
             raise LandCoverError(
                 f"'{path}' holds {count} layers ({listed}): say which one holds the polygons "
-                "(--layer NAME on the command line; in QGIS, choose the layer)."
+                "(on the command line --layer, or --validation-layer for validation polygons; "
+                "in QGIS, choose the layer)."
             )
         lyr = spatial[0]
     if lyr is None:

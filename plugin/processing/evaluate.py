@@ -117,6 +117,7 @@ class EvaluateAlgorithm(LandCoverAlgorithm):
             read_settings(self, parameters, context, (settings.setting("pixel_rule"),))[
                 "pixel_rule"] == "all_touched",
             hooks_from_feedback(feedback),
+            polygons[1] if polygons else None,
         )  # fmt: skip
         matrix_path = self.parameterAsFileOutput(parameters, self.CONFUSION_MATRIX, context)
         html_path = self.parameterAsFileOutput(parameters, self.REPORT, context)

@@ -701,3 +701,63 @@ def test_unreadable_pixels_are_a_sentence_naming_the_input(tmp_path, scene, scen
     with pytest.raises(LandCoverError, match=said):
         classify_raster(vrt, scene_model, tmp_path / "map.tif")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["missing.vrt"]
+
+
+def _cli(*args: str) -> int:
+    from landcover_mlp.core import cli
+
+    return cli.main([str(a) for a in args])
+
+
+def test_evaluate_writes_its_report_and_page_together_or_not_at_all(
+    tmp_path, scene, scene_model, capsys
+):
+    classified = tmp_path / "map.tif"
+    classify_raster(scene.raster, scene_model, classified)
+    folder = tmp_path / "page.html"
+    folder.mkdir()
+    base = ["evaluate", "--classified", classified, "--reference", scene.polygons,
+            "--class-field", "class_name"]  # fmt: skip
+    assert _cli(*base, "--report", tmp_path / "r.json", "--html", folder) == 2
+    assert "is a folder" in capsys.readouterr().err
+    assert _cli(*base, "--report", tmp_path / "same.json", "--html", tmp_path / "same.json") == 2
+    assert "same file name" in capsys.readouterr().err
+    assert not [p.name for p in tmp_path.iterdir() if not p.name.startswith(("map.", "page."))]
+    assert _cli(*base, "--report", tmp_path / "r.json", "--html", tmp_path / "r.html") == 0
+    assert (tmp_path / "r.json").exists() and (tmp_path / "r.html").exists()
+
+
+def test_reference_and_validation_layers_can_be_named(tmp_path, scene, scene_model, capsys):
+    """A file with two polygon layers: refused without a layer name, used with one, on
+    evaluate (--layer) and train (--validation-layer)."""
+    import shutil
+
+    two = tmp_path / "two.gpkg"
+    shutil.copy(scene.polygons, two)
+    src = ogr.Open(str(two), 1)
+    src.CopyLayer(src.GetLayer(0), "copy")
+    name = src.GetLayer(0).GetName()
+    src = None
+    classified = tmp_path / "map.tif"
+    classify_raster(scene.raster, scene_model, classified)
+    base = ["evaluate", "--classified", classified, "--reference", two,
+            "--class-field", "class_name", "--report", tmp_path / "r.json"]  # fmt: skip
+    assert _cli(*base) == 2 and "holds 2 layers" in capsys.readouterr().err
+    assert _cli(*base, "--layer", name) == 0
+    train = ["train", "--raster", scene.raster, "--polygons", scene.polygons, "--class-field",
+             "class_name", "--validation-polygons", two, "--epochs", "1", "--ensemble", "1",
+             "--model", tmp_path / "m.safetensors"]  # fmt: skip
+    assert _cli(*train) == 2 and "--validation-layer" in capsys.readouterr().err
+    assert _cli(*train, "--validation-layer", "copy") == 0
+
+
+def test_train_refuses_an_output_folder_before_training(tmp_path, scene, capsys, monkeypatch):
+    from landcover_mlp.core import workflow
+
+    trained: list[object] = []
+    monkeypatch.setattr(workflow, "train_model", lambda *a, **k: trained.append(a))
+    (tmp_path / "m.safetensors").mkdir()
+    code = _cli("train", "--raster", scene.raster, "--polygons", scene.polygons,
+                "--class-field", "class_name", "--model", tmp_path / "m.safetensors")  # fmt: skip
+    assert code == 2 and "is a folder" in capsys.readouterr().err
+    assert trained == []  # refused before any work
