@@ -28,11 +28,18 @@ from .errors import LandCoverError
 
 log = logging.getLogger(__name__)
 
-SIDECARS = (".aux.xml", ".ovr", ".msk")
+SIDECARS = (".aux.xml", ".ovr", ".ovr.aux.xml", ".msk")
 """Side files GDAL keeps next to a raster: PAM metadata and category names (``.aux.xml``),
 external overviews (``.ovr``, QGIS's "Build pyramids") and masks (``.msk``). An old one left
 beside a new raster would describe the old raster (QGIS would draw the old map's overviews
 when zoomed out), so it goes when the raster is replaced."""
+
+STEM_SIDECARS = (".aux", ".qml")
+"""Side files named after a raster's stem: overviews in the Erdas format (``classes.aux``,
+gdaladdo with USE_RRD) and the QGIS style (``classes.qml``, whose old class list would be
+drawn over the new map). They go when the raster is replaced, unless the stage writes new ones."""
+
+_RASTERS = (".tif", ".tiff")
 
 _PART = re.compile(r"^\.(?P<stem>.+)\.part-(?P<pid>\d+)-(?P<token>[0-9a-f]{8})(?P<rest>\..*)?$")
 _BACKUP = re.compile(r"^\.(?P<name>.+)\.old-(?P<pid>\d+)-(?P<token>[0-9a-f]{8})$")
@@ -327,6 +334,8 @@ class OutputStage:
         """Existing files the commit replaces, and old sidecars no new file replaces."""
         targets = [dst for _, dst in moves]
         stale = [Path(f"{final}{s}") for final, _, _ in self._parts.values() for s in SIDECARS]
+        stale += [final.with_suffix(s) for final, _, _ in self._parts.values()
+                  if final.suffix.lower() in _RASTERS for s in STEM_SIDECARS]  # fmt: skip
         return [p for p in dict.fromkeys([*targets, *stale]) if os.path.lexists(p)]
 
     def commit(self) -> tuple[Path, ...]:

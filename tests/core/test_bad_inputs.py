@@ -587,10 +587,14 @@ def test_old_overviews_and_masks_go_when_the_map_is_replaced(tmp_path, scene, sc
     the old map when zoomed out."""
     out = tmp_path / "classes.tif"
     classify_raster(scene.raster, scene_model, out)
-    for tail in (".ovr", ".msk"):
-        Path(f"{out}{tail}").write_bytes(b"the old map's " + tail.encode())
+    old = [Path(f"{out}{tail}") for tail in (".ovr", ".msk", ".ovr.aux.xml")]
+    old += [out.with_suffix(".aux"), out.with_suffix(".qml")]  # Erdas overviews, QGIS style
+    for path in old:
+        path.write_bytes(b"the old map's")
+    (tmp_path / "other.qml").write_bytes(b"not this map's")
     classify_raster(scene.raster, scene_model, out)
-    assert not Path(f"{out}.ovr").exists() and not Path(f"{out}.msk").exists()
+    assert [p.name for p in old if p.exists()] == []
+    assert (tmp_path / "other.qml").exists()
     assert out.exists() and not any(p.name.startswith(".") for p in tmp_path.iterdir())
 
 
