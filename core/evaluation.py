@@ -249,6 +249,7 @@ def evaluate(
                                      hooks, layer)  # fmt: skip
     else:
         pairs = _pairs_from_raster(ds, info, classified, reference, hooks)
+    pairs.warnings.extend(nodata_warnings(info, [1]))  # the classified raster's own tag
     report = _report(pairs, info.nodata[0])
     hooks.progress(100.0)
     return report

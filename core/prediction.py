@@ -36,6 +36,7 @@ from .raster import (
     open_raster,
     raster_info,
     read_window,
+    refuse_complex_bands,
 )
 
 _TILE = 256
@@ -528,6 +529,7 @@ def classify_raster(
     ds = _open_input(raster)
     info = raster_info(ds)
     model.check_raster(info)
+    refuse_complex_bands(info, model.bands)
     finals = {"class": output, "conf": confidence, "prob": probabilities}
     _check_outputs(str(raster), [Path(p) for p in finals.values() if p])
     net = Predictor(model, config.device, config.chunk_pixels)

@@ -168,6 +168,22 @@ def usable_nodata(value: float | None, data_type: int) -> float | None:
     return value
 
 
+def refuse_complex_bands(info: RasterInfo, bands: Sequence[int]) -> None:
+    """Stop on complex bands (radar CInt16, CFloat32 ...): their imaginary part would be
+    dropped without a word.
+
+    Raises:
+        LandCoverError: naming the bands, with what to do.
+    """
+    complex_bands = [b for b in bands if info.data_types[b - 1].startswith("C")]
+    if complex_bands:
+        raise LandCoverError(
+            f"Band(s) {', '.join(map(str, complex_bands))} of '{Path(info.path).name}' hold "
+            f"complex numbers ({info.data_types[complex_bands[0] - 1]}): derive real bands "
+            "first (amplitude or intensity, e.g. with the Raster Calculator), then use those."
+        )
+
+
 def nodata_warnings(info: RasterInfo, bands: Sequence[int]) -> list[str]:
     """One sentence per chosen band whose tagged nodata value its pixels cannot hold (see
     :func:`usable_nodata`): the tag is ignored, as GDAL ignores it."""

@@ -21,6 +21,7 @@ from .raster import (
     open_raster,
     raster_info,
     read_window,
+    refuse_complex_bands,
     resolve_bands,
 )
 from .vector import (
@@ -363,6 +364,7 @@ def collect_samples(
     ds = open_raster(raster)
     info = raster_info(ds)
     bands = resolve_bands(info, config.bands)
+    refuse_complex_bands(info, bands)
     source = open_polygons(polygons, config.class_field, layer)
     log: list[str] = nodata_warnings(info, bands)
     all_touched = config.pixel_rule == "all_touched"

@@ -765,3 +765,22 @@ def test_train_refuses_an_output_folder_before_training(tmp_path, scene, capsys,
                 "--class-field", "class_name", "--model", tmp_path / "m.safetensors")  # fmt: skip
     assert code == 2 and "is a folder" in capsys.readouterr().err
     assert trained == []  # refused before any work
+
+
+def test_complex_bands_are_refused(tmp_path, make_polygons, rect):
+    path = str(tmp_path / "sar.tif")
+    ds = gdal.GetDriverByName("GTiff").Create(path, 10, 10, 2, gdal.GDT_CInt16)
+    ds.SetGeoTransform((500_000.0, 10.0, 0.0, 4_200_000.0, 0.0, -10.0))
+    ds = None
+    polygons = make_polygons(tmp_path / "p.gpkg", [(rect(0, 0, 5, 10), {"cls": "a"}),
+                                                   (rect(5, 0, 10, 10), {"cls": "b"})])  # fmt: skip
+    with pytest.raises(LandCoverError, match=r"Band\(s\) 1, 2 .* complex numbers \(CInt16\)"):
+        collect_samples(tmp_path / "sar.tif", polygons, SamplingConfig("cls"))
+
+
+def test_evaluate_warns_of_a_classified_raster_tagged_with_impossible_nodata(tmp_path, make_raster):
+    classified = np.ones((4, 4), dtype=np.uint8)
+    c = make_raster(tmp_path / "c.tif", classified, nodata=-1, dtype=gdal.GDT_Byte)
+    r = make_raster(tmp_path / "r.tif", classified, nodata=0)
+    report = evaluate(c, r)
+    assert any("'c.tif' is tagged nodata -1" in w for w in report.warnings)
