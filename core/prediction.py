@@ -37,6 +37,7 @@ from .raster import (
     raster_info,
     read_window,
     refuse_complex_bands,
+    same_blocks,
 )
 
 _TILE = 256
@@ -334,11 +335,17 @@ def _window_pixels(config: PredictionConfig, itemsize: int, bands: int, n_classe
 
 
 def _read(
-    ds: gdal.Dataset, bands: tuple[int, ...], window: Window, nodata: tuple[float | None, ...]
+    ds: gdal.Dataset,
+    bands: tuple[int, ...],
+    window: Window,
+    nodata: tuple[float | None, ...],
+    keep_blocks: bool = False,
 ) -> tuple[np.ndarray, np.ndarray | None]:
-    """Valid pixels (bands, n) of a window, and its valid mask (None when all are valid)."""
+    """Valid pixels (bands, n) of a window, and its valid mask (None when all are valid).
+    ``keep_blocks``: the next window reads the same native blocks (keep them cached)."""
     data, valid = read_window(ds, bands, window, nodata)
-    ds.FlushCache()  # drop the blocks just read: the GDAL cache would grow to GDAL_CACHEMAX
+    if not keep_blocks:  # drop the blocks just read: the cache would grow to GDAL_CACHEMAX
+        ds.FlushCache()
     flat = data.reshape(len(bands), -1)
     if valid.all():
         return flat, None
@@ -409,9 +416,13 @@ class _OutputRasters:
         # Flush (compress and release) once a row of output tiles is complete: earlier
         # would rewrite half-filled tiles, never would let the GDAL cache fill up.
         y_end = window.yoff + window.ysize
-        if window.xoff + window.xsize == self.width and (
-            y_end % _TILE == 0 or y_end == self.height
-        ):
+        x_end = window.xoff + window.xsize
+        whole_tiles = (  # this window alone completes every output tile it touches
+            window.xoff % _TILE == 0 and window.yoff % _TILE == 0
+            and (x_end % _TILE == 0 or x_end == self.width)
+            and (y_end % _TILE == 0 or y_end == self.height)
+        )  # fmt: skip
+        if whole_tiles or (x_end == self.width and (y_end % _TILE == 0 or y_end == self.height)):
             for out in self.datasets.values():
                 out.FlushCache()
 
@@ -467,12 +478,16 @@ def _classify_windows(ds: gdal.Dataset, info: RasterInfo, bands: tuple[int, ...]
     """
     with ThreadPoolExecutor(1) as reader, ThreadPoolExecutor(1) as writer:
         pending: Future[None] | None = None
-        ahead = reader.submit(_read, ds, bands, windows[0], info.nodata)
+
+        def keep(k: int) -> bool:
+            return k + 1 < len(windows) and same_blocks(info, windows[k], windows[k + 1])
+
+        ahead = reader.submit(_read, ds, bands, windows[0], info.nodata, keep(0))
         for k, window in enumerate(windows):
             hooks.check()
             x, valid = ahead.result()
             if k + 1 < len(windows):
-                ahead = reader.submit(_read, ds, bands, windows[k + 1], info.nodata)
+                ahead = reader.submit(_read, ds, bands, windows[k + 1], info.nodata, keep(k + 1))
             labels, top, probs = out.buffers(x.shape[1])
             net.predict(x, labels, top, probs)
             if pending is not None:

@@ -340,7 +340,9 @@ def iter_windows(info: RasterInfo, max_pixels: int, align_rows: int = 1) -> Iter
     bx, by = info.block_size
     bx = max(1, min(bx, info.width))
     by = max(1, min(by, info.height))
-    max_pixels = max(max_pixels, bx * by)
+    if bx * by > max_pixels:  # native blocks larger than the budget (8192 px tiles, one strip)
+        yield from _windows_inside_blocks(info, bx, by, max_pixels, align_rows)
+        return
     if info.width * by <= max_pixels:
         rows = max(by, (max_pixels // info.width) // by * by)
         if align_rows > 1 and rows % align_rows:
@@ -358,6 +360,33 @@ def iter_windows(info: RasterInfo, max_pixels: int, align_rows: int = 1) -> Iter
     for y in range(0, info.height, by):
         for x in range(0, info.width, cols):
             yield Window(x, y, min(cols, info.width - x), min(by, info.height - y))
+
+
+def _windows_inside_blocks(
+    info: RasterInfo, bx: int, by: int, max_pixels: int, align_rows: int
+) -> Iterator[Window]:
+    """Windows of at most ``max_pixels`` inside each native block, block after block (so
+    the reader decompresses each block once, see :func:`same_blocks`); their rows are a
+    multiple of ``align_rows`` when that fits, else a power of two, so that with blocks of
+    whole output tiles each window completes whole output tiles."""
+    rows = max(1, max_pixels // bx)
+    if align_rows > 1:
+        if rows >= align_rows:
+            rows = rows // align_rows * align_rows
+        else:
+            rows = 1 << (rows.bit_length() - 1)
+    for y0 in range(0, info.height, by):
+        y1 = min(y0 + by, info.height)
+        for x0 in range(0, info.width, bx):
+            for y in range(y0, y1, rows):
+                yield Window(x0, y, min(bx, info.width - x0), min(rows, y1 - y))
+
+
+def same_blocks(info: RasterInfo, a: Window, b: Window) -> bool:
+    """Whether window ``b`` starts in the native block where ``a`` starts: the blocks just
+    read are then kept in GDAL's cache for ``b`` (windows inside one large block)."""
+    bx, by = (max(1, v) for v in info.block_size)
+    return (a.xoff // bx, a.yoff // by) == (b.xoff // bx, b.yoff // by)
 
 
 def same_grid(a: RasterInfo, b: RasterInfo, tolerance: float = 1e-6) -> bool:

@@ -468,7 +468,10 @@ def test_strip_windows_end_on_output_tile_rows(block_rows, budget_rows):
                       (None,), ("b",), ("Byte",))  # fmt: skip
     windows = list(iter_windows(info, budget_rows * width, align_rows=256))
     assert sum(w.ysize for w in windows) == height and all(w.xsize == width for w in windows)
-    assert all(w.ysize % block_rows == 0 for w in windows[:-1])
+    if block_rows <= budget_rows:  # windows of whole blocks
+        assert all(w.ysize % block_rows == 0 for w in windows[:-1])
+    else:  # blocks larger than the budget: windows inside one block each
+        assert all(w.yoff // block_rows == (w.yoff + w.ysize - 1) // block_rows for w in windows)
     assert all(w.ysize * w.xsize <= max(budget_rows, block_rows) * width for w in windows)
     ends = [w.yoff + w.ysize for w in windows if (w.yoff + w.ysize) % 256 == 0]
     gaps = np.diff([0, *ends, height])
@@ -784,3 +787,46 @@ def test_evaluate_warns_of_a_classified_raster_tagged_with_impossible_nodata(tmp
     r = make_raster(tmp_path / "r.tif", classified, nodata=0)
     report = evaluate(c, r)
     assert any("'c.tif' is tagged nodata -1" in w for w in report.warnings)
+
+
+def test_native_blocks_larger_than_the_budget_are_read_in_windows(
+    tmp_path, scene, scene_model, monkeypatch
+):
+    """One strip holding the whole raster (or 8192 px tiles): the windows were whole blocks,
+    whatever --memory-mb said (2.8 GB). Now windows inside the block, the block decompressed
+    once, the outputs flushed at least every 256 rows, and the same map."""
+    from landcover_mlp.core import prediction
+    from landcover_mlp.core.config import PredictionConfig
+    from landcover_mlp.core.raster import iter_windows
+
+    data = np.tile(scene.data, (1, 13, 10))  # 624 x 640 px
+    path = tmp_path / "one_strip.tif"
+    ds = gdal.GetDriverByName("GTiff").Create(str(path), data.shape[2], data.shape[1], 3,
+                                              gdal.GDT_Float32, ["TILED=YES", "BLOCKXSIZE=640",
+                                                                 "BLOCKYSIZE=624"])  # fmt: skip
+    ds.SetGeoTransform(gdal.Open(str(scene.raster)).GetGeoTransform())
+    for b in range(3):
+        ds.GetRasterBand(b + 1).WriteArray(data[b])
+        ds.GetRasterBand(b + 1).SetNoDataValue(-9999.0)
+    ds = None
+    info = raster_info(path)
+    assert info.block_size == (640, 624)
+    windows = list(iter_windows(info, 200_000, align_rows=256))
+    assert [w.ysize for w in windows] == [256, 256, 112] and windows[0].xsize == 640
+    whole = tmp_path / "whole.tif"
+    classify_raster(path, scene_model, whole)  # the default budget: one window
+    events: list[str] = []
+    real_flush = gdal.Dataset.FlushCache
+
+    def flush(self, *args):
+        events.append("out" if ".part-" in self.GetDescription() else "in")
+        return real_flush(self, *args)
+
+    monkeypatch.setattr(gdal.Dataset, "FlushCache", flush)
+    monkeypatch.setattr(prediction, "_window_pixels", lambda *a: 200_000)
+    small = tmp_path / "small.tif"
+    classify_raster(path, scene_model, small, config=PredictionConfig(memory_mb=16))
+    assert events.count("in") == 1  # the one block, dropped once, after its last window
+    assert events.count("out") >= 3 + 1  # after each of the 3 windows, and at the end
+    a, b = gdal.Open(str(whole)), gdal.Open(str(small))
+    np.testing.assert_array_equal(a.ReadAsArray(), b.ReadAsArray())
