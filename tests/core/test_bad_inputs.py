@@ -830,3 +830,18 @@ def test_native_blocks_larger_than_the_budget_are_read_in_windows(
     assert events.count("out") >= 3 + 1  # after each of the 3 windows, and at the end
     a, b = gdal.Open(str(whole)), gdal.Open(str(small))
     np.testing.assert_array_equal(a.ReadAsArray(), b.ReadAsArray())
+
+
+def test_blocks_larger_than_the_budget_are_reported():
+    from landcover_mlp.core.prediction import big_block_warning
+    from landcover_mlp.core.raster import RasterInfo
+
+    def info(block):
+        return RasterInfo("/d/big.tif", 15_000, 8_000, 4, (0, 1, 0, 0, 0, -1), "", block,
+                          (None,) * 4, ("b",) * 4, ("UInt16",) * 4)  # fmt: skip
+
+    said = big_block_warning(info((8192, 8192)), (1, 2, 3, 4), 256)
+    assert said and "blocks of 8192 x 8192 (512 MB" in said and "re-tile it" in said
+    assert big_block_warning(info((15_000, 8_000)), (1, 2, 3, 4), 256)  # one strip
+    assert big_block_warning(info((256, 256)), (1, 2, 3, 4), 256) is None
+    assert big_block_warning(info((15_000, 1)), (1, 2, 3, 4), 16) is None  # striped
