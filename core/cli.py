@@ -277,6 +277,20 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+def _quiet_gdal_destructors(previous: Any) -> Any:
+    """An unraisable-exception hook that drops GDAL's errors raised while a dataset is
+    deleted (a failed write on a full disk, repeated as each file closes): the run has
+    already said what failed in one sentence, and Python would print "Exception ignored ...
+    Traceback" after it. Anything else goes to ``previous``."""
+
+    def hook(info: Any) -> None:
+        if isinstance(info.exc_value, RuntimeError) and "Dataset" in repr(info.object):
+            return
+        previous(info)
+
+    return hook
+
+
 def _stop_on_sigterm() -> Any:
     """SIGTERM (``kill``, a batch system's time limit) ends a run as Ctrl+C does: the
     stage's part files are removed and no output is replaced. Only in the command line's main
@@ -293,6 +307,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     started = time.perf_counter()
     previous = _stop_on_sigterm()
+    unraisable = sys.unraisablehook
+    sys.unraisablehook = _quiet_gdal_destructors(unraisable)
     try:
         status = int(args.func(args))
     except CancelledError as exc:
@@ -305,6 +321,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     finally:
+        sys.unraisablehook = unraisable
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
     if not args.quiet:

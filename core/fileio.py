@@ -17,6 +17,7 @@ import errno
 import logging
 import os
 import re
+import shutil
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -72,7 +73,13 @@ def check_writable(path: str | Path) -> Path:
 def describe_os_error(exc: BaseException, path: Path) -> str:
     """A user sentence for a failed write, naming a full disk when that is the cause."""
     text = str(exc)
-    if (isinstance(exc, OSError) and exc.errno == errno.ENOSPC) or "No space left" in text:
+    full = (isinstance(exc, OSError) and exc.errno == errno.ENOSPC) or "No space left" in text
+    if not full and "write error" in text.lower():  # libtiff's words for a failed write
+        try:
+            full = shutil.disk_usage(path.parent if str(path.parent) else ".").free < 1 << 20
+        except OSError:
+            pass
+    if full:
         return f"The disk is full while writing '{path}': free some space or choose another folder."
     return f"Could not write '{path}' ({text}); check the folder and free disk space."
 

@@ -11,6 +11,7 @@ succeeded.
 from __future__ import annotations
 
 import platform
+import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -459,8 +460,24 @@ class _OutputRasters:
             raise LandCoverError(f"Writing failed: {gdal.GetLastErrorMsg()}")
 
     def close(self) -> None:
-        """Close the files: no reference to a dataset may outlive this."""
-        self.datasets.clear()
+        """Close the files: no reference to a dataset may outlive this.
+
+        A write that fails again while a file closes (the disk still full after
+        :meth:`finish` or the run's error said so) raises inside GDAL's destructor, which
+        Python can only print as "Exception ignored ... Traceback": such GDAL errors are not
+        printed here, the failure having been reported already.
+        """
+        previous = sys.unraisablehook
+
+        def quiet(info: Any) -> None:
+            if not isinstance(info.exc_value, RuntimeError):
+                previous(info)
+
+        sys.unraisablehook = quiet
+        try:
+            self.datasets.clear()
+        finally:
+            sys.unraisablehook = previous
 
 
 def _open_input(raster: str | Path) -> gdal.Dataset:

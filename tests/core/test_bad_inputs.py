@@ -845,3 +845,31 @@ def test_blocks_larger_than_the_budget_are_reported():
     assert big_block_warning(info((15_000, 8_000)), (1, 2, 3, 4), 256)  # one strip
     assert big_block_warning(info((256, 256)), (1, 2, 3, 4), 256) is None
     assert big_block_warning(info((15_000, 1)), (1, 2, 3, 4), 16) is None  # striped
+
+
+def test_a_full_disk_during_classification_is_named(monkeypatch, tmp_path):
+    """libtiff says "Write error at scanline N" when the disk fills: the sentence names the
+    full disk (the free space decides), and GDAL's repeated errors from closing files are not
+    printed as "Exception ignored ... Traceback" after it."""
+    import shutil
+    import types
+
+    from landcover_mlp.core import cli
+    from landcover_mlp.core.fileio import describe_os_error
+
+    error = RuntimeError("TIFFAppendToStrip:Write error at scanline 1536")
+    usage = types.SimpleNamespace(total=3 << 20, used=3 << 20, free=0)
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: usage)
+    assert describe_os_error(error, tmp_path / "c.tif").startswith("The disk is full")
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: types.SimpleNamespace(free=1 << 30))
+    assert describe_os_error(error, tmp_path / "c.tif").startswith("Could not write")
+    seen: list[object] = []
+    hook = cli._quiet_gdal_destructors(seen.append)
+    hook(
+        types.SimpleNamespace(
+            exc_value=RuntimeError("x"), object="<built-in function delete_Dataset>"
+        )
+    )
+    other = types.SimpleNamespace(exc_value=ValueError("x"), object="<function f>")
+    hook(other)
+    assert seen == [other]
