@@ -291,14 +291,21 @@ def _quiet_gdal_destructors(previous: Any) -> Any:
     return hook
 
 
-def _stop_on_sigterm() -> Any:
-    """SIGTERM (``kill``, a batch system's time limit) ends a run as Ctrl+C does: the
-    stage's part files are removed and no output is replaced. Only in the command line's main
-    thread: inside QGIS the host owns the signals. Returns the previous handler (None when
-    none was installed)."""
+def _stop_on_signals() -> dict[int, Any]:
+    """SIGTERM (``kill``, a batch system's time limit) and SIGHUP (the terminal closed) end a
+    run as Ctrl+C does: the stage's part files are removed and no output is replaced. Only in
+    the command line's main thread: inside QGIS the host owns the signals.
+
+    Returns:
+        The previous handler of each signal set, to put back.
+    """
     if threading.current_thread() is not threading.main_thread():
-        return None
-    return signal.signal(signal.SIGTERM, _interrupt)
+        return {}
+    names = ("SIGTERM", "SIGHUP")  # SIGHUP: Unix only
+    return {
+        sig: signal.signal(sig, _interrupt)
+        for sig in (getattr(signal, n) for n in names if hasattr(signal, n))
+    }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -306,7 +313,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     started = time.perf_counter()
-    previous = _stop_on_sigterm()
+    previous = _stop_on_signals()
     unraisable = sys.unraisablehook
     sys.unraisablehook = _quiet_gdal_destructors(unraisable)
     try:
@@ -322,8 +329,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     finally:
         sys.unraisablehook = unraisable
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     if not args.quiet:
         log.info("Done in %.1f s.", time.perf_counter() - started)
     return status

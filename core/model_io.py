@@ -391,13 +391,23 @@ def _check_header(h: dict[str, Any], version: int) -> str | None:
     return None
 
 
+#: Largest weight a trained network holds; far above any trained here (standardised inputs,
+#: weight decay), far below where float32 arithmetic overflows to a one-class map.
+_MAX_WEIGHT = 1e6
+
+
 def _check_values(model: LandCoverModel, path: Path) -> None:
     """Every weight finite and every standard deviation > 0 (a damaged or crafted file
     otherwise loads and maps nonsense or NaN)."""
     for name, array in model.state.items():
         if not np.isfinite(array).all():
             raise _not_a_model(path, f"tensor '{name}' holds NaN or infinite values; it is damaged")
-    if (model.state["std"] <= 0).any():
+        if name.startswith("layers.") and (np.abs(array) > _MAX_WEIGHT).any():
+            raise _not_a_model(
+                path, f"tensor '{name}' holds weights beyond {_MAX_WEIGHT:g}; it is damaged"
+            )
+    std, mean = model.state["std"], model.state["mean"]
+    if (std <= 1e-6 * np.maximum(1.0, np.abs(mean))).any():
         raise _not_a_model(path, "a band's standard deviation is not > 0; it is damaged")
 
 

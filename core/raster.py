@@ -91,6 +91,13 @@ def open_raster(path: str | Path) -> gdal.Dataset:
             f"GDAL cannot open '{path}' as a raster ({exc}); choose a GeoTIFF or another "
             "GDAL-readable image."
         ) from exc
+    if ds is not None and ds.RasterCount == 0 and ds.GetSubDatasets():
+        subs = ds.GetSubDatasets()
+        shown = "; ".join(name for name, _ in subs[:5]) + ("; ..." if len(subs) > 5 else "")
+        raise LandCoverError(
+            f"'{path}' holds {len(subs)} rasters (subdatasets), not one: give the one to use, "
+            f"e.g. {subs[0][0]} (all: {shown})."
+        )
     if ds is None or ds.RasterCount == 0:
         raise LandCoverError(f"'{path}' has no raster bands: choose a multi-band image.")
     return ds

@@ -329,6 +329,11 @@ CRAFTED = {
         "offsets that do not fit",
     ),
     "appended data": ({"tail": b"\0" * 1_000_000}, "data appended"),
+    "tiny std": ({"state": _tensor("std", lambda a: a * 0 + 1e-30)}, "standard deviation"),
+    "huge weight": (
+        {"state": _tensor("layers.0.weight", lambda a: a * 0 + 3e38)},
+        "weights beyond",
+    ),
 }
 
 
@@ -389,8 +394,9 @@ sys.exit(cli.main(sys.argv[1:]))
 """
 
 
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGHUP"])
 def test_sigterm_mid_classify_leaves_no_part_and_keeps_the_old_output(
-    tmp_path, scene, scene_model, make_raster
+    tmp_path, scene, scene_model, make_raster, sig
 ):
     """SIGTERM ends a classify run as Ctrl+C does: exit 130, a sentence, no hidden part file,
     and the previous output untouched."""
@@ -423,7 +429,7 @@ def test_sigterm_mid_classify_leaves_no_part_and_keeps_the_old_output(
         assert proc.poll() is None, proc.communicate()
         assert _time.monotonic() < deadline
         _time.sleep(0.01)
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(getattr(signal, sig))
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
     assert "cancelled" in err and "Traceback" not in err
@@ -873,3 +879,17 @@ def test_a_full_disk_during_classification_is_named(monkeypatch, tmp_path):
     other = types.SimpleNamespace(exc_value=ValueError("x"), object="<function f>")
     hook(other)
     assert seen == [other]
+
+
+def test_a_file_of_several_rasters_lists_them(tmp_path):
+    """A GeoPackage with two raster tables (or a NetCDF of several variables) has no bands of
+    its own: the sentence lists the subdatasets to choose from."""
+    path = tmp_path / "two.gpkg"
+    for name in ("first", "second"):
+        ds = gdal.GetDriverByName("GPKG").Create(
+            str(path), 4, 4, 1, gdal.GDT_Byte, [f"RASTER_TABLE={name}", "APPEND_SUBDATASET=YES"]
+        )
+        ds.SetGeoTransform((0, 1, 0, 0, 0, -1))
+        ds = None
+    with pytest.raises(LandCoverError, match="holds 2 rasters .*GPKG:.*:first"):
+        raster_info(path)
