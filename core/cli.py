@@ -171,6 +171,8 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
     for path in (a.report, a.html):  # before the work, not after it
         if path:
             check_writable(path)
+    if a.html and Path(a.html).resolve() == Path(a.report).resolve():
+        raise LandCoverError("--report and --html name the same file: give each its own.")
     rep = evaluate(
         a.classified,
         a.reference,

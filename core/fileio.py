@@ -59,8 +59,8 @@ def check_writable(path: str | Path) -> Path:
     path = Path(path)
     if path.is_dir():
         raise LandCoverError(
-            f"Output '{path}' is a folder: give a file name (e.g. "
-            f"'{path / ('output' + (path.suffix or '.tif'))}')."
+            f"Output '{path}' is a folder: give a file name, not a folder (e.g. "
+            f"'{path / ('output' + path.suffix)}')."
         )
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():

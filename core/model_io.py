@@ -408,7 +408,11 @@ def _check_values(model: LandCoverModel, path: Path) -> None:
             )
     std, mean = model.state["std"], model.state["mean"]
     if (std <= 1e-6 * np.maximum(1.0, np.abs(mean))).any():
-        raise _not_a_model(path, "a band's standard deviation is not > 0; it is damaged")
+        raise _not_a_model(
+            path,
+            "a band's standard deviation is zero or next to it (<= 1e-6 x its mean); "
+            "it is damaged",
+        )
 
 
 def _ensemble_of_one(state: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -734,7 +734,7 @@ def test_evaluate_writes_its_report_and_page_together_or_not_at_all(
     assert _cli(*base, "--report", tmp_path / "r.json", "--html", folder) == 2
     assert "is a folder" in capsys.readouterr().err
     assert _cli(*base, "--report", tmp_path / "same.json", "--html", tmp_path / "same.json") == 2
-    assert "same file name" in capsys.readouterr().err
+    assert "the same file" in capsys.readouterr().err
     assert not [p.name for p in tmp_path.iterdir() if not p.name.startswith(("map.", "page."))]
     assert _cli(*base, "--report", tmp_path / "r.json", "--html", tmp_path / "r.html") == 0
     assert (tmp_path / "r.json").exists() and (tmp_path / "r.html").exists()
