@@ -29,8 +29,10 @@ def install_command() -> str:
         )
     if sys.platform == "darwin":
         return "/Applications/QGIS.app/Contents/MacOS/bin/python3 -m pip install --user torch"
+    # QGIS's own interpreter, from its prefix: "python3" would be whatever comes first on PATH
+    python = f"{sys.base_prefix}/bin/python{sys.version_info[0]}.{sys.version_info[1]}"
     return (
-        f'python3 -m pip install --user torch "numpy=={qgis_numpy_version()}" --index-url '
+        f'{python} -m pip install --user torch "numpy=={qgis_numpy_version()}" --index-url '
         "https://download.pytorch.org/whl/cpu (the numpy pin keeps the numpy QGIS was built "
         "against: never let pip replace it)"
     )

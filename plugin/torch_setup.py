@@ -191,37 +191,47 @@ def remove_tree(path: Path) -> None:
 
 # -- which Python --------------------------------------------------------------------------------
 def python_candidates(
-    platform: str, executable: str, exec_prefix: str, version: Sequence[int]
+    platform: str,
+    executable: str,
+    exec_prefix: str,
+    version: Sequence[int],
+    base_prefix: str | None = None,
 ) -> list[PurePath]:
     """Where QGIS's Python interpreter may be, best first (no file system access).
 
-    Inside QGIS ``sys.executable`` is often QGIS itself (``qgis-bin.exe``, ``QGIS.app``).
-    Windows (OSGeo4W and the standalone installer): ``<exec_prefix>\\python.exe`` is
-    ``apps\\Python3x\\python.exe``; ``<root>\\bin\\python3.exe`` is the OSGeo4W wrapper. macOS
-    QGIS.app: ``Contents/MacOS/bin/python3``. Linux: the distribution's ``python3``.
+    From the running Python's own prefixes, never from PATH: inside QGIS ``sys.executable``
+    is QGIS itself (``qgis-bin.exe``, ``QGIS.app``) or, with an embedded Python, whatever
+    ``python3`` comes first on PATH (a pyenv, conda or Homebrew Python), so it only comes
+    last, to be checked like the others (:func:`python_executable`). Windows (OSGeo4W and the
+    standalone installer): ``<exec_prefix>\\python.exe`` is ``apps\\Python3x\\python.exe``;
+    ``<root>\\bin\\python3.exe`` is the OSGeo4W wrapper. macOS QGIS.app:
+    ``Contents/MacOS/bin/python3``. Linux: ``<prefix>/bin/python3.x`` (``/usr/bin/python3.11``).
     """
     short = f"{version[0]}.{version[1]}"
     windows = platform.startswith("win")
     kind = PureWindowsPath if windows else PurePosixPath
-    exe, prefix = kind(executable), kind(exec_prefix)
+    exe = kind(executable)
     found: list[PurePath] = []
+    for prefix in dict.fromkeys(kind(p) for p in (exec_prefix, base_prefix) if p):
+        if windows:
+            found += [prefix / "python.exe", prefix / "python3.exe",
+                      prefix.parent.parent / "bin" / "python3.exe"]  # fmt: skip
+        elif platform == "darwin":
+            found += [prefix / "bin" / "python3", prefix / "bin" / f"python{short}"]
+        else:
+            found += [prefix / "bin" / f"python{short}", prefix / "bin" / "python3"]
+    if windows:
+        found += [exe.parent / "python.exe", exe.parent / "python3.exe"]
+    elif platform == "darwin":
+        found += [exe.parent / "bin" / "python3", exe.parent / "bin" / f"python{short}"]
     if exe.name.lower().startswith("python"):
         found.append(exe)
-    if windows:
-        found += [prefix / "python.exe", prefix / "python3.exe", exe.parent / "python.exe",
-                  exe.parent / "python3.exe", prefix.parent.parent / "bin" / "python3.exe"]  # fmt: skip
-    elif platform == "darwin":
-        found += [prefix / "bin" / "python3", prefix / "bin" / f"python{short}",
-                  exe.parent / "bin" / "python3", exe.parent / "bin" / f"python{short}"]  # fmt: skip
-    else:
-        found += [prefix / "bin" / f"python{short}", prefix / "bin" / "python3"]
-        found += [PurePosixPath(w) for w in (shutil.which(f"python{short}"), shutil.which("python3"))
-                  if w]  # fmt: skip
     return list(dict.fromkeys(found))
 
 
 def python_executable() -> Path:
-    """QGIS's Python interpreter: the first candidate that runs and has this Python's version.
+    """QGIS's Python interpreter: the first candidate that runs, has this Python's version
+    and reports this Python's prefix (another ``python3.11`` first on PATH reports its own).
 
     Raises:
         LandCoverError: none was found.
@@ -229,9 +239,15 @@ def python_executable() -> Path:
     from ..core.errors import LandCoverError
 
     want = f"{PY[0]}.{PY[1]}"
-    candidates = python_candidates(sys.platform, sys.executable, sys.exec_prefix, PY)
+    ours = {_resolved(sys.prefix), _resolved(sys.base_prefix)}
+    candidates = python_candidates(
+        sys.platform, sys.executable, sys.exec_prefix, PY, sys.base_prefix
+    )
     for candidate in candidates:
-        if Path(candidate).is_file() and _python_version(Path(candidate)) == want:
+        if not Path(candidate).is_file():
+            continue
+        version, prefix = _python_identity(Path(candidate))
+        if version == want and _resolved(prefix) in ours:
             return Path(candidate)
     raise LandCoverError(
         f"Could not find the Python {want} interpreter of this QGIS (looked for "
@@ -239,15 +255,28 @@ def python_executable() -> Path:
     )
 
 
-def _python_version(exe: Path) -> str:
+def _resolved(path: str) -> str:
+    try:
+        return str(Path(path).resolve()) if path else ""
+    except OSError:
+        return path
+
+
+def _python_identity(exe: Path) -> tuple[str, str]:
+    """("3.11", sys.prefix) as ``exe`` reports them; ("", "") when it does not run."""
     try:
         out = subprocess.run(
-            [str(exe), "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+            [str(exe), "-c", "import sys; print('%d.%d' % sys.version_info[:2]); print(sys.prefix)"],
             capture_output=True, text=True, timeout=60, check=False, **hidden_window(),
         )  # fmt: skip
     except (OSError, subprocess.SubprocessError):
-        return ""
-    return out.stdout.strip()
+        return "", ""
+    lines = out.stdout.strip().splitlines()
+    return (lines[0].strip(), lines[1].strip()) if len(lines) >= 2 else ("", "")
+
+
+def _python_version(exe: Path) -> str:
+    return _python_identity(exe)[0]
 
 
 def hidden_window() -> dict[str, Any]:

@@ -3,6 +3,7 @@ the constraints file, the pip command, the NVIDIA driver, and failures in plain 
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
@@ -95,8 +96,33 @@ def test_python_candidates_linux() -> None:
     found = ts.python_candidates("linux", "/usr/bin/qgis", "/usr", (3, 11))
     assert found[0] == PurePosixPath("/usr/bin/python3.11")
     assert PurePosixPath("/usr/bin/qgis") not in found
-    here = ts.python_candidates("linux", sys.executable, sys.exec_prefix, ts.PY)
-    assert here[0] == PurePosixPath(sys.executable), "a real python executable comes first"
+    # an embedded Python's sys.executable is the first python3 on PATH: it comes last, and
+    # PATH itself is never searched
+    pyenv = "/home/u/.pyenv/shims/python3"
+    found = ts.python_candidates("linux", pyenv, "/usr", (3, 11), "/usr")
+    assert found[0] == PurePosixPath("/usr/bin/python3.11") and found[-1] == PurePosixPath(pyenv)
+
+
+def test_another_python_first_on_path_is_never_qgis_python(tmp_path, monkeypatch) -> None:
+    """A pyenv/conda ``python3`` of the same minor version first on PATH, and filled into
+    ``sys.executable`` as QGIS's embedded Python does: never taken for QGIS's Python."""
+    short = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    other = f"/home/u/.pyenv/versions/{short}.9"
+    for name in ("python3", f"python{short}"):  # a real Python of this version, elsewhere
+        script = fake / name
+        script.write_text(
+            f"#!{sys.executable}\nimport sys\nsys.prefix = sys.base_prefix = {other!r}\n"
+            "exec(sys.argv[sys.argv.index('-c') + 1])\n"
+        )
+        script.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake}:{os.environ['PATH']}")
+    monkeypatch.setattr(sys, "executable", str(fake / "python3"))
+    exe = ts.python_executable()
+    assert fake not in exe.parents
+    assert ts._python_identity(exe)[1] in (sys.prefix, sys.base_prefix)
+    assert ts._python_identity(fake / "python3") == (short, other)
 
 
 def test_python_executable_has_this_version() -> None:
