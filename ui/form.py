@@ -26,7 +26,7 @@ from ..core.fileio import check_writable
 from ..plugin import compat, torch_check
 from ..plugin.tasks import OutputPaths
 from . import setting_widgets
-from .sources import polygon_source, raster_path
+from .sources import class_fields, default_class_field, polygon_source, raster_path
 
 #: Settings whose widget the .ui file places itself (beside the inputs and the device label);
 #: the others get a row in the training box (or its Advanced box) made from the table.
@@ -49,7 +49,7 @@ class TrainingForm:
         self._setup()
         self.restore_defaults()
         ui.rasterCombo.layerChanged.connect(self.fill_bands)
-        ui.polygonCombo.layerChanged.connect(ui.classFieldCombo.setLayer)
+        ui.polygonCombo.layerChanged.connect(self.set_class_fields)
         ui.deviceCombo.currentIndexChanged.connect(self.update_device_label)
         ui.defaultsButton.clicked.connect(self.restore_defaults)
 
@@ -60,7 +60,7 @@ class TrainingForm:
         ui.validationCombo.setFilters(compat.LAYER_FILTER_POLYGON)
         ui.validationCombo.setAllowEmptyLayer(True)
         ui.validationCombo.setLayer(None)
-        ui.classFieldCombo.setLayer(ui.polygonCombo.currentLayer())
+        self.set_class_fields(ui.polygonCombo.currentLayer())
         table = settings.TRAINING
         self.widgets: dict[str, QWidget] = {}
         for name in PLACED_BY_UI:
@@ -84,6 +84,16 @@ class TrainingForm:
     def plain_widgets(self) -> dict[str, QWidget]:
         """Settings name -> widget, for the values remembered between sessions."""
         return {**self.widgets, "confidence": self.ui.confidenceCheck}
+
+    def set_class_fields(self, layer: Any, remembered: str = "") -> None:
+        """Offer the layer's possible class fields (text or whole numbers, never the primary
+        key) and choose ``remembered`` when it is one of them, else the field of the layer's
+        categorised style, else the first (see :func:`sources.default_class_field`)."""
+        combo = self.ui.classFieldCombo
+        fields = class_fields(layer)
+        combo.setFields(fields)
+        names = [fields.at(i).name() for i in range(fields.count())]
+        combo.setField(remembered if remembered in names else default_class_field(layer))
 
     def restore_defaults(self) -> None:
         """Set every setting's widget to its default from the settings table."""

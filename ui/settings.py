@@ -114,8 +114,7 @@ def restore_form(form: TrainingForm) -> None:
     restore_widgets(form.plain_widgets)
     restore_layer("raster", ui.rasterCombo)
     if restore_layer("polygons", ui.polygonCombo):
-        ui.classFieldCombo.setLayer(ui.polygonCombo.currentLayer())
-        ui.classFieldCombo.setField(read("class_field", "", str))
+        form.set_class_fields(ui.polygonCombo.currentLayer(), read("class_field", "", str))
     if not restore_layer("validation", ui.validationCombo):
         ui.validationCombo.setLayer(None)
     raster = ui.rasterCombo.currentLayer()

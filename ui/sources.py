@@ -7,8 +7,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from qgis.core import (
+    QgsCategorizedSymbolRenderer,
+    QgsFields,
     QgsProject,
     QgsProviderRegistry,
     QgsRasterLayer,
@@ -17,6 +20,18 @@ from qgis.core import (
 )
 
 from ..core.errors import LandCoverError
+
+#: Field type codes a class field may have (the core reads whole numbers and text): Int,
+#: UInt, LongLong, ULongLong and String, the same numbers in Qt 5's QVariant.Type and Qt 6's
+#: QMetaType.Type.
+_CLASS_TYPES = (2, 3, 4, 5, 10)
+_TEXT = 10
+
+
+def _type_code(field: Any) -> int:
+    """A field's type as a number, on Qt 5 (an int enum) and Qt 6 (a Python enum)."""
+    kind = field.type()
+    return int(getattr(kind, "value", kind))
 
 
 def raster_path(layer: QgsRasterLayer) -> str:
@@ -75,3 +90,38 @@ def polygon_source(
             f"({message}). Save the layer to a file and choose that layer."
         )
     return str(target), stem
+
+
+def class_fields(layer: QgsVectorLayer | None) -> QgsFields:
+    """The fields that can hold classes: whole numbers or text, never the primary key (a
+    GeoPackage's ``fid`` numbers the features, it does not name classes)."""
+    out = QgsFields()
+    if layer is None:
+        return out
+    keys = set(layer.primaryKeyAttributes())
+    for i, field in enumerate(layer.fields()):
+        if i in keys or field.name().lower() in ("fid", "ogc_fid"):
+            continue
+        if _type_code(field) in _CLASS_TYPES:
+            out.append(field)
+    return out
+
+
+def default_class_field(layer: QgsVectorLayer | None) -> str:
+    """The class field to offer first: the one the layer's categorised style colours by;
+    else the first field whose values repeat (several polygons per class: a field with a
+    different value on every feature numbers polygons, like ``id``); else the first text
+    field; else the first; "" when there is none (see :func:`class_fields`)."""
+    fields = class_fields(layer)
+    names = [fields.at(i).name() for i in range(fields.count())]
+    if layer is None or not names:
+        return ""
+    renderer = layer.renderer()
+    if isinstance(renderer, QgsCategorizedSymbolRenderer) and renderer.classAttribute() in names:
+        return renderer.classAttribute()
+    count = layer.featureCount()
+    for name in names:
+        if len(layer.uniqueValues(layer.fields().indexOf(name))) < count:
+            return name
+    texts = [n for n in names if _type_code(fields.at(names.index(n))) == _TEXT]
+    return (texts or names)[0]

@@ -17,7 +17,9 @@ from osgeo import ogr
 from qgis.core import (
     QgsApplication,
     QgsCategorizedSymbolRenderer,
+    QgsFeature,
     QgsFeatureRequest,
+    QgsGeometry,
     QgsPalettedRasterRenderer,
     QgsProject,
     QgsRasterLayer,
@@ -334,3 +336,29 @@ def test_dialog_imports_and_opens_with_torch_hidden(tmp_path: Path) -> None:
         check=False,
     )
     assert proc.returncode == 0 and "DIALOG WITHOUT TORCH OK" in proc.stdout, proc.stderr[-3000:]
+
+
+def test_class_field_defaults_to_the_styled_field_and_never_offers_fid(
+    dialog: LandCoverDialog, layers: tuple[QgsRasterLayer, QgsVectorLayer], landsat7: Any
+) -> None:
+    """Issue 13 item 3: the class field defaulted to fid, which the plugin then refused."""
+    _, polygons = layers  # styled by class_name
+    dialog.polygonCombo.setLayer(polygons)
+    offered = [dialog.classFieldCombo.itemText(i) for i in range(dialog.classFieldCombo.count())]
+    assert "fid" not in offered and {"class_id", "class_name"} <= set(offered)
+    assert dialog.classFieldCombo.currentField() == "class_name"  # the style's field
+    plain = QgsVectorLayer(str(landsat7.polygons), "plain", "ogr")  # single-symbol style
+    QgsProject.instance().addMapLayer(plain)
+    dialog.polygonCombo.setLayer(plain)
+    assert dialog.classFieldCombo.currentField() == "id"  # the first field that repeats
+    numbered = QgsVectorLayer(
+        "Polygon?crs=EPSG:32615&field=poly_id:integer&field=cover:string", "numbered", "memory"
+    )
+    for i, cover in enumerate(["forest", "forest", "water"]):
+        feature = QgsFeature(numbered.fields())
+        feature.setAttributes([i + 1, cover])
+        feature.setGeometry(QgsGeometry.fromWkt(f"POLYGON(({i} 0, {i} 1, {i + 1} 1, {i} 0))"))
+        numbered.dataProvider().addFeature(feature)
+    QgsProject.instance().addMapLayer(numbered)
+    dialog.polygonCombo.setLayer(numbered)
+    assert dialog.classFieldCombo.currentField() == "cover"  # poly_id differs on every polygon
