@@ -9,6 +9,7 @@ results; the work runs in :class:`~landcover_mlp.plugin.tasks.TrainClassifyTask`
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -260,6 +261,10 @@ class LandCoverDialog(QDialog, FORM_CLASS):
     def _on_failed(self, message: str) -> None:
         cancelled = self.task is not None and self.task.was_cancelled
         self.task = None
+        folder = self.form.created_folder
+        if folder is not None:  # the run's own folder, when nothing was committed to it
+            with contextlib.suppress(OSError):
+                folder.rmdir()  # only when empty
         self._set_running(False)
         self.progressBar.setValue(0)
         self.loss_plot.mark_epoch(None)

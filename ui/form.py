@@ -3,12 +3,14 @@ the core's TrainRequest and output paths built from them. No training logic here
 
 from __future__ import annotations
 
+import os
 import re
 import tempfile
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from qgis.core import QgsProcessingUtils, QgsRasterLayer
+from qgis.core import QgsProcessingUtils, QgsProject, QgsRasterLayer
 from qgis.gui import QgsFileWidget
 from qgis.PyQt.QtCore import Qt
 from qgis.PyQt.QtWidgets import QListWidgetItem, QWidget
@@ -22,6 +24,7 @@ from ..core.config import (
     prediction_config,
     train_request,
 )
+from ..core.errors import LandCoverError
 from ..core.fileio import check_writable
 from ..plugin import compat, torch_check
 from ..plugin.tasks import OutputPaths
@@ -46,6 +49,8 @@ class TrainingForm:
         self.torch_ok = torch_ok
         self._devices: dict[str, str] | None = None
         self._temp_dir: Path | None = None
+        #: the run folder the last :meth:`output_paths` created (removed if a run leaves it empty)
+        self.created_folder: Path | None = None
         self._setup()
         self.restore_defaults()
         ui.rasterCombo.layerChanged.connect(self.fill_bands)
@@ -253,17 +258,51 @@ class TrainingForm:
             validation_layer=val_layer,
         )
 
+    def run_folder(self) -> Path:
+        """Where a run's outputs go when no file is chosen: never QGIS's temporary folder,
+        which QGIS deletes at exit with the user's model in it.
+
+        ``<project folder>/landcover_mlp/<run name>`` when the project has a file, else
+        ``landcover_mlp/<run name>`` beside the raster when that folder is writable, else in
+        the user's home folder; the run name is the raster's name and the date and time
+        (``landsat_1999_20261202_101500``). Created when the run starts.
+        """
+        layer = self.ui.rasterCombo.currentLayer()
+        stem = re.sub(r"[^\w.-]+", "_", layer.name() if layer is not None else "run").strip("_")
+        name = f"{stem or 'run'}_{datetime.now():%Y%m%d_%H%M%S}"
+        project = QgsProject.instance().fileName()
+        bases = [Path(project).parent] if project else []
+        if layer is not None:
+            bases.append(Path(raster_path(layer)).parent)
+        bases.append(Path.home())
+        for base in bases:
+            if base.is_dir() and os.access(base, os.W_OK):
+                return base / "landcover_mlp" / name
+        return Path.home() / "landcover_mlp" / name
+
     def output_paths(self) -> OutputPaths:
-        """Output files from the file widgets; empty ones go to a temporary folder.
+        """Output files from the file widgets; empty ones go to :meth:`run_folder`.
 
         Raises:
             LandCoverError: an output folder does not exist or is not writable.
         """
         ui = self.ui
         model_text = ui.modelFileWidget.filePath().strip()
-        model = naming.model_path(model_text or self.temp_folder() / "model.safetensors")
         class_text = ui.classRasterWidget.filePath().strip()
-        classes = naming.classification_outputs(class_text or self.temp_folder() / "land_cover.tif")
+        folder = self.run_folder()
+        self.created_folder = None
+        if not (model_text and class_text):
+            try:
+                if not folder.exists():
+                    self.created_folder = folder
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise LandCoverError(
+                    f"Could not create the output folder '{folder}' ({exc}): choose the output "
+                    "files."
+                ) from exc
+        model = naming.model_path(model_text or folder / "model.safetensors")
+        classes = naming.classification_outputs(class_text or folder / "land_cover.tif")
         trained = naming.training_outputs(model)
         for path in (model, classes.classified):
             check_writable(path)

@@ -78,6 +78,9 @@ def in_qgis() -> None:
         try:
             main = iface.mainWindow()
             main.setGeometry(0, 0, *SCREEN)
+            # a project file in the output folder: the run's default output folder goes there,
+            # never beside the shared data
+            QgsProject.instance().setFileName(str(out / "screens.qgz"))
             raster = iface.addRasterLayer(
                 str(data / "LE70220491999322EDC01_stack.tif"), "Landsat 7 1999-11-18"
             )

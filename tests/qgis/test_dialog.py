@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from osgeo import ogr
 from qgis.core import (
@@ -97,7 +98,12 @@ def layers(landsat7: Any, qgis_new_project: None) -> tuple[QgsRasterLayer, QgsVe
 
 
 @pytest.fixture
-def dialog(qgis_iface: Any) -> Iterator[LandCoverDialog]:
+def dialog(
+    qgis_iface: Any, qgis_new_project: None, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LandCoverDialog]:
+    # a project file in a folder of its own: outputs left to the default go there, never
+    # beside the shared data
+    QgsProject.instance().setFileName(str(tmp_path_factory.mktemp("project") / "project.qgz"))
     dlg = LandCoverDialog(qgis_iface)
     dlg.show()
     yield dlg
@@ -362,3 +368,44 @@ def test_class_field_defaults_to_the_styled_field_and_never_offers_fid(
     QgsProject.instance().addMapLayer(numbered)
     dialog.polygonCombo.setLayer(numbered)
     assert dialog.classFieldCombo.currentField() == "cover"  # poly_id differs on every polygon
+
+
+def test_results_go_to_a_visible_run_folder_never_qgis_temp(
+    dialog: LandCoverDialog,
+    qgis_new_project: None,
+    tmp_path: Path,
+    make_raster: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 13 item 1: with the output files left empty, the model went to QGIS's temporary
+    folder, deleted at exit. Now <project folder>/landcover_mlp/<raster name>_<date time>,
+    else beside the raster, else in the home folder."""
+    import re as _re
+
+    from qgis.core import QgsProcessingUtils
+
+    from landcover_mlp.ui import form as form_mod
+
+    image = tmp_path / "images" / "scene one.tif"
+    image.parent.mkdir()
+    make_raster(image, np.ones((2, 8, 8), np.uint8))
+    layer = QgsRasterLayer(str(image), "scene one")
+    QgsProject.instance().addMapLayer(layer)
+    dialog.rasterCombo.setLayer(layer)
+    project = Path(QgsProject.instance().fileName()).parent  # the fixture's project file
+    out = dialog.form.output_paths()
+    run = out.model.parent
+    assert run.parent == project / "landcover_mlp" and run.is_dir()
+    assert _re.fullmatch(r"scene_one_\d{8}_\d{6}", run.name)
+    assert out.classified.parent == run and out.report.parent == run
+    assert not str(out.model).startswith(QgsProcessingUtils.tempFolder())
+    QgsProject.instance().setFileName("")  # no project file: beside the raster
+    assert dialog.form.output_paths().model.parent.parent == image.parent / "landcover_mlp"
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setattr(Path, "home", lambda: home)
+    # only the home folder (and what is in it) is writable now
+    monkeypatch.setattr(
+        form_mod.os, "access", lambda path, mode: home in (Path(path), *Path(path).parents)
+    )
+    assert dialog.form.output_paths().model.parent.parent == home / "landcover_mlp"
