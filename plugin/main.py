@@ -43,7 +43,7 @@ class LandCoverMlpPlugin:
         self.action.setObjectName("landcover_mlp_open")
         self.action.setToolTip("Train a neural network on polygons and classify a raster")
         self.action.triggered.connect(self.open_dialog)
-        self.iface.addRasterToolBarIcon(self.action)
+        self.iface.addToolBarIcon(self.action)  # the Plugins toolbar: shown in a fresh profile
         self.iface.addPluginToRasterMenu(MENU, self.action)
         # -- PyTorch set-up (issue #5) ---------------------------------------------------------
         self.torch_setup_action = QAction("Set up PyTorch...", self.iface.mainWindow())
@@ -70,7 +70,7 @@ class LandCoverMlpPlugin:
         # -- end PyTorch set-up ----------------------------------------------------------------
         if self.action is not None:
             self.iface.removePluginRasterMenu(MENU, self.action)
-            self.iface.removeRasterToolBarIcon(self.action)
+            self.iface.removeToolBarIcon(self.action)
             self.action.deleteLater()
             self.action = None
         if self.provider is not None:

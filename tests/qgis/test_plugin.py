@@ -18,8 +18,8 @@ pytestmark = pytest.mark.qgis_tier
 PROVIDER_ID = "landcover_mlp"
 MENU = "&Land Cover MLP"
 RASTER_CALLS = (
-    "addRasterToolBarIcon",
-    "removeRasterToolBarIcon",
+    "addToolBarIcon",
+    "removeToolBarIcon",
     "addPluginToRasterMenu",
     "removePluginRasterMenu",
 )
@@ -32,7 +32,7 @@ def registered() -> Any:
 def assert_all_removed(calls: dict[str, list[tuple[Any, ...]]]) -> None:
     """Every menu entry and toolbar button the plugin added was removed again."""
     for add, remove in (("addPluginToRasterMenu", "removePluginRasterMenu"),
-                        ("addRasterToolBarIcon", "removeRasterToolBarIcon")):  # fmt: skip
+                        ("addToolBarIcon", "removeToolBarIcon")):  # fmt: skip
         assert calls[add], f"nothing was added through {add}"
         assert sorted(calls[add], key=repr) == sorted(calls[remove], key=repr), remove
 
@@ -79,7 +79,7 @@ def test_init_gui_adds_action_and_provider(iface: Any, plugin_loader: Any) -> No
     assert isinstance(action, QAction)
     assert action.text().startswith("Land Cover MLP")
     assert not action.icon().isNull(), "resources/icon.svg loads"
-    assert (action,) in iface.calls["addRasterToolBarIcon"]
+    assert (action,) in iface.calls["addToolBarIcon"]
     assert (MENU, action) in iface.calls["addPluginToRasterMenu"]
     provider = registered()
     assert provider is plugin.provider
@@ -92,7 +92,7 @@ def test_unload_removes_everything(iface: Any, plugin_loader: Any) -> None:
     action = plugin.action
     plugin.unload()
     assert registered() is None
-    assert (action,) in iface.calls["removeRasterToolBarIcon"]
+    assert (action,) in iface.calls["removeToolBarIcon"]
     assert_all_removed(iface.calls)
     assert plugin.action is None and plugin.provider is None
 
@@ -107,7 +107,7 @@ def test_load_unload_load_again(iface: Any, plugin_loader: Any) -> None:
     assert second.action is not first_action
     second.unload()
     assert registered() is None
-    buttons = [args[0] for args in iface.calls["addRasterToolBarIcon"]]
+    buttons = [args[0] for args in iface.calls["addToolBarIcon"]]
     assert buttons[0] is first_action and len(buttons) == 2
     assert_all_removed(iface.calls)
 
@@ -123,7 +123,7 @@ def test_init_processing_alone_registers_once(iface: Any) -> None:
     assert plugin.provider is provider and registered() is provider
     plugin.unload()
     assert registered() is None
-    assert not iface.calls["removeRasterToolBarIcon"], "no GUI was made, none is removed"
+    assert not iface.calls["removeToolBarIcon"], "no GUI was made, none is removed"
 
 
 @pytest.fixture

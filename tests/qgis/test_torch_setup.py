@@ -254,7 +254,7 @@ def raster_iface(qgis_iface: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     """pytest-qgis's iface with the Raster menu calls it lacks, recorded in ``iface.menu``."""
     menu: list[Any] = []
     monkeypatch.setattr(qgis_iface, "menu", menu, raising=False)
-    for name in ("addRasterToolBarIcon", "removeRasterToolBarIcon"):
+    for name in ("addToolBarIcon", "removeToolBarIcon"):
         monkeypatch.setattr(qgis_iface, name, lambda *a: None, raising=False)
     monkeypatch.setattr(qgis_iface, "addPluginToRasterMenu",
                         lambda m, a: menu.append(a), raising=False)  # fmt: skip
