@@ -115,7 +115,9 @@ def report_from_matrix(
         precision = np.where(pred > 0, diag / pred, np.nan)
         recall = np.where(ref > 0, diag / ref, np.nan)
         f1 = np.where((precision + recall) > 0, 2 * precision * recall / (precision + recall), 0.0)
-    f1 = np.where(np.isnan(precision) | np.isnan(recall), np.nan, f1)
+    # a class never predicted has no user's accuracy but an F1 of 0 (it is never found);
+    # a class without reference pixels has neither recall nor F1
+    f1 = np.where(np.isnan(recall), np.nan, np.where(np.isnan(precision), 0.0, f1))
     warn = list(warnings)
     absent = [c.name for c, r in zip(classes, ref) if r == 0]
     if absent:

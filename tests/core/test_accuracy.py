@@ -42,8 +42,8 @@ def test_confusion_matrix_rows_are_reference():
     assert water.recall == pytest.approx(1.0)
     assert water.precision == pytest.approx(2 / 5)
     assert urban.support == 1 and urban.recall == 0.0
-    assert math.isnan(urban.precision)  # never predicted
-    assert math.isnan(urban.f1)
+    assert math.isnan(urban.precision)  # never predicted: no user's accuracy
+    assert urban.f1 == 0.0  # but never found either (issue 13 item 8: shown as "-")
     assert [s.support for s in rep.per_class] == [5, 2, 1]
 
 
