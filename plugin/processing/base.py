@@ -124,7 +124,7 @@ class LandCoverAlgorithm(QgsProcessingAlgorithm):
             "(classes numbered 1..N in name order)."))  # fmt: skip
         self.addParameter(_help(
             QgsProcessingParameterFeatureSource(self.VALIDATION_POLYGONS,
-                                                tr("Validation polygons (optional)"), poly,
+                                                tr("Validation polygons"), poly,
                                                 optional=True),
             "Separate polygons for validation with the same class field; when given, all "
             "training polygons are used for training."))  # fmt: skip

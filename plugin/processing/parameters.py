@@ -51,6 +51,8 @@ def parameter_for(
             param.setMinimum(setting.minimum)
         if setting.maximum is not None:
             param.setMaximum(setting.maximum)
+        if setting.kind == "float" and setting.decimals is not None:  # not "10.000000"
+            param.setMetadata({"widget_wrapper": {"decimals": setting.decimals}})
     elif setting.kind == "bool":
         param = QgsProcessingParameterBoolean(name, label, setting.default)
     elif setting.kind == "choice":

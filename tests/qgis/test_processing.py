@@ -586,3 +586,14 @@ def test_a_damaged_model_header_is_one_sentence(
             "CLASSIFIED": str(tmp_path / "map.tif"),
         })  # fmt: skip
     assert leftovers(tmp_path) == ["bad.safetensors"]
+
+
+def test_labels_are_not_doubled_and_numbers_show_their_decimals(provider: Any) -> None:
+    """Issue 13 item 10: "Validation polygons (optional) [optional]", "Time budget 10.000000"."""
+    registry = QgsApplication.processingRegistry()
+    train = registry.algorithmById("landcover_mlp:train")
+    validation = train.parameterDefinition("VALIDATION_POLYGONS")
+    assert "optional" not in validation.description().lower()
+    tune = registry.algorithmById("landcover_mlp:tune")
+    budget = tune.parameterDefinition("TIME_BUDGET")
+    assert budget.metadata()["widget_wrapper"]["decimals"] == 2
