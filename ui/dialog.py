@@ -165,10 +165,18 @@ class LandCoverDialog(QDialog, FORM_CLASS):
         except LandCoverError as exc:
             self.message_bar.pushMessage("Check the search", str(exc), Qgis.MessageLevel.Warning, 0)
             return
-        if model is not None:
-            table = model.with_name(f"{model.stem}_search.html")
-        else:
-            table = self.form.temp_folder() / "search.html"
+        if model is None:  # the retrained best model is the user's work: keep it
+            folder = self.form.run_folder()
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                self.message_bar.pushMessage(
+                    "Check the search", f"Could not create '{folder}' ({exc}): choose the model "
+                    "file.", Qgis.MessageLevel.Warning, 0,
+                )  # fmt: skip
+                return
+            model = folder / "tuned_model.safetensors"
+        table = model.with_name(f"{model.stem}_search.html")
         self._save_settings()
         task = TuneTask(request, search, table, model, self._colours(request))
         task.score_ready.connect(self.tuning.add_score)

@@ -38,8 +38,15 @@ def own_settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 @pytest.fixture
-def dialog(qgis_iface: Any, landsat7: Any, qgis_new_project: None) -> Iterator[LandCoverDialog]:
-    """The dialog on the Landsat scene, class_name, bands 1-7, CPU, 30 epochs."""
+def dialog(
+    qgis_iface: Any,
+    landsat7: Any,
+    qgis_new_project: None,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[LandCoverDialog]:
+    """The dialog on the Landsat scene, class_name, bands 1-7, CPU, 30 epochs; the project
+    has a file in a folder of its own (default outputs go there, never beside the data)."""
+    QgsProject.instance().setFileName(str(tmp_path_factory.mktemp("project") / "project.qgz"))
     raster = QgsRasterLayer(str(landsat7.raster), "landsat 1999")
     polygons = QgsVectorLayer(str(landsat7.polygons), "training", "ogr")
     assert raster.isValid() and polygons.isValid()
@@ -290,3 +297,16 @@ def test_use_settings_needs_a_table(dialog: LandCoverDialog) -> None:
     assert dialog.hiddenLayersEdit.text() == default("hidden_layers")
     assert dialog.tuning.tuneTable.selectionBehavior() == dialog.tuning.tuneTable.SelectRows
     assert dialog.tuning.tuneTable.editTriggers() == dialog.tuning.tuneTable.NoEditTriggers
+
+
+def test_the_tuned_model_is_kept_without_a_path(dialog: LandCoverDialog) -> None:
+    """Issue 13 item 9: with no model file chosen the retrained best model was thrown away.
+    Now it goes to the run folder, with its table."""
+    assert not dialog.tuning.tunedModelWidget.filePath()
+    dialog.find_best()
+    task = dialog.task
+    assert task is not None and task.model is not None
+    project = Path(QgsProject.instance().fileName()).parent
+    assert task.model.parent.parent == project / "landcover_mlp"
+    assert task.model.name == "tuned_model.safetensors" and task.table.parent == task.model.parent
+    dialog.shutdown()
