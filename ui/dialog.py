@@ -15,7 +15,7 @@ from typing import Any
 
 from qgis.core import Qgis, QgsApplication, QgsMessageLog, QgsProject
 from qgis.PyQt import uic
-from qgis.PyQt.QtCore import QTimer, pyqtSignal
+from qgis.PyQt.QtCore import pyqtSignal
 from qgis.PyQt.QtGui import QCloseEvent
 from qgis.PyQt.QtWidgets import QDialog, QSizePolicy, QWidget
 
@@ -87,7 +87,7 @@ class LandCoverDialog(QDialog, FORM_CLASS):
         self.closeButton.clicked.connect(self.close)
         self._set_running(False)
         if self.torch_ok:
-            QTimer.singleShot(0, self.form.update_device_label)  # imports torch: after showing
+            self.form.update_device_label()  # starts the device check in a worker thread
         else:
             self.form.update_device_label()
             self.message_bar.pushMessage(

@@ -6,13 +6,14 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+import threading
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from qgis.core import QgsProcessingUtils, QgsProject, QgsRasterLayer
 from qgis.gui import QgsFileWidget
-from qgis.PyQt.QtCore import Qt
+from qgis.PyQt.QtCore import QObject, Qt, pyqtSignal
 from qgis.PyQt.QtWidgets import QListWidgetItem, QWidget
 
 from ..core import naming, settings
@@ -36,6 +37,13 @@ from .sources import class_fields, default_class_field, polygon_source, raster_p
 PLACED_BY_UI = ("pixel_rule", "device")
 
 
+class _DeviceProbe(QObject):
+    """Carries the devices found by a worker thread back to the GUI thread (a signal
+    emitted from another thread is delivered queued, in the receiver's thread)."""
+
+    found = pyqtSignal(object, str)
+
+
 class TrainingForm:
     """Reads and checks the input widgets of a dialog built from ``main_dialog.ui``.
 
@@ -48,6 +56,10 @@ class TrainingForm:
         self.ui = ui
         self.torch_ok = torch_ok
         self._devices: dict[str, str] | None = None
+        self._summary = ""
+        self._probe = _DeviceProbe()
+        self._probe.found.connect(self._on_devices)
+        self._probing = False
         self._temp_dir: Path | None = None
         #: the run folder the last :meth:`output_paths` created (removed if a run leaves it empty)
         self.created_folder: Path | None = None
@@ -167,21 +179,39 @@ class TrainingForm:
 
     # -- device ------------------------------------------------------------------------------
     def available_devices(self) -> dict[str, str]:
-        """Devices torch finds here (imports torch once; empty when torch is broken)."""
-        if self._devices is None:
-            try:
-                from ..core.network import available_devices
+        """Devices torch finds here, once the background check has run (empty before, and
+        when torch is broken): ``import torch`` takes seconds and never runs on the GUI
+        thread."""
+        self._start_probe()
+        return self._devices or {}
 
-                self._devices = available_devices()
-            except Exception:  # noqa: BLE001 - a broken torch is reported by the label instead
-                self._devices = {}
-        return self._devices
+    def _start_probe(self) -> None:
+        """Find the devices (imports torch) in a worker thread, once."""
+        if self._devices is not None or self._probing or not self.torch_ok:
+            return
+        self._probing = True
+        threading.Thread(target=self._probe_devices, name="landcover_mlp_devices",
+                         daemon=True).start()  # fmt: skip
+
+    def _probe_devices(self) -> None:  # worker thread
+        try:
+            from ..core.network import available_devices
+
+            devices = available_devices()
+        except Exception:  # noqa: BLE001 - a broken torch is reported by the label instead
+            devices = {}
+        self._probe.found.emit(devices, torch_check.device_summary())
+
+    def _on_devices(self, devices: dict[str, str], summary: str) -> None:  # GUI thread
+        self._devices, self._summary, self._probing = devices, summary, False
+        self.update_device_label()
 
     def device_problem(self, device: str) -> str | None:
-        """Why a forced device cannot be used here, or None."""
-        if device == "auto" or not self.torch_ok:
+        """Why a forced device cannot be used here, or None (also while the background
+        check runs: the run then says it, in one sentence, if the device is missing)."""
+        if device == "auto" or not self.torch_ok or self._devices is None:
             return None
-        found = self.available_devices()
+        found = self._devices
         if device in found:
             return None
         listed = ", ".join(found.values()) or "none"
@@ -193,14 +223,18 @@ class TrainingForm:
         if not self.torch_ok:
             label.setText("PyTorch missing")
             return
+        if self._devices is None:
+            label.setText("Checking the devices...")
+            self._start_probe()
+            return
         device = self.ui.deviceCombo.currentData()
         problem = self.device_problem(device)
         if problem:
             label.setText(f"<span style='color:#b00020'>{problem}</span>")
         elif device == "auto":
-            label.setText(f"Detected: {torch_check.device_summary()}")
+            label.setText(f"Detected: {self._summary}")
         else:
-            label.setText(self.available_devices().get(device, device))
+            label.setText(self._devices.get(device, device))
 
     # -- the job -----------------------------------------------------------------------------
     def new_run(self) -> None:

@@ -409,3 +409,36 @@ def test_results_go_to_a_visible_run_folder_never_qgis_temp(
         form_mod.os, "access", lambda path, mode: home in (Path(path), *Path(path).parents)
     )
     assert dialog.form.output_paths().model.parent.parent == home / "landcover_mlp"
+
+
+def test_the_device_check_never_runs_on_the_gui_thread(
+    qgis_iface: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 13 item 4: opening the dialog imported torch on the GUI thread (QGIS froze
+    3 s). The devices are found in a worker thread; the label fills when it reports."""
+    import threading
+
+    from landcover_mlp.core import network
+
+    threads: list[str] = []
+    real = network.available_devices
+
+    def recorded() -> dict[str, str]:
+        threads.append(threading.current_thread().name)
+        return real()
+
+    monkeypatch.setattr(network, "available_devices", recorded)
+    monkeypatch.setattr(torch_check, "device_summary",
+                        lambda: threads.append(threading.current_thread().name) or "CPU: test")  # fmt: skip
+    dlg = LandCoverDialog(qgis_iface)
+    dlg.show()
+    assert dlg.deviceLabel.text() == "Checking the devices..."  # the dialog is up at once
+    for _ in range(2000):  # events, not time: until the worker's report is delivered
+        if dlg.deviceLabel.text().startswith("Detected"):
+            break
+        QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 10)
+    assert dlg.deviceLabel.text() == "Detected: CPU: test"
+    assert len(threads) == 2 and threading.main_thread().name not in threads
+    dlg.shutdown()
+    dlg.hide()
+    dlg.deleteLater()
