@@ -144,7 +144,7 @@ class LandCoverDialog(QDialog, FORM_CLASS):
         task.failed.connect(self._on_failed)
         self.task = task
         self.result = None
-        self._run_name = self.rasterCombo.currentLayer().name()
+        self._run_name = self.form.run_name  # raster name, date and time: runs apart
         self.loss_plot.clear()
         results.clear_result(self.summaryLabel, self.resultTable, self.outputsLabel)
         self.resultTabs.setCurrentWidget(self.resultPanel)
@@ -265,6 +265,9 @@ class LandCoverDialog(QDialog, FORM_CLASS):
             )
             return
         project.addMapLayer(layer)
+        node = project.layerTreeRoot().findLayer(layer.id())
+        if node is not None:
+            node.setExpanded(True)  # the legend shows the classes and their colours
 
     def _on_failed(self, message: str) -> None:
         cancelled = self.task is not None and self.task.was_cancelled

@@ -63,6 +63,8 @@ class TrainingForm:
         self._temp_dir: Path | None = None
         #: the run folder the last :meth:`output_paths` created (removed if a run leaves it empty)
         self.created_folder: Path | None = None
+        #: the last run's name (raster name, date and time), for its layers and folder
+        self.run_name = ""
         self._setup()
         self.restore_defaults()
         ui.rasterCombo.layerChanged.connect(self.fill_bands)
@@ -324,6 +326,7 @@ class TrainingForm:
         model_text = ui.modelFileWidget.filePath().strip()
         class_text = ui.classRasterWidget.filePath().strip()
         folder = self.run_folder()
+        self.run_name = folder.name
         self.created_folder = None
         if not (model_text and class_text):
             try:

@@ -5,6 +5,7 @@ layers, and the dialog without PyTorch."""
 from __future__ import annotations
 
 import os
+import re as _re
 import subprocess
 import sys
 import time
@@ -187,11 +188,15 @@ def test_run_adds_styled_layers_and_shows_accuracy(
     assert dialog.progressBar.value() == 100
     assert dialog.runButton.isEnabled() and not dialog.cancelButton.isEnabled()
     found = {layer.name(): layer for layer in QgsProject.instance().mapLayers().values()}
-    classes = found["Land cover (landsat 1999)"]
+    run = dialog.form.run_name  # named by the run (raster, date, time): runs never pile up
+    assert _re.fullmatch(r"landsat_1999_\d{8}_\d{6}", run)
+    classes = found[f"Land cover ({run})"]
+    node = QgsProject.instance().layerTreeRoot().findLayer(classes.id())
+    assert node.isExpanded()  # the legend shows the classes
     renderer = classes.renderer()
     assert isinstance(renderer, QgsPalettedRasterRenderer)
     assert {c.label: c.color.name() for c in renderer.classes()} == COLOURS
-    assert isinstance(found["Confidence (landsat 1999)"].renderer(), QgsSingleBandGrayRenderer)
+    assert isinstance(found[f"Confidence ({run})"].renderer(), QgsSingleBandGrayRenderer)
     assert (tmp_path / "land_cover.qml").is_file()
     for name in ("model.safetensors", "land_cover.tif", "land_cover_confidence.tif",
                  "model_report.html", "model_loss.png"):  # fmt: skip
