@@ -81,28 +81,16 @@ def write_polygon_sets(
     def write(
         path: Path, chosen: dict[int, np.ndarray], sides: dict[int, int] | None = None
     ) -> None:
-        if path.exists():
-            path.unlink()
-        ds = ogr.GetDriverByName("GPKG").CreateDataSource(str(path))
-        srs = osr.SpatialReference()
-        srs.ImportFromWkt(tp._srs_wkt())
-        layer = ds.CreateLayer("polygons", srs, ogr.wkbPolygon)
-        layer.CreateField(ogr.FieldDefn("class_id", ogr.OFTInteger))
-        layer.StartTransaction()
-        for k, cells_k in chosen.items():
-            side = (sides or {}).get(k, SIDE)
-            gap = (tp.CELL - side) // 2
-            for r, c in cells_k:
-                x0 = tp.ORIGIN[0] + (c * tp.CELL + gap) * tp.PIXEL
-                y0 = tp.ORIGIN[1] - (r * tp.CELL + gap) * tp.PIXEL
-                x1, y1 = x0 + side * tp.PIXEL, y0 - side * tp.PIXEL
-                feature = ogr.Feature(layer.GetLayerDefn())
-                feature.SetField("class_id", k + 1)
-                wkt = f"POLYGON (({x0} {y0}, {x1} {y0}, {x1} {y1}, {x0} {y1}, {x0} {y0}))"
-                feature.SetGeometry(ogr.CreateGeometryFromWkt(wkt))
-                layer.CreateFeature(feature)
-        layer.CommitTransaction()
-        ds = None
+        def squares():
+            for k, cells_k in chosen.items():
+                side = (sides or {}).get(k, SIDE)
+                gap = (tp.CELL - side) // 2
+                for r, c in cells_k:
+                    x0 = tp.ORIGIN[0] + (c * tp.CELL + gap) * tp.PIXEL
+                    y0 = tp.ORIGIN[1] - (r * tp.CELL + gap) * tp.PIXEL
+                    yield k + 1, x0, y0, x0 + side * tp.PIXEL, y0 - side * tp.PIXEL
+
+        write_rectangles(path, squares())
 
     out = {"test": folder / "test.gpkg"}
     write(out["test"], {k: f[:TEST_PER_CLASS] for k, f in fields.items()})
@@ -122,8 +110,9 @@ def write_polygon_sets(
     return out
 
 
-def write_big_polygons(scene: tp.Scene, path: Path) -> None:
-    """Three polygons that cover the whole raster between them (three horizontal bands)."""
+def write_rectangles(path: Path, rectangles) -> None:
+    """A GeoPackage polygon layer (the scene's CRS, field ``class_id``) of axis-aligned
+    rectangles given as (class_id, x0, y0, x1, y1) in map units; replaces ``path``."""
     if path.exists():
         path.unlink()
     ds = ogr.GetDriverByName("GPKG").CreateDataSource(str(path))
@@ -131,16 +120,25 @@ def write_big_polygons(scene: tp.Scene, path: Path) -> None:
     srs.ImportFromWkt(tp._srs_wkt())
     layer = ds.CreateLayer("polygons", srs, ogr.wkbPolygon)
     layer.CreateField(ogr.FieldDefn("class_id", ogr.OFTInteger))
-    x0, x1 = tp.ORIGIN[0], tp.ORIGIN[0] + scene.size * tp.PIXEL
-    third = scene.size * tp.PIXEL / 3
-    for k in range(3):
-        y0, y1 = tp.ORIGIN[1] - k * third, tp.ORIGIN[1] - (k + 1) * third
+    layer.StartTransaction()
+    for class_id, x0, y0, x1, y1 in rectangles:
         feature = ogr.Feature(layer.GetLayerDefn())
-        feature.SetField("class_id", k + 1)
+        feature.SetField("class_id", int(class_id))
         wkt = f"POLYGON (({x0} {y0}, {x1} {y0}, {x1} {y1}, {x0} {y1}, {x0} {y0}))"
         feature.SetGeometry(ogr.CreateGeometryFromWkt(wkt))
         layer.CreateFeature(feature)
+    layer.CommitTransaction()
     ds = None
+
+
+def write_big_polygons(scene: tp.Scene, path: Path) -> None:
+    """Three polygons that cover the whole raster between them (three horizontal bands)."""
+    x0, x1 = tp.ORIGIN[0], tp.ORIGIN[0] + scene.size * tp.PIXEL
+    third = scene.size * tp.PIXEL / 3
+    write_rectangles(path, (
+        (k + 1, x0, tp.ORIGIN[1] - k * third, x1, tp.ORIGIN[1] - (k + 1) * third)
+        for k in range(3)
+    ))  # fmt: skip
 
 
 def sampling_child(args: argparse.Namespace) -> None:
