@@ -6,6 +6,7 @@ Bad input ends with a one-line reason and a non-zero exit status, never a traceb
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import signal
 import sys
@@ -19,7 +20,7 @@ from . import settings
 from .callbacks import Hooks, describe_epoch
 from .config import TrainRequest, prediction_config, train_request
 from .errors import CancelledError, LandCoverError
-from .fileio import OutputStage, check_writable
+from .fileio import OutputStage, check_writable, quiet_gdal_destructors
 from .naming import raster_path, search_outputs, training_outputs
 from .raster import parse_bands
 from .terminal import TerminalProgress
@@ -279,20 +280,6 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def _quiet_gdal_destructors(previous: Any) -> Any:
-    """An unraisable-exception hook that drops GDAL's errors raised while a dataset is
-    deleted (a failed write on a full disk, repeated as each file closes): the run has
-    already said what failed in one sentence, and Python would print "Exception ignored ...
-    Traceback" after it. Anything else goes to ``previous``."""
-
-    def hook(info: Any) -> None:
-        if isinstance(info.exc_value, RuntimeError) and "Dataset" in repr(info.object):
-            return
-        previous(info)
-
-    return hook
-
-
 def _stop_on_signals() -> dict[int, Any]:
     """SIGTERM (``kill``, a batch system's time limit) and SIGHUP (the terminal closed) end a
     run as Ctrl+C does: the stage's part files are removed and no output is replaced. Only in
@@ -316,23 +303,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     started = time.perf_counter()
     previous = _stop_on_signals()
-    unraisable = sys.unraisablehook
-    sys.unraisablehook = _quiet_gdal_destructors(unraisable)
-    try:
-        status = int(args.func(args))
-    except CancelledError as exc:
-        print(f"cancelled: {exc}", file=sys.stderr)
-        return 130
-    except KeyboardInterrupt:
-        print("cancelled: interrupted; no partial output was left.", file=sys.stderr)
-        return 130
-    except LandCoverError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    finally:
-        sys.unraisablehook = unraisable
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+    with quiet_gdal_destructors():  # around the handlers too: datasets freed with exceptions
+        try:
+            status = int(args.func(args))
+        except CancelledError as exc:
+            print(f"cancelled: {exc}", file=sys.stderr)
+            return 130
+        except KeyboardInterrupt:
+            print("cancelled: interrupted; no partial output was left.", file=sys.stderr)
+            return 130
+        except LandCoverError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+            # a failed run's datasets may sit in reference cycles (an exception's traceback):
+            # close them now, inside this block, not at exit
+            gc.collect()
     if not args.quiet:
         log.info("Done in %.1f s.", time.perf_counter() - started)
     return status

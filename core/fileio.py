@@ -18,6 +18,7 @@ import logging
 import os
 import re
 import shutil
+import sys
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -82,6 +83,26 @@ def describe_os_error(exc: BaseException, path: Path) -> str:
     if full:
         return f"The disk is full while writing '{path}': free some space or choose another folder."
     return f"Could not write '{path}' ({text}); check the folder and free disk space."
+
+
+@contextmanager
+def quiet_gdal_destructors() -> Iterator[None]:
+    """Within this block, GDAL errors raised while a dataset is deleted (a failed write on a
+    full disk, repeated as each file closes) are not printed: the run has already said what
+    failed in one sentence, and Python would print "Exception ignored ... Traceback" after
+    it. Other unraisable exceptions go to the hook that was in place."""
+    previous = sys.unraisablehook
+
+    def hook(info: Any) -> None:
+        if isinstance(info.exc_value, RuntimeError) and "Dataset" in repr(info.object):
+            return
+        previous(info)
+
+    sys.unraisablehook = hook
+    try:
+        yield
+    finally:
+        sys.unraisablehook = previous
 
 
 def _windows_process_alive(

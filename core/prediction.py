@@ -11,7 +11,6 @@ succeeded.
 from __future__ import annotations
 
 import platform
-import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -27,7 +26,7 @@ from .callbacks import Hooks
 from .classes import ClassInfo, hex_to_rgb, output_encoding
 from .config import PredictionConfig
 from .errors import LandCoverError
-from .fileio import OutputStage
+from .fileio import OutputStage, quiet_gdal_destructors
 from .model_io import LandCoverModel
 from .raster import (
     RasterInfo,
@@ -467,17 +466,8 @@ class _OutputRasters:
         Python can only print as "Exception ignored ... Traceback": such GDAL errors are not
         printed here, the failure having been reported already.
         """
-        previous = sys.unraisablehook
-
-        def quiet(info: Any) -> None:
-            if not isinstance(info.exc_value, RuntimeError):
-                previous(info)
-
-        sys.unraisablehook = quiet
-        try:
+        with quiet_gdal_destructors():
             self.datasets.clear()
-        finally:
-            sys.unraisablehook = previous
 
 
 def _open_input(raster: str | Path) -> gdal.Dataset:

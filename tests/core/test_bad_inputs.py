@@ -858,10 +858,10 @@ def test_a_full_disk_during_classification_is_named(monkeypatch, tmp_path):
     full disk (the free space decides), and GDAL's repeated errors from closing files are not
     printed as "Exception ignored ... Traceback" after it."""
     import shutil
+    import sys
     import types
 
-    from landcover_mlp.core import cli
-    from landcover_mlp.core.fileio import describe_os_error
+    from landcover_mlp.core.fileio import describe_os_error, quiet_gdal_destructors
 
     error = RuntimeError("TIFFAppendToStrip:Write error at scanline 1536")
     usage = types.SimpleNamespace(total=3 << 20, used=3 << 20, free=0)
@@ -870,15 +870,16 @@ def test_a_full_disk_during_classification_is_named(monkeypatch, tmp_path):
     monkeypatch.setattr(shutil, "disk_usage", lambda p: types.SimpleNamespace(free=1 << 30))
     assert describe_os_error(error, tmp_path / "c.tif").startswith("Could not write")
     seen: list[object] = []
-    hook = cli._quiet_gdal_destructors(seen.append)
-    hook(
-        types.SimpleNamespace(
-            exc_value=RuntimeError("x"), object="<built-in function delete_Dataset>"
-        )
-    )
+    monkeypatch.setattr(sys, "unraisablehook", seen.append)
     other = types.SimpleNamespace(exc_value=ValueError("x"), object="<function f>")
-    hook(other)
-    assert seen == [other]
+    with quiet_gdal_destructors():
+        sys.unraisablehook(
+            types.SimpleNamespace(
+                exc_value=RuntimeError("x"), object="<built-in function delete_Dataset>"
+            )
+        )
+        sys.unraisablehook(other)
+    assert seen == [other] and sys.unraisablehook == seen.append
 
 
 def test_a_file_of_several_rasters_lists_them(tmp_path):
