@@ -171,7 +171,7 @@ def _seeded(ours: Ours, seed: int) -> Ours:
 
 
 def _fitted(train: Samples, ours: Ours, state: dict, started: float, info: dict) -> Fitted:
-    from landcover_mlp.core.prediction import Predictor
+    from landcover_mlp.core.predictor import Predictor
 
     seconds = time.perf_counter() - started
     model = LandCoverModel(

@@ -70,7 +70,7 @@ def versions() -> dict[str, str]:
 
 def predict_samples(model: LandCoverModel, x: np.ndarray, device: str = "cpu") -> np.ndarray:
     """Class indices predicted for feature rows ``x`` (n, bands)."""
-    from .prediction import Predictor
+    from .predictor import Predictor
 
     labels, _, _ = Predictor(model, device, 4096).run(x, want_probs=False)
     return labels

@@ -249,7 +249,7 @@ def test_format_1_files_still_load_and_predict_the_same(tmp_path):
     """A model written by the previous release (format 1: one network, torch Sequential names,
     dropout shifting the layer numbers to 0, 3, 6) loads as an ensemble of one and predicts
     what that release predicted (its output for these pixels is stored beside it)."""
-    from landcover_mlp.core.prediction import Predictor
+    from landcover_mlp.core.predictor import Predictor
 
     path = DATA / "model_format1.safetensors"
     raw = path.read_bytes()
@@ -288,7 +288,7 @@ def test_format_2_files_still_load_and_predict_the_same(tmp_path):
     tanh, no "distill" in its header) loads as that ensemble, not as a distilled network, and
     predicts what that release predicted, which is the torch ensemble's averaged softmax."""
     from landcover_mlp.core.network import MLP, load_state
-    from landcover_mlp.core.prediction import Predictor
+    from landcover_mlp.core.predictor import Predictor
 
     path = DATA / "model_format2.safetensors"
     raw = path.read_bytes()

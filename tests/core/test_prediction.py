@@ -18,7 +18,8 @@ from landcover_mlp.core.callbacks import Hooks
 from landcover_mlp.core.classes import ClassInfo, hex_to_rgb
 from landcover_mlp.core.config import PredictionConfig
 from landcover_mlp.core.network import MLP, load_state
-from landcover_mlp.core.prediction import Predictor, classify_raster
+from landcover_mlp.core.prediction import classify_raster
+from landcover_mlp.core.predictor import Predictor
 from landcover_mlp.core.raster import Window, read_window
 
 CPU = PredictionConfig(memory_mb=16, chunk_pixels=64, device="cpu")
