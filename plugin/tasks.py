@@ -157,9 +157,17 @@ class TrainClassifyResult:
 class TrainClassifyTask(BaseTask):
     """Train a model on polygons, save it with its reports and classify the same raster.
 
+    The training outputs (model, report, loss curves) are committed before the classification
+    starts: a cancel or failure during the classification keeps them (``committed`` says so)
+    and leaves no part of the rasters.
+
     Signals:
         epoch_ended(dict): one history record per epoch (epoch, train_loss, val_loss,
             val_accuracy), emitted from the worker thread.
+
+    Attributes:
+        committed: the outputs already on disk when the task failed or was cancelled (the
+            model, report and loss curves once training ended), else None.
     """
 
     epoch_ended = pyqtSignal(object)
@@ -187,6 +195,7 @@ class TrainClassifyTask(BaseTask):
         self.outputs = outputs
         self.prediction = dataclasses.replace(prediction or PredictionConfig(), device=device)
         self.colours = dict(colours or {})
+        self.committed: OutputPaths | None = None
 
     def _emit_epoch(self, record: dict[str, Any]) -> None:
         self.epoch_ended.emit(dict(record))
@@ -202,6 +211,7 @@ class TrainClassifyTask(BaseTask):
         # Two stages (core/fileio.py): the training outputs are committed here, so a failed
         # or cancelled classification keeps the model and leaves no part of its rasters.
         save_training_outputs(trained, out.model, out.loss_curve, out.report)
+        self.committed = out
         hooks.check()
         prediction = classify_raster(
             self.request.raster,

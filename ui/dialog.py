@@ -236,9 +236,10 @@ class LandCoverDialog(QDialog, FORM_CLASS):
         self._add_layers(result)
         pixels = result.prediction.valid_pixels
         self.statusLabel.setText(f"Done: {pixels:,} pixels classified.")
-        self.message_bar.pushMessage(
+        self._tell(
             "Done",
-            f"Classified {pixels:,} pixels into {len(result.model.classes)} classes.",
+            f"Classified {pixels:,} pixels into {len(result.model.classes)} classes; the "
+            f"files are in {result.outputs.model.parent}.",
             Qgis.MessageLevel.Success,
             10,
         )
@@ -257,7 +258,7 @@ class LandCoverDialog(QDialog, FORM_CLASS):
             result.prediction.classified, result.model.classes, f"Land cover ({name})"
         )
         if not layer.isValid():
-            self.message_bar.pushMessage(
+            self._tell(
                 "Layer",
                 f"Could not open {result.prediction.classified}.",
                 Qgis.MessageLevel.Warning,
@@ -270,10 +271,12 @@ class LandCoverDialog(QDialog, FORM_CLASS):
             node.setExpanded(True)  # the legend shows the classes and their colours
 
     def _on_failed(self, message: str) -> None:
-        cancelled = self.task is not None and self.task.was_cancelled
+        task = self.task
+        cancelled = task is not None and task.was_cancelled
+        committed = getattr(task, "committed", None)  # training outputs kept on disk
         self.task = None
         folder = self.form.created_folder
-        if folder is not None:  # the run's own folder, when nothing was committed to it
+        if folder is not None and committed is None:  # the run's own folder, left empty
             with contextlib.suppress(OSError):
                 folder.rmdir()  # only when empty
         self._set_running(False)
@@ -281,12 +284,25 @@ class LandCoverDialog(QDialog, FORM_CLASS):
         self.loss_plot.mark_epoch(None)
         results.clear_result(self.summaryLabel, self.resultTable, self.outputsLabel)
         self.summaryLabel.setText("No result.")
+        if committed is not None:
+            if cancelled:  # the core's sentence says no output was written: not so here
+                message = "Cancelled during the classification: no part of the map was written."
+            message += (
+                f" The trained model and its report are kept in {committed.model.parent}; "
+                "classify the raster with the model later (Processing: Classify a raster)."
+            )
+            self.summaryLabel.setText("Model trained and saved; the raster was not classified.")
+            links = [
+                results.file_link(committed.report, "validation report"),
+                results.file_link(committed.model.parent, "output folder"),
+            ]
+            self.outputsLabel.setText("Files: " + " &middot; ".join(x for x in links if x))
         if cancelled:
             self.statusLabel.setText("Cancelled.")
-            self.message_bar.pushMessage("Cancelled", message, Qgis.MessageLevel.Info, 5)
+            self._tell("Cancelled", message, Qgis.MessageLevel.Info, 0 if committed else 5)
         else:
             self.statusLabel.setText("Failed.")
-            self.message_bar.pushMessage("Training failed", message, Qgis.MessageLevel.Critical, 0)
+            self._tell("Training failed", message, Qgis.MessageLevel.Critical, 0)
             QgsMessageLog.logMessage(message, LOG_TAG, Qgis.MessageLevel.Critical)
         self.training_finished.emit(False)
 
@@ -299,7 +315,7 @@ class LandCoverDialog(QDialog, FORM_CLASS):
         if result.cancelled:
             self.statusLabel.setText("Cancelled.")
             text = f"Search cancelled after {done} of {planned} configurations."
-            self.message_bar.pushMessage("Cancelled", text, Qgis.MessageLevel.Info, 10)
+            self._tell("Cancelled", text, Qgis.MessageLevel.Info, 10)
         elif result.budget_exhausted:
             self.progressBar.setValue(100)
             self.statusLabel.setText("Time budget reached.")
@@ -307,13 +323,13 @@ class LandCoverDialog(QDialog, FORM_CLASS):
                 f"Time budget reached: the search stopped after {result.tried} of {planned} "
                 f"configurations ({done} finished). Raise the budget or try fewer values."
             )
-            self.message_bar.pushMessage("Stopped early", text, Qgis.MessageLevel.Warning, 0)
+            self._tell("Stopped early", text, Qgis.MessageLevel.Warning, 0)
         else:
             self.progressBar.setValue(100)
             self.statusLabel.setText(f"Done: {done} configurations scored.")
             best = result.best.label() if result.best else "none"
             text = f"Best: {best}. Press Use these settings, then Run."
-            self.message_bar.pushMessage("Search done", text, Qgis.MessageLevel.Success, 10)
+            self._tell("Search done", text, Qgis.MessageLevel.Success, 10)
         self.tuning_finished.emit(True)
 
     def _on_tune_failed(self, message: str) -> None:
@@ -324,25 +340,53 @@ class LandCoverDialog(QDialog, FORM_CLASS):
         if cancelled:
             self.statusLabel.setText("Cancelled.")
             self.tuning.show_stopped("Cancelled.")
-            self.message_bar.pushMessage("Cancelled", message, Qgis.MessageLevel.Info, 5)
+            self._tell("Cancelled", message, Qgis.MessageLevel.Info, 5)
         else:
             self.statusLabel.setText("Failed.")
             self.tuning.show_stopped(f"The search failed: {message}")
-            self.message_bar.pushMessage("Search failed", message, Qgis.MessageLevel.Critical, 0)
+            self._tell("Search failed", message, Qgis.MessageLevel.Critical, 0)
             QgsMessageLog.logMessage(message, LOG_TAG, Qgis.MessageLevel.Critical)
         self.tuning_finished.emit(False)
 
     # -- closing -----------------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt virtual
-        """Closing during a run cancels it (no question asked); settings are remembered."""
-        self.cancel()
+        """Closing never cancels: a run goes on as a QGIS task (progress in the task bar) and
+        its layers are added when it ends; settings are remembered."""
         self._save_settings()
+        self._say_run_goes_on()
         super().closeEvent(event)
 
     def reject(self) -> None:
-        """Escape closes like the window button: cancel a running task first."""
-        self.cancel()
+        """Escape hides the dialog like the window button: a run goes on in the background."""
+        self._save_settings()
+        self._say_run_goes_on()
         super().reject()
+
+    def _say_run_goes_on(self) -> None:
+        if self.task is None or not self.isVisible():
+            return
+        self._tell(
+            "Land Cover MLP",
+            "The run goes on in the background (progress in the task bar); its results are "
+            "added to the map when it ends. Open the dialog again to follow or cancel it.",
+            Qgis.MessageLevel.Info,
+            10,
+            also_main_window=True,
+        )
+
+    def _tell(
+        self,
+        title: str,
+        text: str,
+        level: Qgis.MessageLevel,
+        duration: int,
+        also_main_window: bool = False,
+    ) -> None:
+        """A message in the dialog's bar, and in QGIS's own bar when the dialog is closed
+        (a run that ends in the background still reports)."""
+        self.message_bar.pushMessage(title, text, level, duration)
+        if (also_main_window or not self.isVisible()) and self.iface is not None:
+            self.iface.messageBar().pushMessage(f"Land Cover MLP: {title}", text, level, duration)
 
     def shutdown(self) -> None:
         """Plugin unload / QGIS exit: cancel a running task and wait briefly for it to stop."""

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 from osgeo import ogr
 from qgis.core import (
+    Qgis,
     QgsApplication,
     QgsCategorizedSymbolRenderer,
     QgsFeature,
@@ -212,28 +213,62 @@ def test_run_adds_styled_layers_and_shows_accuracy(
     assert "validation report" in dialog.outputsLabel.text()
 
 
-def test_closing_during_training_cancels_and_leaves_nothing(
-    dialog: LandCoverDialog, layers: Any, tmp_path: Path
+@pytest.mark.parametrize("how", ["close", "escape"])
+def test_closing_during_training_keeps_the_run_going(
+    dialog: LandCoverDialog, layers: Any, tmp_path: Path, qgis_iface: Any, how: str
 ) -> None:
-    fill(dialog, *layers, epochs=5000, patience=0, folder=tmp_path)
+    """Issue 13 item 5: closing (or Escape) silently cancelled the run. The run goes on as a
+    QGIS task; its layers are added and QGIS's own message bar reports when it ends."""
+    fill(dialog, *layers, epochs=4, patience=0, folder=tmp_path)
     closed: list[int] = []
+    bar = qgis_iface.messageBar()
+    for messages in bar.messages.values():
+        messages.clear()
 
     def close_once(record: dict[str, Any]) -> None:
         if not closed:
             closed.append(record["epoch"])
-            dialog.close()
+            dialog.close() if how == "close" else dialog.reject()
 
     dialog.runButton.click()
     dialog.task.epoch_ended.connect(close_once)
+    assert wait_finished(dialog), message(dialog)
+
+    assert closed == [1] and not dialog.isVisible()
+    assert any("goes on in the background" in m for m in bar.get_messages(Qgis.MessageLevel.Info))
+    assert any("Classified" in m for m in bar.get_messages(Qgis.MessageLevel.Success))
+    assert (tmp_path / "model.safetensors").is_file() and (tmp_path / "land_cover.tif").is_file()
+    names = [layer.name() for layer in QgsProject.instance().mapLayers().values()]
+    assert f"Land cover ({dialog.form.run_name})" in names
+
+
+def test_cancel_during_classification_keeps_the_trained_model(
+    dialog: LandCoverDialog, layers: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 13 item 5: a cancel once training ended keeps the committed stage (model, report,
+    loss curves in the run folder) and says where; no part of the class raster is left."""
+    from landcover_mlp.plugin import tasks
+
+    real = tasks.classify_raster
+
+    def cancel_then_classify(*args: Any, **kwargs: Any) -> Any:
+        dialog.task.cancel()  # the user presses Cancel as the classification starts
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(tasks, "classify_raster", cancel_then_classify)
+    fill(dialog, *layers, epochs=3, patience=0)  # outputs to the default run folder
+    dialog.runButton.click()
     assert not wait_finished(dialog)
 
-    assert closed and not dialog.isVisible()
-    assert dialog.task is None
-    assert "Cancelled" in message(dialog)
-    assert dialog.runButton.isEnabled()
-    assert list(tmp_path.iterdir()) == []
-    names = [layer.name() for layer in QgsProject.instance().mapLayers().values()]
-    assert not any(n.startswith("Land cover") for n in names)
+    run = next((Path(QgsProject.instance().fileName()).parent / "landcover_mlp").iterdir())
+    assert dialog.form.created_folder == run  # created by this run, and kept
+    kept = sorted(p.name for p in run.iterdir())
+    assert {"model.safetensors", "model_report.html", "model_loss.png"} <= set(kept), kept
+    assert not any(name.startswith("land_cover") for name in kept), kept
+    assert "Cancelled during the classification" in message(dialog)
+    assert str(run) in message(dialog) and "no output was written" not in message(dialog)
+    assert "validation report" in dialog.outputsLabel.text()
+    assert "not classified" in dialog.summaryLabel.text()
 
 
 def test_missing_inputs_are_listed_in_the_message_bar(dialog: LandCoverDialog, layers: Any) -> None:
