@@ -10,14 +10,16 @@ results; the work runs in :class:`~landcover_mlp.plugin.tasks.TrainClassifyTask`
 from __future__ import annotations
 
 import contextlib
+import importlib
 from pathlib import Path
 from typing import Any
 
 from qgis.core import Qgis, QgsApplication, QgsMessageLog, QgsProject
+from qgis.gui import QgsMessageBarItem
 from qgis.PyQt import uic
 from qgis.PyQt.QtCore import pyqtSignal
 from qgis.PyQt.QtGui import QCloseEvent
-from qgis.PyQt.QtWidgets import QDialog, QSizePolicy, QWidget
+from qgis.PyQt.QtWidgets import QDialog, QPushButton, QSizePolicy, QWidget
 
 from ..core.config import TrainRequest
 from ..core.errors import LandCoverError
@@ -32,6 +34,11 @@ from .tuning import TuningPanel
 
 FORM_CLASS, _ = uic.loadUiType(str(Path(__file__).with_name("main_dialog.ui")))
 WAIT_ON_SHUTDOWN_MS = 5000
+RUN_TIP = (
+    "Train on the polygons and classify the raster in the background; outputs left empty go "
+    "to a new run folder (project folder, else beside the raster)."
+)
+TUNE_TIP = "Compare settings by cross-validation over whole polygons, in the background."
 TASK_SIGNALS = (
     "epoch_ended",
     "score_ready",
@@ -85,14 +92,53 @@ class LandCoverDialog(QDialog, FORM_CLASS):
         self.tuning.useSettingsButton.clicked.connect(self.use_settings)
         self.cancelButton.clicked.connect(self.cancel)
         self.closeButton.clicked.connect(self.close)
+        self._torch_banner: QgsMessageBarItem | None = None
         self._set_running(False)
-        if self.torch_ok:
-            self.form.update_device_label()  # starts the device check in a worker thread
-        else:
-            self.form.update_device_label()
-            self.message_bar.pushMessage(
-                "PyTorch missing", torch_check.missing_torch_message(), Qgis.MessageLevel.Warning, 0
-            )
+        self.form.update_device_label()  # with torch: starts the device check in a worker thread
+        if not self.torch_ok:
+            self._show_torch_missing()
+
+    # -- PyTorch missing ---------------------------------------------------------------------
+    def _show_torch_missing(self) -> None:
+        """A short warning with a button that opens "Set up PyTorch..." (the full sentence, with
+        the manual install command, is the warning's tooltip and the set-up dialog's text)."""
+        button = QPushButton("Set up PyTorch...")
+        button.setObjectName("setupTorchButton")
+        button.setToolTip("Install PyTorch into QGIS's Python and check it")
+        button.clicked.connect(self.open_torch_setup)
+        item = QgsMessageBarItem(
+            "PyTorch missing",
+            "Land Cover MLP needs PyTorch in QGIS's Python to train and classify.",
+            button,
+            Qgis.MessageLevel.Warning,
+            0,
+            self.message_bar,
+        )
+        item.setToolTip(torch_check.missing_torch_message())
+        self._torch_button = button  # the item does not take ownership: keep it alive
+        self.message_bar.pushItem(item)
+        self._torch_banner = item
+
+    def open_torch_setup(self) -> None:
+        """Open the PyTorch set-up dialog; a successful install enables Run at once."""
+        from .torch_setup_dialog import open_torch_setup
+
+        setup = open_torch_setup(self)
+        with contextlib.suppress(TypeError, RuntimeError):  # not connected yet
+            setup.install_finished.disconnect(self._torch_installed)
+        setup.install_finished.connect(self._torch_installed)
+
+    def _torch_installed(self, ok: bool) -> None:
+        importlib.invalidate_caches()
+        if not ok or not torch_check.torch_available():
+            return
+        self.torch_ok = self.form.torch_ok = True
+        if self._torch_banner is not None:
+            with contextlib.suppress(RuntimeError):  # already closed by the user
+                self.message_bar.popWidget(self._torch_banner)
+            self._torch_banner = None
+        self._set_running(self.task is not None)
+        self.form.update_device_label()
 
     # -- running -----------------------------------------------------------------------------
     def _checked_request(self) -> TrainRequest | None:
@@ -219,6 +265,20 @@ class LandCoverDialog(QDialog, FORM_CLASS):
         self.runButton.setEnabled(self.torch_ok and not running)
         self.cancelButton.setEnabled(running)
         self.tuning.set_running(running, self.torch_ok)
+        why = self._why_disabled(running)
+        self.runButton.setToolTip(why or RUN_TIP)
+        self.tuning.tuneButton.setToolTip(why or TUNE_TIP)
+
+    def _why_disabled(self, running: bool) -> str:
+        """Why Run and Find the best settings cannot start now ("" when they can)."""
+        if not self.torch_ok:
+            return (
+                "Disabled: PyTorch is missing. Press Set up PyTorch... in the warning above "
+                f"(or {torch_check.SETUP_ACTION})."
+            )
+        if running:
+            return "Disabled while a run or search goes on: wait for it or press Cancel."
+        return ""
 
     def _show_progress(self, value: float) -> None:
         self.progressBar.setValue(int(value))

@@ -67,7 +67,7 @@ dialog.show()
 dialog.run()
 item = dialog.message_bar.currentItem()
 assert not dialog.runButton.isEnabled(), "Run is enabled"
-assert item is not None and missing_torch_message() in item.text(), "no message"
+assert item is not None and missing_torch_message() == item.toolTip(), "no message"
 assert dialog.task is None and "torch" not in [m for m in sys.modules if sys.modules[m]]
 settings.clear()
 print("DIALOG WITHOUT TORCH OK")
@@ -328,18 +328,41 @@ def test_memory_layer_is_exported_for_the_core(landsat7: Any, tmp_path: Path) ->
     assert 0 < dataset.GetLayer(0).GetFeatureCount() < 30
 
 
-def test_without_torch_the_dialog_opens_with_run_disabled(
+def test_without_torch_the_dialog_opens_with_run_disabled_and_a_set_up_button(
     qgis_iface: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(torch_check, "torch_available", lambda: False)
+    """Issue 13 item 7: no way from the dialog to the installer, no word on why Run is
+    disabled, the warning cut to two lines."""
+    from qgis.PyQt.QtWidgets import QPushButton
+
+    from landcover_mlp.ui import torch_setup_dialog
+
+    present = [False]
+    monkeypatch.setattr(torch_check, "torch_available", lambda: present[0])
     dlg = LandCoverDialog(qgis_iface)
     dlg.show()
 
-    assert not dlg.runButton.isEnabled()
-    assert torch_check.missing_torch_message() in message(dlg)
+    assert not dlg.runButton.isEnabled() and not dlg.tuning.tuneButton.isEnabled()
+    assert "PyTorch is missing" in dlg.runButton.toolTip()
+    assert "PyTorch is missing" in dlg.tuning.tuneButton.toolTip()
+    item = dlg.message_bar.currentItem()
+    assert "needs PyTorch" in item.text() and len(item.text()) < 90  # fits the bar
+    assert item.toolTip() == torch_check.missing_torch_message()  # the whole sentence
     assert dlg.deviceLabel.text() == "PyTorch missing"
     dlg.run()  # a programmatic click does nothing either
     assert dlg.task is None
+
+    button = item.findChild(QPushButton, "setupTorchButton")
+    button.click()
+    setup = torch_setup_dialog._DIALOG
+    assert setup is not None and setup.isVisible()
+    present[0] = True  # the set-up dialog installed it
+    setup.install_finished.emit(True)
+    assert dlg.runButton.isEnabled() and dlg.torch_ok
+    assert "PyTorch" not in dlg.runButton.toolTip()
+    assert dlg.message_bar.currentItem() is None  # the warning is gone
+    torch_setup_dialog.close_torch_setup()
+    dlg.shutdown()
     dlg.deleteLater()
 
 
