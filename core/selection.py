@@ -174,8 +174,19 @@ def cross_validate(
     training: TrainingConfig,
     hooks: Hooks | None = None,
     deadline: float | None = None,
+    name: str = "",
 ) -> ConfigScore | None:
     """Grouped k-fold cross-validation of one configuration.
+
+    Args:
+        samples: the training pixels, with their polygon ids.
+        fold: shape (n_pixels,), the fold (0 .. k-1) of each pixel.
+        model_config: network of the configuration.
+        training: training settings of the configuration.
+        hooks: progress, cancel and log; each fold is logged as "<name>: fold f of k" (the
+            dialog's status line shows which configuration and fold runs).
+        deadline: ``time.perf_counter()`` value after which no new fold starts.
+        name: how the configuration is named in the log ("" = its settings).
 
     Returns:
         The scores, or None when the deadline passed before all folds finished.
@@ -195,6 +206,7 @@ def cross_validate(
         test = fold == f
         if not test.any():
             continue
+        hooks.log(f"{name or _label(model_config, training)}: fold {f + 1} of {k}")
         train_part = samples.subset(~test)
         if used.patience:  # early stopping watches an inner split, never the fold scored
             inner = split_by_polygon(train_part, SplitConfig(0.2, used.seed))
@@ -310,7 +322,8 @@ def tune_model(
         tried += 1
         sub = hooks.scaled(5 + 85 * i / len(configs), 5 + 85 * (i + 1) / len(configs))
         try:
-            score = cross_validate(samples, fold, model_cfg, train_cfg, sub, deadline)
+            name = f"Configuration {i + 1} of {len(configs)} ({_label(model_cfg, train_cfg)})"
+            score = cross_validate(samples, fold, model_cfg, train_cfg, sub, deadline, name)
         except CancelledError:
             cancelled = True
             break

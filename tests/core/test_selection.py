@@ -84,7 +84,14 @@ def test_grid_and_random_plans(request_: TrainRequest) -> None:
 def test_search_retrains_the_reported_best(request_: TrainRequest) -> None:
     space = SearchSpace(hidden_layers=((8,), (32,)), learning_rate=(0.01,), momentum=(0.9,))
     seen: list[ConfigScore] = []
-    result = tune_model(request_, SearchConfig(space, folds=3), on_score=seen.append)
+    logged: list[str] = []
+    result = tune_model(request_, SearchConfig(space, folds=3), Hooks(log=logged.append),
+                        on_score=seen.append)  # fmt: skip
+    # the status line says which configuration and fold runs (issue 13 item 9)
+    folds = [m for m in logged if ": fold " in m]
+    assert folds[0] == "Configuration 1 of 2 (8 relu lr=0.01 m=0.9 batch=64): fold 1 of 3"
+    assert [m.rsplit(": ", 1)[1] for m in folds] == [f"fold {f} of 3" for f in (1, 2, 3)] * 2
+    assert folds[3].startswith("Configuration 2 of 2 (32 relu")
     assert len(seen) == 2 and len(result.scores) == 2 and not result.cancelled
     assert result.best is result.scores[0]
     assert result.scores[0].oa_mean >= result.scores[1].oa_mean
