@@ -11,10 +11,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from qgis.core import QgsProcessingUtils, QgsProject, QgsRasterLayer
+from qgis.core import QgsProcessingUtils, QgsProject
 from qgis.gui import QgsFileWidget
-from qgis.PyQt.QtCore import QObject, Qt, pyqtSignal
-from qgis.PyQt.QtWidgets import QListWidgetItem, QWidget
+from qgis.PyQt.QtCore import QObject, pyqtSignal
+from qgis.PyQt.QtWidgets import QWidget
 
 from ..core import naming, settings
 from ..core.config import (
@@ -30,6 +30,7 @@ from ..core.fileio import check_writable
 from ..plugin import compat, torch_check
 from ..plugin.tasks import OutputPaths
 from . import setting_widgets
+from .band_list import BandList
 from .sources import class_fields, default_class_field, polygon_source, raster_path
 
 #: Settings whose widget the .ui file places itself (beside the inputs and the device label);
@@ -97,6 +98,8 @@ class TrainingForm:
             widget.setConfirmOverwrite(True)
         ui.modelFileWidget.setFilter("Land Cover MLP model (*.safetensors)")
         ui.classRasterWidget.setFilter("GeoTIFF (*.tif *.tiff)")
+        self.band_list = BandList(ui.bandList, ui.bandRangeEdit, ui.bandsAllButton,
+                                  ui.bandsNoneButton, ui.bandStatusLabel)  # fmt: skip
         self.fill_bands()
 
     @property
@@ -144,40 +147,16 @@ class TrainingForm:
 
     # -- bands -------------------------------------------------------------------------------
     def fill_bands(self, *_: Any) -> None:
-        """One checkable item per band of the raster, "1: <description>", all checked."""
-        band_list = self.ui.bandList
-        band_list.clear()
-        layer = self.ui.rasterCombo.currentLayer()
-        if not isinstance(layer, QgsRasterLayer) or layer.dataProvider() is None:
-            return
-        provider = layer.dataProvider()
-        for band in range(1, layer.bandCount() + 1):
-            name = re.sub(rf"^Band 0*{band}:?\s*", "", provider.generateBandName(band))
-            item = QListWidgetItem(f"{band}: {name or f'Band {band}'}")
-            item.setData(Qt.ItemDataRole.UserRole, band)
-            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
-            item.setCheckState(Qt.CheckState.Checked)
-            band_list.addItem(item)
+        """List the current raster's bands (see :meth:`.band_list.BandList.fill`)."""
+        self.band_list.fill(self.ui.rasterCombo.currentLayer())
 
     def checked_bands(self) -> tuple[int, ...]:
-        """Band numbers checked in the band list."""
-        band_list = self.ui.bandList
-        items = (band_list.item(i) for i in range(band_list.count()))
-        return tuple(
-            it.data(Qt.ItemDataRole.UserRole)
-            for it in items
-            if it.checkState() == Qt.CheckState.Checked
-        )
+        """Band numbers checked in the band list, in band order."""
+        return self.band_list.checked()
 
     def set_checked_bands(self, bands: tuple[int, ...]) -> None:
         """Check exactly ``bands`` (band numbers) in the band list."""
-        for i in range(self.ui.bandList.count()):
-            item = self.ui.bandList.item(i)
-            item.setCheckState(
-                Qt.CheckState.Checked
-                if item.data(Qt.ItemDataRole.UserRole) in bands
-                else Qt.CheckState.Unchecked
-            )
+        self.band_list.set_checked(bands)
 
     # -- device ------------------------------------------------------------------------------
     def available_devices(self) -> dict[str, str]:
@@ -197,6 +176,7 @@ class TrainingForm:
 
     def _probe_devices(self) -> None:  # worker thread
         try:
+            torch_check.preload_torch_libraries()  # loads libtorch without the GIL held
             from ..core.network import available_devices
 
             devices = available_devices()

@@ -1,11 +1,13 @@
 """Remember the dialog's last-used values with QgsSettings under ``landcover_mlp/...``.
 
 Plain widgets are stored by value; layers by id (and name, so that a project reopened later,
-where ids differ, still finds them); the class field by name.
+where ids differ, still finds them); the class field by name; the checked bands per raster,
+under a digest of its source (:func:`remember_bands`).
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -103,6 +105,30 @@ def restore_layer(name: str, combo: QgsMapLayerComboBox) -> bool:
     return False
 
 
+def _band_key(source: str) -> str:
+    # a path holds characters a settings key cannot ('/', ':', '\\'): keyed by its digest
+    return "bands_by_raster/" + hashlib.sha256(source.encode("utf-8")).hexdigest()[:16]
+
+
+def remember_bands(source: str, band_count: int, bands: str) -> None:
+    """Remember the bands checked for one raster.
+
+    Args:
+        source: the raster layer's source (its path).
+        band_count: the raster's number of bands; the choice is restored only to a raster with
+            as many bands.
+        bands: the checked bands as range text ("1-7, 9"; "" for none).
+    """
+    write(_band_key(source), f"{band_count}:{bands}")
+
+
+def remembered_bands(source: str, band_count: int) -> str | None:
+    """The range text remembered for this raster (see :func:`remember_bands`), or None when
+    nothing is remembered or it was chosen when the raster had another number of bands."""
+    count, sep, bands = read(_band_key(source), "", str).partition(":")
+    return bands if sep and count == str(band_count) else None
+
+
 def clear() -> None:
     """Forget everything stored under the settings group."""
     QgsSettings().remove(PREFIX)
@@ -117,26 +143,21 @@ def restore_form(form: TrainingForm) -> None:
         form.set_class_fields(ui.polygonCombo.currentLayer(), read("class_field", "", str))
     if not restore_layer("validation", ui.validationCombo):
         ui.validationCombo.setLayer(None)
-    raster = ui.rasterCombo.currentLayer()
-    bands = read("bands", "", str)
-    if raster is not None and bands and read("bands_source", "", str) == raster.source():
-        form.set_checked_bands(tuple(int(b) for b in bands.split(",") if b.isdigit()))
+    # the band list restores the bands remembered for the raster when it fills (remember_bands)
     folder = read("output_folder", "", str)
     for widget in (ui.modelFileWidget, ui.classRasterWidget):
         widget.setDefaultRoot(folder)
 
 
 def save_form(form: TrainingForm) -> None:
-    """Remember layers, class field, bands, hyperparameters, device and output folder."""
+    """Remember layers, class field, hyperparameters, device and output folder (the band
+    list remembers each raster's bands as they change, see :func:`remember_bands`)."""
     ui = form.ui
     save_widgets(form.plain_widgets)
     save_layer("raster", ui.rasterCombo.currentLayer())
     save_layer("polygons", ui.polygonCombo.currentLayer())
     save_layer("validation", ui.validationCombo.currentLayer())
     write("class_field", ui.classFieldCombo.currentField())
-    raster = ui.rasterCombo.currentLayer()
-    write("bands", ",".join(map(str, form.checked_bands())))
-    write("bands_source", raster.source() if raster else "")
     chosen = ui.modelFileWidget.filePath() or ui.classRasterWidget.filePath()
     if chosen:
         write("output_folder", str(Path(chosen).parent))
