@@ -271,9 +271,10 @@ def test_results_table_and_summary(tmp_path: Path, qt_problems: QtProblems) -> N
     results = _ui("results")
     report = _report()
     table = QtWidgets.QTableWidget()
+    table.resize(800, 300)  # wide enough for class names as column headers
     results.fill_table(table, report)
-    assert (table.rowCount(), table.columnCount()) == (3, 5)
-    assert table.horizontalHeaderItem(4).text() == "F1"
+    assert (table.rowCount(), table.columnCount()) == (4, 7)  # + Total row; Total, P, R, F1
+    assert table.horizontalHeaderItem(6).text() == "F1"
     assert table.verticalHeaderItem(1).text() == "water"
     assert not table.verticalHeaderItem(1).icon().isNull()
     cell = table.item(0, 0)
