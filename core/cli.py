@@ -166,7 +166,7 @@ def cmd_classify(a: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(a: argparse.Namespace) -> int:
-    from .evaluation import evaluate
+    from .evaluation import evaluate, evaluation_provenance
     from .reports import write_report_html, write_report_json
 
     for path in (a.report, a.html):  # before the work, not after it
@@ -182,10 +182,13 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
         _hooks("evaluate", a.quiet),
         a.layer,
     )
+    provenance = evaluation_provenance(
+        a.classified, a.reference, a.class_field, a.pixel_rule == "all_touched", a.layer
+    )
     with OutputStage() as stage:  # the report and its page together, or neither
-        write_report_json(rep, a.report, stage=stage)
+        write_report_json(rep, a.report, stage=stage, provenance=provenance)
         if a.html:
-            write_report_html(rep, a.html, "Accuracy report", stage=stage)
+            write_report_html(rep, a.html, "Accuracy report", stage=stage, provenance=provenance)
     print(f"Overall accuracy {rep.overall_accuracy:.1%}, kappa {rep.kappa:.3f}; report: {a.report}")
     for w in rep.warnings:
         print("Warning: " + w)

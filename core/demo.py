@@ -13,7 +13,7 @@ from pathlib import Path
 
 from .callbacks import Hooks
 from .config import PredictionConfig, SamplingConfig, TrainRequest
-from .evaluation import evaluate
+from .evaluation import evaluate, evaluation_provenance
 from .outputs import save_training_outputs
 from .prediction import classify_raster
 from .reports import write_report_html, write_report_json
@@ -68,9 +68,17 @@ def run_demo(out: Path, quiet: bool = False) -> int:
         "device": model.info["device"],
         "prediction": f"{pred.valid_pixels} px in {pred.seconds:.2f} s",
     }
-    write_report_json(independent, out / "report.json", {"details": details})
+    provenance = evaluation_provenance(
+        pred.classified, scene.validation_polygons, scene.class_field
+    )
+    write_report_json(independent, out / "report.json", {"details": details}, provenance=provenance)
     html = write_report_html(
-        independent, out / "report.html", "Land Cover MLP demo: accuracy report", details, curve
+        independent,
+        out / "report.html",
+        "Land Cover MLP demo: accuracy report",
+        details,
+        curve,
+        provenance=provenance,
     )
     write_report_json(full_map, out / "report_full_reference_map.json")
     print()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from osgeo import gdal
@@ -12,6 +13,7 @@ from .accuracy import AccuracyReport, assess
 from .callbacks import Hooks
 from .classes import ClassInfo, default_colour
 from .errors import LandCoverError
+from .provenance import now_iso, plugin_version, polygon_layer_name
 from .raster import (
     RasterInfo,
     Window,
@@ -253,3 +255,29 @@ def evaluate(
     report = _report(pairs, info.nodata[0])
     hooks.progress(100.0)
     return report
+
+
+def evaluation_provenance(
+    classified: str | Path,
+    reference: str | Path,
+    class_field: str | None = None,
+    all_touched: bool = False,
+    layer: str | None = None,
+) -> dict[str, Any]:
+    """What an accuracy report of :func:`evaluate` (same arguments) compared, for the
+    report's *Provenance* section and its JSON key ``provenance``: ``classified`` (the class
+    raster), ``reference`` (polygons or raster), and for polygons ``reference_layer``,
+    ``class_field`` and ``pixel_rule``; then ``created`` (now, ISO 8601 with the UTC offset)
+    and ``plugin_version``.
+
+    Raises:
+        LandCoverError: the reference polygon layer cannot be opened.
+    """
+    out: dict[str, Any] = {"classified": str(classified), "reference": str(reference)}
+    if class_field:
+        out.update(
+            reference_layer=polygon_layer_name(reference, class_field, layer),
+            class_field=class_field,
+            pixel_rule="all_touched" if all_touched else "centre",
+        )
+    return {**out, "created": now_iso(), "plugin_version": plugin_version()}

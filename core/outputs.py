@@ -15,7 +15,14 @@ from typing import Any
 from .classes import ClassInfo
 from .fileio import OutputStage, output_path
 from .model_io import save_model
-from .reports import plot_loss_curves, write_history_csv, write_report_html, write_report_json
+from .provenance import model_provenance
+from .reports import (
+    plot_loss_curves,
+    provenance_html,
+    write_history_csv,
+    write_report_html,
+    write_report_json,
+)
 from .workflow import TrainResult
 
 NO_VALIDATION = "No validation pixels: set a validation share above 0 or give validation polygons."
@@ -157,6 +164,7 @@ def _stage_training_outputs(
         return
     report = Path(report)
     details = report_details(result)
+    provenance = model_provenance(model)
     if result.report is None:
         # Both files are written: an earlier run's report beside the same model must not
         # survive to describe a model that no longer exists.
@@ -168,16 +176,16 @@ def _stage_training_outputs(
         paragraphs = "".join(f"<p>{html.escape(w)}</p>" for w in said)
         stage.part(report).write_text(
             NO_VALIDATION_HTML.format(paragraphs=paragraphs).replace(
-                "</body>", f"<h2>Details</h2><table>{rows}</table></body>"
+                "</body>",
+                f"<h2>Details</h2><table>{rows}</table>{provenance_html(provenance)}</body>",
             ),
             encoding="utf-8",
         )
         with output_path(report.with_suffix(".json"), stage) as tmp:
-            tmp.write_text(
-                json.dumps(no_validation_report(details, said), indent=2), encoding="utf-8"
-            )
+            data = {**no_validation_report(details, said), "provenance": provenance}
+            tmp.write_text(json.dumps(data, indent=2), encoding="utf-8")
         return
     write_report_html(result.report, report, "Validation report", details, loss_curve,
-                      stage=stage)  # fmt: skip
+                      provenance=provenance, stage=stage)  # fmt: skip
     write_report_json(result.report, report.with_suffix(".json"), {"details": details},
-                      stage=stage)  # fmt: skip
+                      provenance=provenance, stage=stage)  # fmt: skip

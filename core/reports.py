@@ -133,6 +133,7 @@ def write_report_json(
     path: str | Path,
     extra: dict[str, Any] | None = None,
     *,
+    provenance: dict[str, Any] | None = None,
     stage: OutputStage | None = None,
 ) -> Path:
     """The accuracy report as JSON (``overall_accuracy``, ``kappa``, ``confusion_matrix``,
@@ -142,6 +143,8 @@ def write_report_json(
         report: the accuracy report.
         path: the JSON file.
         extra: more top-level keys.
+        provenance: what produced the report, under the key ``provenance`` (see
+            :func:`core.provenance.model_provenance`); None leaves the key out.
         stage: the output stage the file belongs to; None writes it on its own.
 
     Returns:
@@ -149,9 +152,60 @@ def write_report_json(
     """
     path = Path(path)
     data = {**report.to_dict(), **(extra or {})}
+    if provenance is not None:
+        data["provenance"] = provenance
     with output_path(path, stage) as tmp:
         tmp.write_text(json.dumps(data, indent=2, allow_nan=False), encoding="utf-8")
     return path
+
+
+#: Row labels of a report's Provenance section, by the key of its ``provenance`` dict.
+PROVENANCE_LABELS = {
+    "raster": "Raster",
+    "bands": "Bands",
+    "polygons": "Training polygons",
+    "polygons_layer": "Training polygon layer",
+    "class_field": "Class field",
+    "validation_polygons": "Validation polygons",
+    "validation_layer": "Validation polygon layer",
+    "classified": "Classified raster",
+    "reference": "Reference",
+    "reference_layer": "Reference layer",
+    "pixel_rule": "Pixels taken from a polygon",
+    "settings": "Settings",
+    "created": "Date and time",
+    "plugin_version": "Land Cover MLP version",
+    "torch": "PyTorch version",
+    "device": "Device",
+}
+
+
+def _provenance_value(value: Any) -> str:
+    """One fact as HTML: bands as "1: B1, 2: B2", settings as name=value lines."""
+    e = html.escape
+    if value is None or value == "":
+        return "none"
+    if isinstance(value, dict):
+        return "<br>".join(f"<code>{e(str(k))}={e(str(v))}</code>" for k, v in value.items())
+    if isinstance(value, list):
+        return ", ".join(
+            e(f"{v['band']}: {v['name']}" if isinstance(v, dict) else str(v)) for v in value
+        )
+    return e(str(value))
+
+
+def provenance_html(provenance: dict[str, Any] | None) -> str:
+    """The *Provenance* section of a report page (``""`` for None): one row per fact of
+    ``provenance`` (see :func:`core.provenance.model_provenance`), labelled by
+    :data:`PROVENANCE_LABELS`."""
+    if not provenance:
+        return ""
+    rows = "".join(
+        f"<tr><th>{html.escape(PROVENANCE_LABELS.get(k, k))}</th>"
+        f'<td class="prov">{_provenance_value(v)}</td></tr>'
+        for k, v in provenance.items()
+    )
+    return f'<h2>Provenance</h2><table class="prov">{rows}</table>'
 
 
 def _pct(v: float) -> str:
@@ -163,8 +217,21 @@ def report_html(
     title: str = "Accuracy report",
     details: dict[str, Any] | None = None,
     loss_curve: str | None = None,
+    provenance: dict[str, Any] | None = None,
 ) -> str:
-    """A self-contained HTML page for the report."""
+    """A self-contained HTML page for the report.
+
+    Args:
+        report: the accuracy report.
+        title: page title.
+        details: facts shown in a table below the scores.
+        loss_curve: URL of the loss-curve image, or None.
+        provenance: what produced the report, shown as its *Provenance* section (see
+            :func:`provenance_html`); None leaves the section out.
+
+    Returns:
+        The page.
+    """
     e = html.escape
     names = [c.name for c in report.classes]
     head = "".join(f"<th>{e(n)}</th>" for n in names)
@@ -197,7 +264,7 @@ body{{font-family:system-ui,sans-serif;margin:2em;color:#222;max-width:70em}}
 table{{border-collapse:collapse;margin:1em 0}} td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}
 th{{background:#f4f4f4}} td.diag{{background:#e3f2e1;font-weight:bold}}
 .sw{{display:inline-block;width:.9em;height:.9em;margin-right:.4em;border:1px solid #555}}
-.big{{font-size:1.4em}} .warn{{color:#8a5300}}
+.big{{font-size:1.4em}} .warn{{color:#8a5300}} td.prov{{text-align:left}}
 </style></head><body>
 <h1>{e(title)}</h1>
 <p class="big">Overall accuracy <b>{_pct(report.overall_accuracy)}</b> &middot; kappa <b>{kappa}</b>
@@ -214,6 +281,7 @@ th{{background:#f4f4f4}} td.diag{{background:#e3f2e1;font-weight:bold}}
 <table><tr><th>class</th><th>value</th><th>precision</th><th>recall</th><th>F1</th><th>reference pixels</th></tr>{scores}</table>
 {img}
 {f"<h2>Details</h2><table>{info}</table>" if info else ""}
+{provenance_html(provenance)}
 </body></html>
 """
 
@@ -225,6 +293,7 @@ def write_report_html(
     details: dict[str, Any] | None = None,
     loss_curve: str | Path | None = None,
     *,
+    provenance: dict[str, Any] | None = None,
     stage: OutputStage | None = None,
 ) -> Path:
     """Write :func:`report_html` to ``path`` (the loss curve is linked relative to it).
@@ -235,6 +304,7 @@ def write_report_html(
         title: page title.
         details: facts shown in a table below the scores.
         loss_curve: the loss-curve image to show, by its final name.
+        provenance: what produced the report, shown as its *Provenance* section.
         stage: the output stage the file belongs to; None writes it on its own.
 
     Returns:
@@ -245,7 +315,7 @@ def write_report_html(
     if loss_curve:
         lc = Path(loss_curve)
         rel = lc.name if lc.parent.resolve() == path.parent.resolve() else lc.resolve().as_uri()
-    text = report_html(report, title, details, rel)
+    text = report_html(report, title, details, rel, provenance)
     with output_path(path, stage) as tmp:
         tmp.write_text(text, encoding="utf-8")
     return path

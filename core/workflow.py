@@ -3,7 +3,6 @@ outputs that go with them. This is what the dialog, Processing and the command l
 
 from __future__ import annotations
 
-import datetime as _dt
 import platform
 import time
 from dataclasses import asdict, dataclass, replace
@@ -17,14 +16,13 @@ from .callbacks import Hooks, merge_records
 from .config import ModelConfig, SplitConfig, TrainingConfig, TrainRequest
 from .errors import LandCoverError
 from .model_io import LandCoverModel
+from .provenance import now_iso, plugin_version, training_inputs
 from .raster import raster_info
 from .sampling import Samples, collect_samples
 from .splitting import Split, missing_validation_classes, split_by_polygon
 
 if TYPE_CHECKING:
     from .training import TrainedNetwork
-
-__version__ = "0.1.0"
 
 
 @dataclass(frozen=True)
@@ -54,7 +52,7 @@ def versions() -> dict[str, str]:
     from osgeo import gdal
 
     out = {
-        "landcover_mlp": __version__,
+        "landcover_mlp": plugin_version(),
         "python": platform.python_version(),
         "numpy": np.__version__,
         "gdal": gdal.__version__,
@@ -176,15 +174,14 @@ def _build_model(request: TrainRequest, samples: Samples, net: TrainedNetwork,
         },
         history=net.history,
         info={
-            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "created": now_iso(),
             "versions": versions(),
             "device": net.device,
             "best_epoch": net.best_epoch,
             "stopped_early": net.stopped_early,
             "train_seconds": round(net.seconds, 3),
-            "raster": str(request.raster),
-            "polygons": str(request.polygons),
             "crs_wkt": info.crs_wkt,
+            **training_inputs(request),  # raster, polygons and layers, class field, settings
         },
     )
 

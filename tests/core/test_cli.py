@@ -179,6 +179,24 @@ def test_bad_band_list_and_model(landsat7, tmp_path):
     assert not (tmp_path / "out.tif").exists()
 
 
+def test_evaluate_report_names_what_it_compared(landsat7, tmp_path):
+    """Issue 13 item 8: a report must say which map, which reference and which version."""
+    report, page = tmp_path / "r.json", tmp_path / "r.html"
+    proc = run_cli(
+        "-q", "evaluate", "--classified", str(landsat7.author_labels),
+        "--reference", str(landsat7.polygons), "--class-field", "class_id",
+        "--report", str(report), "--html", str(page),
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    provenance = json.loads(report.read_text())["provenance"]
+    assert provenance["classified"] == str(landsat7.author_labels)
+    assert provenance["reference"] == str(landsat7.polygons)
+    assert provenance["class_field"] == "class_id" and provenance["pixel_rule"] == "centre"
+    assert provenance["plugin_version"] and provenance["created"]
+    text = page.read_text()
+    assert "Provenance" in text and landsat7.polygons.name in text
+
+
 def test_evaluate_bad_reference(landsat7, tmp_path):
     proc = run_cli(
         "-q", "evaluate", "--classified", str(landsat7.author_labels),
