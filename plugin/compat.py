@@ -73,6 +73,11 @@ MOVED: dict[str, Moved] = {
         "QgsProcessingParameterDefinition.Flag.FlagAdvanced",
         33600,
     ),
+    "PARAMETER_OPTIONAL": Moved(
+        "Qgis.ProcessingParameterFlag.Optional",
+        "QgsProcessingParameterDefinition.Flag.FlagOptional",
+        33600,
+    ),
     "FIELD_ANY": Moved(
         "Qgis.ProcessingFieldParameterDataType.Any",
         "QgsProcessingParameterField.DataType.Any",
@@ -104,6 +109,7 @@ MOVED: dict[str, Moved] = {
 
 SOURCE_VECTOR_POLYGON = resolve(MOVED["SOURCE_VECTOR_POLYGON"])
 PARAMETER_ADVANCED = resolve(MOVED["PARAMETER_ADVANCED"])
+PARAMETER_OPTIONAL = resolve(MOVED["PARAMETER_OPTIONAL"])
 FIELD_ANY = resolve(MOVED["FIELD_ANY"])
 NUMBER_INTEGER = resolve(MOVED["NUMBER_INTEGER"])
 NUMBER_DOUBLE = resolve(MOVED["NUMBER_DOUBLE"])

@@ -30,6 +30,7 @@ from ..core.selection import ConfigScore, SearchConfig, TuneResult
 from ..core.tuning import run_search
 from ..core.workflow import TrainResult, train_model
 from .feedback import LOG_TAG
+from .torch_check import preload_torch_libraries
 
 TRAIN_SHARE = 80.0
 """Share of the progress bar given to training; classification gets the rest."""
@@ -84,6 +85,7 @@ class BaseTask(QgsTask):
     def run(self) -> bool:
         """Worker thread: call :meth:`work` and store its result or error."""
         try:
+            preload_torch_libraries()  # no-op once torch is imported; keeps the GUI responsive
             self.result = self.work()
             return True
         except CancelledError as exc:

@@ -25,6 +25,7 @@ from ...core.errors import LandCoverError
 from ...core.raster import parse_bands
 from .. import compat
 from ..torch_check import missing_torch_message, torch_available, torch_problem
+from .help import help_url, short_help
 from .parameters import add_settings, read_settings, tr
 
 ICON = Path(__file__).resolve().parents[2] / "resources" / "icon.svg"
@@ -66,8 +67,17 @@ class LandCoverAlgorithm(QgsProcessingAlgorithm):
     def icon(self) -> QIcon:
         return QIcon(str(ICON))
 
+    def summary(self) -> str:
+        """What the algorithm does, translated (the start of its help)."""
+        raise NotImplementedError
+
+    def shortHelpString(self) -> str:  # noqa: N802 - QGIS virtual
+        """The summary, then every parameter with its help (from the definitions)."""
+        return short_help(self.summary(), self)
+
     def helpUrl(self) -> str:  # noqa: N802 - QGIS virtual
-        return "https://github.com/landcover-mlp/landcover_mlp#readme"
+        """The algorithm's help page, written from the definitions (works offline)."""
+        return help_url(self.summary(), self)
 
     #: Training and classification need torch; the evaluation does not.
     NEEDS_TORCH = True

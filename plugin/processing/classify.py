@@ -14,8 +14,9 @@ from ...core.config import prediction_config
 from ...core.errors import LandCoverError
 from ...core.model_io import load_model
 from ..feedback import hooks_from_feedback
+from ..styling import style_classified, style_confidence
 from .base import LandCoverAlgorithm, _help, tr
-from .jobs import classify_and_style
+from .jobs import classify_and_style, style_when_loaded
 from .parameters import add_settings, read_settings
 
 
@@ -46,10 +47,11 @@ def classify_outputs(alg: LandCoverAlgorithm, parameters, context, model, hooks)
     except LandCoverError as exc:
         raise QgsProcessingException(str(exc)) from exc
     result = classify_and_style(raster, model, classified, confidence, probs, config, hooks)
-    for key, path in ((alg.CLASSIFIED, classified), (alg.CONFIDENCE, confidence)):
-        if path and context.willLoadLayerOnCompletion(path):
-            details = context.layerToLoadOnCompletionDetails(path)
-            details.name = "Land cover" if key == alg.CLASSIFIED else "Confidence"
+    # QGIS loads outputs without their .qml: style them once they are in the project.
+    style_when_loaded(context, classified, tr("Land cover"),
+                      lambda layer: style_classified(layer, model.classes))  # fmt: skip
+    if confidence:
+        style_when_loaded(context, confidence, tr("Confidence"), style_confidence)
     outputs = {alg.CLASSIFIED: classified}
     if confidence:
         outputs[alg.CONFIDENCE] = confidence
@@ -67,7 +69,7 @@ class ClassifyAlgorithm(LandCoverAlgorithm):
     def displayName(self) -> str:  # noqa: N802 - QGIS virtual
         return tr("Classify raster with a model")
 
-    def shortHelpString(self) -> str:  # noqa: N802 - QGIS virtual
+    def summary(self) -> str:
         return tr(
             "Classifies every valid pixel of the raster with a model trained by Land Cover "
             "MLP, block by block within a fixed memory budget. The class raster carries the "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
+from typing import Any
 
 from qgis.core import (
     QgsProcessingException,
@@ -16,7 +17,7 @@ from qgis.core import (
 
 from ...core import settings
 from ...core.accuracy import AccuracyReport
-from ...core.evaluation import evaluate
+from ...core.evaluation import evaluate, evaluation_provenance
 from ...core.fileio import OutputStage, output_path
 from ...core.reports import write_report_html, write_report_json
 from .. import compat
@@ -26,9 +27,11 @@ from .jobs import core_call
 from .parameters import parameter_for, read_settings
 
 
-def write_evaluation_outputs(report: AccuracyReport, matrix_csv: str, html: str) -> None:
-    """The confusion matrix (CSV, rows = reference) and the report (HTML + JSON beside it),
-    committed together as one stage (core/fileio.py)."""
+def write_evaluation_outputs(
+    report: AccuracyReport, matrix_csv: str, html: str, provenance: dict[str, Any] | None = None
+) -> None:
+    """The confusion matrix (CSV, rows = reference) and the report (HTML + JSON beside it,
+    with ``provenance``), committed together as one stage (core/fileio.py)."""
     with OutputStage() as stage:
         with (
             output_path(matrix_csv, stage) as tmp,
@@ -38,8 +41,9 @@ def write_evaluation_outputs(report: AccuracyReport, matrix_csv: str, html: str)
             writer.writerow(["reference \\ predicted", *[c.name for c in report.classes]])
             for c, row in zip(report.classes, report.confusion_matrix):
                 writer.writerow([c.name, *row])
-        write_report_html(report, html, "Accuracy report", stage=stage)
-        write_report_json(report, Path(html).with_suffix(".json"), stage=stage)
+        write_report_html(report, html, "Accuracy report", provenance=provenance, stage=stage)
+        write_report_json(report, Path(html).with_suffix(".json"), provenance=provenance,
+                          stage=stage)  # fmt: skip
 
 
 class EvaluateAlgorithm(LandCoverAlgorithm):
@@ -56,7 +60,7 @@ class EvaluateAlgorithm(LandCoverAlgorithm):
     def displayName(self) -> str:  # noqa: N802 - QGIS virtual
         return tr("Assess classification accuracy")
 
-    def shortHelpString(self) -> str:  # noqa: N802 - QGIS virtual
+    def summary(self) -> str:
         return tr(
             "Compares a class raster with reference polygons (and their class field) or with a "
             "reference class raster on the same grid. Writes the confusion matrix (rows = "
@@ -112,16 +116,17 @@ class EvaluateAlgorithm(LandCoverAlgorithm):
         if polygons is not None and not field:
             raise QgsProcessingException(tr("Choose the class field of the reference polygons."))
         reference = polygons[0] if polygons else ref_raster.source()
-        report = core_call(
-            evaluate, classified.source(), reference, field if polygons else None,
+        compared = (
+            classified.source(), reference, field if polygons else None,
             read_settings(self, parameters, context, (settings.setting("pixel_rule"),))[
                 "pixel_rule"] == "all_touched",
-            hooks_from_feedback(feedback),
-            polygons[1] if polygons else None,
         )  # fmt: skip
+        layer = polygons[1] if polygons else None
+        report = core_call(evaluate, *compared, hooks_from_feedback(feedback), layer)
+        provenance = core_call(evaluation_provenance, *compared, layer)
         matrix_path = self.parameterAsFileOutput(parameters, self.CONFUSION_MATRIX, context)
         html_path = self.parameterAsFileOutput(parameters, self.REPORT, context)
-        core_call(write_evaluation_outputs, report, matrix_path, html_path)
+        core_call(write_evaluation_outputs, report, matrix_path, html_path, provenance)
         feedback.pushInfo(
             f"Overall accuracy {report.overall_accuracy:.1%}, kappa {report.kappa:.3f}"
         )

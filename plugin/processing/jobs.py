@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from qgis.core import QgsProcessingException, QgsProcessingFeedback, QgsRasterLayer
+from qgis.core import (
+    QgsMapLayer,
+    QgsProcessingContext,
+    QgsProcessingException,
+    QgsProcessingFeedback,
+    QgsProcessingLayerPostProcessorInterface,
+    QgsRasterLayer,
+)
 
 from ...core.callbacks import Hooks
 from ...core.config import PredictionConfig, TrainRequest
@@ -90,3 +98,46 @@ def classify_and_style(
     except LandCoverError as exc:  # CancelledError included
         raise QgsProcessingException(str(exc)) from exc
     return result
+
+
+class StyleWhenLoaded(QgsProcessingLayerPostProcessorInterface):
+    """Styles an output raster once Processing has added it to the project.
+
+    QGIS loads a Processing output without the ``.qml`` written beside it (a confidence
+    raster came with a min-max grey stretch such as 0.215-0.9999), then hands the loaded
+    layer to the post-processor of its details (:func:`style_when_loaded`).
+    """
+
+    def __init__(self, style: Callable[[QgsRasterLayer], None]) -> None:
+        super().__init__()
+        self.style = style
+
+    def postProcessLayer(  # noqa: N802 - QGIS virtual
+        self, layer: QgsMapLayer, context: QgsProcessingContext, feedback: QgsProcessingFeedback
+    ) -> None:
+        if isinstance(layer, QgsRasterLayer) and layer.isValid():
+            self.style(layer)
+
+
+#: Python references to the post-processors handed to QGIS, by output path: the context owns
+#: the C++ object, but a Python subclass collected by Python loses its postProcessLayer.
+_POST_PROCESSORS: dict[str, StyleWhenLoaded] = {}
+
+
+def style_when_loaded(
+    context: QgsProcessingContext, path: str, name: str, style: Callable[[QgsRasterLayer], None]
+) -> StyleWhenLoaded | None:
+    """Name the output ``path`` and have ``style`` applied to it once Processing loads it into
+    the project (nothing when it is not loaded on completion).
+
+    Returns:
+        The post-processor set on the layer's details, or None.
+    """
+    if not context.willLoadLayerOnCompletion(path):
+        return None
+    details = context.layerToLoadOnCompletionDetails(path)
+    details.name = name
+    processor = StyleWhenLoaded(style)
+    _POST_PROCESSORS[path] = processor
+    details.setPostProcessor(processor)
+    return processor

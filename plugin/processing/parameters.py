@@ -31,7 +31,8 @@ def tr(text: str) -> str:
 
 def label_of(setting: Setting) -> str:
     """The parameter's label: the table's label with the unit or what 0 means."""
-    extra = [setting.unit] if setting.unit in ("epochs", "minutes", "pixels", "MB") else []
+    named = setting.unit in ("epochs", "minutes", "pixels", "MB")
+    extra = [setting.unit] if named and setting.unit != setting.label.lower() else []  # "Epochs"
     if setting.zero_means:
         extra.append(f"0 = {setting.zero_means}")
     return tr(setting.label) + (f" ({', '.join(extra)})" if extra else "")

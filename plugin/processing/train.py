@@ -23,7 +23,7 @@ class TrainAlgorithm(LandCoverAlgorithm):
     def displayName(self) -> str:  # noqa: N802 - QGIS virtual
         return tr("Train land-cover model")
 
-    def shortHelpString(self) -> str:  # noqa: N802 - QGIS virtual
+    def summary(self) -> str:
         return tr(
             "Samples the raster pixels under the training polygons and trains an ensemble of "
             "multilayer perceptrons by mini-batch gradient descent with momentum, then distils "

@@ -21,7 +21,7 @@ class TrainClassifyAlgorithm(TrainAlgorithm):
     def displayName(self) -> str:  # noqa: N802 - QGIS virtual
         return tr("Train and classify")
 
-    def shortHelpString(self) -> str:  # noqa: N802 - QGIS virtual
+    def summary(self) -> str:
         return tr(
             "Trains an ensemble of multilayer perceptrons on the pixels under the training "
             "polygons, distils it into one network (whole polygons held out to measure "

@@ -36,7 +36,7 @@ class TuneAlgorithm(TrainAlgorithm):
     def displayName(self) -> str:  # noqa: N802 - QGIS virtual
         return tr("Find the best settings (grouped cross-validation)")
 
-    def shortHelpString(self) -> str:  # noqa: N802 - QGIS virtual
+    def summary(self) -> str:
         return tr(
             "Neural networks overfit easily: this tries every combination of the hidden "
             "layers, learning rates and momentums given (or a random subset), scoring each by "

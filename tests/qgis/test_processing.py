@@ -4,6 +4,7 @@ the sample scene and the real Landsat 7 scene, feedback, cancelling, bad input, 
 from __future__ import annotations
 
 import csv
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -194,6 +195,27 @@ def test_classify_and_evaluate_sample_scene(
     assert ev["OVERALL_ACCURACY"] == pytest.approx(np.trace(matrix) / matrix.sum())
     assert ev["OVERALL_ACCURACY"] > OA_FLOOR and 0.7 < ev["KAPPA"] <= 1.0
     assert Path(ev["REPORT"]).is_file() and (tmp_path / "accuracy.json").is_file()
+    provenance = json.loads((tmp_path / "accuracy.json").read_text(encoding="utf-8"))["provenance"]
+    assert provenance["classified"] == out["CLASSIFIED"]
+    assert provenance["reference"] == str(sample_scene.validation_polygons)
+    assert provenance["class_field"] == sample_scene.class_field
+    assert "<h2>Provenance</h2>" in Path(ev["REPORT"]).read_text(encoding="utf-8")
+
+
+def test_trainclassify_report_names_what_produced_it(scene_run: Any, sample_scene: Any) -> None:
+    """Issue 13 item 8: the report names the raster, bands, polygons, settings and version."""
+    data = json.loads(scene_run.path("REPORT").with_suffix(".json").read_text(encoding="utf-8"))
+    provenance = data["provenance"]
+    assert provenance["raster"] == str(sample_scene.raster)
+    assert [b["band"] for b in provenance["bands"]] == list(range(1, 7))  # empty Bands: all
+    assert provenance["polygons"] == str(sample_scene.polygons)
+    assert provenance["class_field"] == sample_scene.class_field
+    epochs = scene_run.parameters["EPOCHS"]
+    values = {"epochs": epochs, "patience": scene_run.parameters["PATIENCE"], "device": "cpu"}
+    assert provenance["settings"] == settings.resolve(values, settings.TRAINING)
+    assert provenance["plugin_version"] and provenance["torch"] and provenance["created"]
+    page = scene_run.path("REPORT").read_text(encoding="utf-8")
+    assert "<h2>Provenance</h2>" in page and f"epochs={epochs}" in page
 
 
 # --------------------------------------------------------------------------------------------
