@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 
 from qgis.core import QgsRasterLayer
@@ -40,9 +40,33 @@ _CHECKED, _UNCHECKED = Qt.CheckState.Checked, Qt.CheckState.Unchecked
 _BAND = Qt.ItemDataRole.UserRole
 
 
+def _nodata_text(value: float | None) -> str:
+    return "none" if value is None else f"{value:g}"
+
+
 def looks_like_mask(name: str) -> bool:
     """True when a band's name reads like a mask or quality band (see :data:`MASK_NAME`)."""
     return MASK_NAME.search(name) is not None
+
+
+def odd_nodata_bands(nodata: Sequence[float | None]) -> set[int]:
+    """Band numbers whose nodata value differs from the one most bands share.
+
+    A mask or quality band appended to a stack of measurements usually keeps its own nodata
+    (the Landsat 7 stack of ``../shared/data``: -9999 on the 7 reflectance bands, 255 on the
+    Fmask band, whose name says nothing). Only when at least 3 bands are given and more than
+    half share one value (None = no nodata); otherwise nothing is odd.
+
+    Args:
+        nodata: each band's nodata value in band order (None when the band has none).
+    """
+    if len(nodata) < 3:
+        return set()
+    values = [None if v is None or v != v else float(v) for v in nodata]  # NaN as "none"
+    common = max(set(values), key=values.count)
+    if values.count(common) * 2 <= len(values):
+        return set()
+    return {band for band, value in enumerate(values, start=1) if value != common}
 
 
 def ranges_text(bands: Iterable[int]) -> str:
@@ -135,7 +159,7 @@ class BandList(QObject):
     # -- public ------------------------------------------------------------------------------
     def fill(self, layer: object) -> None:
         """One checkable item per band of ``layer``, "1: <description>"; the remembered
-        choice for this raster, else every band but those named like masks, is checked.
+        choice for this raster, else every band but those named like masks or with a nodata value of their own, is checked.
         Anything but a readable raster layer leaves the list empty."""
         self._keep_selection = None
         with self._quiet():
@@ -147,17 +171,28 @@ class BandList(QObject):
         provider = layer.dataProvider()
         count = layer.bandCount()
         chosen = self._remembered(layer.source(), count)
+        nodata = [
+            provider.sourceNoDataValue(b) if provider.sourceHasNoDataValue(b) else None
+            for b in range(1, count + 1)
+        ]
+        odd = odd_nodata_bands(nodata)
         with self._quiet():
             for band in range(1, count + 1):
                 name = re.sub(rf"^Band 0*{band}:?\s*", "", provider.generateBandName(band))
                 item = QListWidgetItem(f"{band}: {name or f'Band {band}'}")
                 item.setData(_BAND, band)
                 item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
-                mask = looks_like_mask(name)
-                if mask:
+                mask = looks_like_mask(name) or band in odd
+                if looks_like_mask(name):
                     item.setToolTip(
                         f"Band {band} is named like a mask or quality band, not a measurement: "
                         "it starts unchecked. Check it to use it as a feature."
+                    )
+                elif mask:
+                    item.setToolTip(
+                        f"Band {band}'s nodata value ({_nodata_text(nodata[band - 1])}) differs "
+                        "from the other bands': it looks like a mask appended to the stack and "
+                        "starts unchecked. Check it to use it as a feature."
                     )
                 on = band in chosen if chosen is not None else not mask
                 item.setCheckState(_CHECKED if on else _UNCHECKED)

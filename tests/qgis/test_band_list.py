@@ -18,7 +18,12 @@ from qgis.PyQt.QtWidgets import QStyle, QStyleOptionViewItem
 
 from landcover_mlp.plugin import torch_check
 from landcover_mlp.ui import settings
-from landcover_mlp.ui.band_list import VISIBLE_ROWS, looks_like_mask, ranges_text
+from landcover_mlp.ui.band_list import (
+    VISIBLE_ROWS,
+    looks_like_mask,
+    odd_nodata_bands,
+    ranges_text,
+)
 from landcover_mlp.ui.dialog import LandCoverDialog
 
 pytestmark = pytest.mark.qgis_tier
@@ -275,6 +280,29 @@ def test_a_band_named_like_a_mask_starts_unchecked(
     again = open_dialog()
     show_raster(again, layer)
     assert again.form.checked_bands() == (1, 2, 3)
+
+
+def test_the_landsat_fmask_band_starts_unchecked(
+    open_dialog: Callable[[], LandCoverDialog], landsat7: Any, qgis_new_project: None
+) -> None:
+    """Issue 13 item 6: band 8 of the Landsat 7 stack is an Fmask cloud mask with no name that
+    says so; its nodata (255) differs from the reflectance bands' (-9999)."""
+    dialog = open_dialog()
+    layer = QgsRasterLayer(str(landsat7.raster), "landsat 1999")  # band 8: no description
+    QgsProject.instance().addMapLayer(layer)
+    show_raster(dialog, layer)
+    assert dialog.form.checked_bands() == (1, 2, 3, 4, 5, 6, 7)
+    assert "nodata value (255) differs" in dialog.bandList.item(7).toolTip()
+    assert dialog.bandList.item(0).toolTip() == ""
+
+
+@pytest.mark.parametrize(
+    ("nodata", "odd"),
+    [([-9999.0] * 7 + [255.0], {8}), ([None] * 5 + [0.0], {6}), ([0.0, 255.0], set()),
+     ([None, 1.0, 2.0, 3.0], set()), ([float("nan")] * 3 + [None], set()), ([None] * 4, set())],
+)  # fmt: skip
+def test_odd_nodata_bands(nodata: list[float | None], odd: set[int]) -> None:
+    assert odd_nodata_bands(nodata) == odd
 
 
 @pytest.mark.parametrize(
