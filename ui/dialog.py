@@ -92,11 +92,16 @@ class LandCoverDialog(QDialog, FORM_CLASS):
         self.tuning.useSettingsButton.clicked.connect(self.use_settings)
         self.cancelButton.clicked.connect(self.cancel)
         self.closeButton.clicked.connect(self.close)
+        # a slot of this QObject: disconnected by Qt when the dialog is deleted
+        QgsProject.instance().fileNameChanged.connect(self._project_file_changed)
         self._torch_banner: QgsMessageBarItem | None = None
         self._set_running(False)
         self.form.update_device_label()  # with torch: starts the device check in a worker thread
         if not self.torch_ok:
             self._show_torch_missing()
+
+    def _project_file_changed(self, *_: Any) -> None:
+        self.form.update_output_hint()  # outputs left empty go beside the project
 
     # -- PyTorch missing ---------------------------------------------------------------------
     def _show_torch_missing(self) -> None:

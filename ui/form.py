@@ -3,6 +3,7 @@ the core's TrainRequest and output paths built from them. No training logic here
 
 from __future__ import annotations
 
+import html
 import os
 import re
 import tempfile
@@ -69,6 +70,9 @@ class TrainingForm:
         self._setup()
         self.restore_defaults()
         ui.rasterCombo.layerChanged.connect(self.fill_bands)
+        ui.rasterCombo.layerChanged.connect(self.update_output_hint)
+        ui.outputHintLabel.setOpenExternalLinks(True)
+        self.update_output_hint()
         ui.polygonCombo.layerChanged.connect(self.set_class_fields)
         ui.deviceCombo.currentIndexChanged.connect(self.update_device_label)
         ui.defaultsButton.clicked.connect(self.restore_defaults)
@@ -285,7 +289,13 @@ class TrainingForm:
         """
         layer = self.ui.rasterCombo.currentLayer()
         stem = re.sub(r"[^\w.-]+", "_", layer.name() if layer is not None else "run").strip("_")
-        name = f"{stem or 'run'}_{datetime.now():%Y%m%d_%H%M%S}"
+        return self.runs_root() / f"{stem or 'run'}_{datetime.now():%Y%m%d_%H%M%S}"
+
+    def runs_root(self) -> Path:
+        """The folder that holds the run folders (see :meth:`run_folder`): ``landcover_mlp``
+        in the project's folder, else beside the raster, else in the home folder; the first
+        whose parent is writable."""
+        layer = self.ui.rasterCombo.currentLayer()
         project = QgsProject.instance().fileName()
         bases = [Path(project).parent] if project else []
         if layer is not None:
@@ -293,8 +303,19 @@ class TrainingForm:
         bases.append(Path.home())
         for base in bases:
             if base.is_dir() and os.access(base, os.W_OK):
-                return base / "landcover_mlp" / name
-        return Path.home() / "landcover_mlp" / name
+                return base / "landcover_mlp"
+        return Path.home() / "landcover_mlp"
+
+    def update_output_hint(self, *_: Any) -> None:
+        """Say, with a link, where outputs left empty go (the project or raster changed)."""
+        root = self.runs_root()
+        shown = html.escape(str(root))
+        if root.is_dir():
+            shown = f'<a href="{root.resolve().as_uri()}">{shown}</a>'
+        self.ui.outputHintLabel.setText(
+            f"Leave a path empty to write to a new run folder (raster name, date and time) in "
+            f"{shown}."
+        )
 
     def output_paths(self) -> OutputPaths:
         """Output files from the file widgets; empty ones go to :meth:`run_folder`.

@@ -495,7 +495,12 @@ def test_results_go_to_a_visible_run_folder_never_qgis_temp(
     assert _re.fullmatch(r"scene_one_\d{8}_\d{6}", run.name)
     assert out.classified.parent == run and out.report.parent == run
     assert not str(out.model).startswith(QgsProcessingUtils.tempFolder())
+    dialog.form.update_output_hint()  # the folder exists now: the hint links to it
+    hint = dialog.outputHintLabel.text()
+    assert f'href="{(project / "landcover_mlp").as_uri()}"' in hint, hint
+    assert "temporary" not in hint and dialog.outputHintLabel.openExternalLinks()
     QgsProject.instance().setFileName("")  # no project file: beside the raster
+    assert str(image.parent / "landcover_mlp") in dialog.outputHintLabel.text()
     assert dialog.form.output_paths().model.parent.parent == image.parent / "landcover_mlp"
     home = tmp_path / "home"
     home.mkdir()
