@@ -56,6 +56,9 @@ class AccuracyReport:
     warnings: tuple[str, ...] = field(default=())
     assessed_model: str = ""
     saved_model_saw_reference: bool | None = None
+    #: area-adjusted estimates (:class:`.area_estimation.AreaAdjusted`) when the reference is a
+    #: stratified sample of points, else None
+    area_adjusted: Any = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (NaN becomes None)."""
@@ -65,7 +68,7 @@ class AccuracyReport:
                 return None
             return v
 
-        return {
+        out = {
             "overall_accuracy": clean(self.overall_accuracy),
             "kappa": clean(self.kappa),
             "n_pixels": self.n_pixels,
@@ -84,6 +87,9 @@ class AccuracyReport:
             "f1": {s.name: clean(s.f1) for s in self.per_class},
             "warnings": list(self.warnings),
         }
+        if self.area_adjusted is not None:
+            out["area_adjusted"] = self.area_adjusted.to_dict()
+        return out
 
 
 def confusion_matrix(reference: np.ndarray, predicted: np.ndarray, n_classes: int) -> np.ndarray:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ from .raster import (
     same_grid,
     unreadable,
 )
+from .sample_points import is_point_layer, read_sample_points, values_at
 from .vector import PolygonSource, iter_polygon_pixels, open_polygons
 
 
@@ -197,6 +198,66 @@ def _pairs_from_raster(ds: gdal.Dataset, info: RasterInfo, classified: str | Pat
                   nodata_warnings(rinfo, [1]))  # fmt: skip
 
 
+def _point_sample_report(
+    ds: gdal.Dataset,
+    info: RasterInfo,
+    classified: str | Path,
+    reference: str | Path,
+    class_field: str,
+    strata: str | Path | None,
+    hooks: Hooks,
+    layer: str | None,
+) -> AccuracyReport:
+    """The accuracy of a map from its labelled stratified sample of points: the sample's
+    confusion matrix (counts of points) and the area-adjusted estimates of
+    :func:`.area_estimation.area_adjusted` (Olofsson et al. 2014 with the map classes as
+    strata; Stehman 2014 with ``strata``)."""
+    from .area_estimation import area_adjusted, mapped_areas
+
+    mapped = mapped_areas(classified, info.nodata[0], hooks.scaled(0, 80 if strata else 100))
+    classes = raster_classes(ds, np.array(sorted(mapped.pixels)))
+    points = read_sample_points(reference, class_field, ds, info, classes, layer)
+    name = Path(reference).name
+    if strata is not None:
+        sds = open_raster(strata)
+        sinfo = raster_info(sds)
+        if not same_grid(info, sinfo):
+            raise LandCoverError(
+                f"Strata raster '{Path(strata).name}' is not on the grid of "
+                f"'{Path(classified).name}': resample it to the map's grid first."
+            )
+        at_points = values_at(sds, points.rows, points.cols)
+        if points.stratum is not None and (points.stratum != at_points).any():
+            bad = int((points.stratum != at_points).sum())
+            raise LandCoverError(
+                f"The '{name}' stratum field differs from the strata raster at {bad} point(s): "
+                "give the strata raster the points were drawn from."
+            )
+        strata_areas = mapped_areas(strata, sinfo.nodata[0], hooks.scaled(80, 100))
+        area = area_adjusted(points.map_class, points.reference, classes, mapped,
+                             strata=at_points, strata_areas=strata_areas,
+                             n_unlabelled=points.n_unlabelled)  # fmt: skip
+    else:
+        if points.stratum is not None and (points.stratum != points.map_class).any():
+            raise LandCoverError(
+                f"The stratum field of '{name}' differs from the map class at some points: "
+                "the strata are not the map's classes, so give the strata raster (--strata)."
+            )
+        area = area_adjusted(points.map_class, points.reference, classes, mapped,
+                             n_unlabelled=points.n_unlabelled)  # fmt: skip
+    warnings = list(points.warnings)
+    if points.n_unlabelled:
+        warnings.append(
+            f"{points.n_unlabelled} point(s) with an empty '{class_field}' were left out."
+        )
+    method = (
+        f"stratified random sample of points '{name}' (field {class_field}): the matrix "
+        "counts sample points; the area-adjusted estimates weight them by mapped area"
+    )
+    pairs = _Pairs(points.reference, points.map_class, classes, method, warnings)
+    return replace(_report(pairs, info.nodata[0]), area_adjusted=area)
+
+
 def _report(pairs: _Pairs, nodata: float | None) -> AccuracyReport:
     """The accuracy of the pairs whose classified pixel is not nodata."""
     warnings = list(pairs.warnings)
@@ -224,28 +285,50 @@ def evaluate(
     all_touched: bool = False,
     hooks: Hooks | None = None,
     layer: str | None = None,
+    strata: str | Path | None = None,
 ) -> AccuracyReport:
-    """Compare a class raster with reference polygons or a reference raster.
+    """Compare a class raster with reference polygons, reference points or a reference
+    raster.
 
     Args:
         classified: class raster (e.g. written by :func:`classify_raster`).
-        reference: polygon layer (needs ``class_field``) or a class raster on the same grid.
+        reference: polygon layer or point layer (both need ``class_field``), or a class
+            raster on the same grid. A point layer is an accuracy sample (``accuracy-sample``):
+            the report then also holds ``area_adjusted``, the area-adjusted accuracies and
+            class areas with their standard errors (:mod:`.area_estimation`).
         class_field: reference class field; text classes are matched to the classified
-            raster's class names, integer classes to its values.
+            raster's class names, integer classes to its values. Points with an empty
+            reference are left out and counted.
         all_touched: pixel rule for the reference polygons.
         hooks: progress and cancel.
-        layer: layer of the reference polygons inside ``reference`` (None = its only
-            polygon layer).
+        layer: layer of the reference polygons or points inside ``reference`` (None = its
+            only layer with geometries).
+        strata: for a point sample whose strata are not the map's classes, the strata raster
+            it was drawn from (same grid as the map; Stehman 2014). None = strata are the map
+            classes (Olofsson et al. 2014).
 
     Returns:
         The accuracy report; the confusion matrix rows are the reference.
 
     Raises:
-        LandCoverError: unreadable input, unknown classes, different grids, no overlap.
+        LandCoverError: unreadable input, unknown classes, different grids, no overlap,
+            strata given for a reference that is not a point sample.
     """
     hooks = hooks or Hooks()
     ds = open_raster(classified)
     info = raster_info(ds)
+    points = bool(class_field) and is_point_layer(reference, layer)
+    if strata is not None and not points:
+        raise LandCoverError(
+            "Strata apply to a sample of reference points only: give the points "
+            "(accuracy-sample) as the reference, or leave the strata out."
+        )
+    if points:
+        report = _point_sample_report(ds, info, classified, reference, str(class_field),
+                                      strata, hooks, layer)  # fmt: skip
+        report = replace(report, warnings=(*report.warnings, *nodata_warnings(info, [1])))
+        hooks.progress(100.0)
+        return report
     if class_field:
         pairs = _pairs_from_polygons(ds, info, classified, reference, class_field, all_touched,
                                      hooks, layer)  # fmt: skip
