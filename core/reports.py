@@ -212,6 +212,77 @@ def _pct(v: float) -> str:
     return "&ndash;" if v is None or not math.isfinite(v) else f"{100 * v:.1f}&nbsp;%"
 
 
+def _area(v: float | None, unit: str) -> str:
+    if v is None or not math.isfinite(v):
+        return "&ndash;"
+    return f"{v:,.1f}&nbsp;ha" if unit == "ha" else f"{v:,.0f}&nbsp;px"
+
+
+def _ci(value: float | None, half: float | None, fmt: Any) -> str:
+    """``value ± half`` (the 95 % interval's half-width) with ``fmt`` for each number."""
+    if value is None or not math.isfinite(value):
+        return "&ndash;"
+    if half is None or not math.isfinite(half):
+        return fmt(value)
+    return f"{fmt(value)} &plusmn; {fmt(half)}"
+
+
+def area_adjusted_html(report: AccuracyReport) -> str:
+    """The *Area-adjusted estimates* section of a report on a stratified sample of points
+    (``""`` without one): overall, user's and producer's accuracy with 95 % intervals, the
+    mapped area next to the estimated area and its 95 % interval, the error matrix in area
+    proportions (rows = reference), quantity and allocation disagreement, and which protocol
+    produced the numbers (see :mod:`core.area_estimation`)."""
+    area = report.area_adjusted
+    if area is None:
+        return ""
+    e, z = html.escape, 1.96
+    unit = area.area_unit
+    pct = _pct
+
+    def half(se: float | None) -> float | None:
+        return None if se is None or not math.isfinite(se) else z * se
+
+    rows = "".join(
+        f'<tr><th><span class="sw" style="background:{e(info.colour)}"></span>{e(c.name)}</th>'
+        f"<td>{_area(c.mapped_area_ha, unit)}</td>"
+        f"<td>{_ci(c.area_ha, c.area_ha_ci95, lambda v: _area(v, unit))}</td>"
+        f"<td>{_ci(c.users_accuracy, half(c.users_accuracy_se), pct)}</td>"
+        f"<td>{_ci(c.producers_accuracy, half(c.producers_accuracy_se), pct)}</td></tr>"
+        for c, info in zip(area.classes, report.classes)
+    )
+    head = "".join(f"<th>{e(c.name)}</th>" for c in area.classes)
+    matrix = "".join(
+        f"<tr><th>{e(c.name)}</th>"
+        + "".join(f'<td class="{"diag" if i == j else ""}">{v:.4f}</td>' for j, v in enumerate(row))
+        + "</tr>"
+        for i, (c, row) in enumerate(zip(area.classes, area.error_matrix))
+    )
+    oa = _ci(area.overall_accuracy, half(area.overall_accuracy_se), pct)
+    unlabelled = (
+        f" ({area.n_points_unlabelled} unlabelled point(s) left out)"
+        if area.n_points_unlabelled
+        else ""
+    )
+    return f"""<h2>Area-adjusted estimates</h2>
+<p class="big">Overall accuracy <b>{oa}</b> (95&nbsp;% interval) from {area.n_points} labelled
+sample points{unlabelled}.</p>
+<p>Protocol: {e(area.protocol)} {e(area.area_note)}</p>
+<table><tr><th>class</th><th>mapped area</th><th>estimated area (95&nbsp;% interval)</th>
+<th>user's accuracy</th><th>producer's accuracy</th></tr>{rows}</table>
+<p>Mapped area counts the map's pixels, which is biased by the map's errors; the estimated
+area corrects it with the sample.</p>
+<h3>Error matrix in proportions of the area</h3>
+<p>Rows are the reference (truth), columns the map class.</p>
+<table><tr><th>reference \\ map</th>{head}</tr>{matrix}</table>
+<p>Quantity disagreement {pct(area.quantity_disagreement)} &middot; allocation disagreement
+{pct(area.allocation_disagreement)} (Pontius and Millones 2011; they add up to 1 &minus;
+overall accuracy).</p>
+<h2>Sample counts</h2>
+<p>The tables below count sample points without weighting them by area: they describe the
+sample, not the map.</p>"""
+
+
 def report_html(
     report: AccuracyReport,
     title: str = "Accuracy report",
@@ -267,11 +338,13 @@ th{{background:#f4f4f4}} td.diag{{background:#e3f2e1;font-weight:bold}}
 .big{{font-size:1.4em}} .warn{{color:#8a5300}} td.prov{{text-align:left}}
 </style></head><body>
 <h1>{e(title)}</h1>
-<p class="big">Overall accuracy <b>{_pct(report.overall_accuracy)}</b> &middot; kappa <b>{kappa}</b>
-&middot; {report.n_pixels} reference pixels</p>
+<p class="big">{"Unweighted sample accuracy" if report.area_adjusted else "Overall accuracy"}
+<b>{_pct(report.overall_accuracy)}</b> &middot; kappa <b>{kappa}</b>
+&middot; {report.n_pixels} reference {"points" if report.area_adjusted else "pixels"}</p>
 <p>How this accuracy was estimated: <b>{e(report.method or "not stated")}</b>.</p>
 {f"<p>Model scored: {e(report.assessed_model)}.</p>" if report.assessed_model else ""}
 {f'<h2>Warnings</h2><ul class="warn">{warn}</ul>' if warn else ""}
+{area_adjusted_html(report)}
 <h2>Confusion matrix</h2>
 <p>Rows are the reference (truth), columns the predicted class.</p>
 <table><tr><th>reference \\ predicted</th>{head}<th>total</th></tr>{"".join(rows)}

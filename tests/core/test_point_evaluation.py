@@ -163,3 +163,19 @@ def test_strata_with_polygons_are_refused(landsat7) -> None:
     with pytest.raises(LandCoverError, match="Strata apply to a sample of reference points"):
         evaluate(landsat7.author_labels, landsat7.polygons, "class_id",
                  strata=landsat7.author_labels)  # fmt: skip
+
+
+def test_the_html_report_shows_the_area_table_and_its_protocol(sample, tmp_path: Path) -> None:
+    from landcover_mlp.core.reports import write_report_html
+
+    classified, points, _, _ = sample
+    report = evaluate(classified, points, "reference")
+    page = write_report_html(report, tmp_path / "r.html", "Accuracy report").read_text()
+    area = report.area_adjusted
+    assert "Area-adjusted estimates" in page and "Olofsson et al. 2014" in page
+    forest = area.classes[0]
+    assert f"{forest.mapped_area_ha:,.1f}&nbsp;ha" in page
+    assert f"{forest.area_ha:,.1f}&nbsp;ha &plusmn; {forest.area_ha_ci95:,.1f}&nbsp;ha" in page
+    assert "Rows are the reference (truth), columns the map class." in page
+    assert "Unweighted sample accuracy" in page and "73 labelled" in page
+    assert "2 unlabelled point(s) left out" in page
