@@ -227,6 +227,43 @@ def _ci(value: float | None, half: float | None, fmt: Any) -> str:
     return f"{fmt(value)} &plusmn; {fmt(half)}"
 
 
+def area_table_text(area: Any) -> list[str]:
+    """The area-adjusted estimates as plain-text lines (terminal, Processing log): one line
+    per class with its mapped area, estimated area and 95 % interval, user's and producer's
+    accuracy, then the overall accuracy and the protocol.
+
+    Args:
+        area: an :class:`core.area_estimation.AreaAdjusted`.
+    """
+    unit = "ha" if area.area_unit == "ha" else "px"
+
+    def num(v: float | None, digits: int = 1) -> str:
+        return "-" if v is None or not math.isfinite(v) else f"{v:,.{digits}f}"
+
+    def pct(v: float | None) -> str:
+        return "-" if v is None or not math.isfinite(v) else f"{100 * v:.1f}%"
+
+    width = max([len(c.name) for c in area.classes] + [5])
+    lines = [
+        f"{'class':<{width}}  {'mapped ' + unit:>14}  {'estimated ' + unit + ' (95% CI)':>30}  "
+        f"{'users':>7}  {'producers':>9}"
+    ]
+    for c in area.classes:
+        estimate = f"{num(c.area_ha)} +/- {num(c.area_ha_ci95)}"
+        lines.append(
+            f"{c.name:<{width}}  {num(c.mapped_area_ha):>14}  {estimate:>30}  "
+            f"{pct(c.users_accuracy):>7}  {pct(c.producers_accuracy):>9}"
+        )
+    se = area.overall_accuracy_se
+    half = pct(1.96 * se) if se is not None and math.isfinite(se) else "-"
+    lines.append(
+        f"Area-adjusted overall accuracy {pct(area.overall_accuracy)} +/- {half} (95% interval),"
+        f" {area.n_points} labelled points ({area.n_points_unlabelled} unlabelled left out)."
+    )
+    lines.append(area.protocol)
+    return lines
+
+
 def area_adjusted_html(report: AccuracyReport) -> str:
     """The *Area-adjusted estimates* section of a report on a stratified sample of points
     (``""`` without one): overall, user's and producer's accuracy with 95 % intervals, the

@@ -68,6 +68,11 @@ MOVED: dict[str, Moved] = {
         "QgsProcessing.SourceType.TypeVectorPolygon",
         33600,
     ),
+    "SOURCE_VECTOR_POINT": Moved(
+        "Qgis.ProcessingSourceType.VectorPoint",
+        "QgsProcessing.SourceType.TypeVectorPoint",
+        33600,
+    ),
     "PARAMETER_ADVANCED": Moved(
         "Qgis.ProcessingParameterFlag.Advanced",
         "QgsProcessingParameterDefinition.Flag.FlagAdvanced",
@@ -108,6 +113,7 @@ MOVED: dict[str, Moved] = {
 }
 
 SOURCE_VECTOR_POLYGON = resolve(MOVED["SOURCE_VECTOR_POLYGON"])
+SOURCE_VECTOR_POINT = resolve(MOVED["SOURCE_VECTOR_POINT"])
 PARAMETER_ADVANCED = resolve(MOVED["PARAMETER_ADVANCED"])
 PARAMETER_OPTIONAL = resolve(MOVED["PARAMETER_OPTIONAL"])
 FIELD_ANY = resolve(MOVED["FIELD_ANY"])

@@ -19,7 +19,7 @@ from ...core import settings
 from ...core.accuracy import AccuracyReport
 from ...core.evaluation import evaluate, evaluation_provenance
 from ...core.fileio import OutputStage, output_path
-from ...core.reports import write_report_html, write_report_json
+from ...core.reports import area_table_text, write_report_html, write_report_json
 from .. import compat
 from ..feedback import hooks_from_feedback
 from .base import LandCoverAlgorithm, tr
@@ -51,7 +51,9 @@ class EvaluateAlgorithm(LandCoverAlgorithm):
 
     REFERENCE_POLYGONS = "REFERENCE_POLYGONS"
     REFERENCE_RASTER = "REFERENCE_RASTER"
+    STRATA = "STRATA"
     CONFUSION_MATRIX = "CONFUSION_MATRIX"
+    AREA_OVERALL_ACCURACY = "AREA_OVERALL_ACCURACY"
     PIXEL_RULE = settings.setting("pixel_rule").parameter
 
     def name(self) -> str:
@@ -62,11 +64,15 @@ class EvaluateAlgorithm(LandCoverAlgorithm):
 
     def summary(self) -> str:
         return tr(
-            "Compares a class raster with reference polygons (and their class field) or with a "
-            "reference class raster on the same grid. Writes the confusion matrix (rows = "
-            "reference, columns = predicted) as CSV and an HTML report with overall accuracy, "
-            "kappa and per-class precision, recall and F1. Use reference data that was not "
-            "used for training, or the accuracy is flattered."
+            "Compares a class raster with reference polygons (and their class field), with a "
+            "labelled stratified sample of points (made by 'Stratified sample for accuracy "
+            "assessment', its reference field filled in) or with a reference class raster on "
+            "the same grid. Writes the confusion matrix (rows = reference, columns = "
+            "predicted) as CSV and an HTML report with overall accuracy, kappa and per-class "
+            "precision, recall and F1; for a sample of points, also the area-adjusted "
+            "accuracies and class areas with 95 % intervals (Olofsson et al. 2014; Stehman "
+            "2014 with a strata raster). Use reference data that was not used for training, or "
+            "the accuracy is flattered."
         )
 
     NEEDS_TORCH = False  # evaluation compares rasters and polygons: no network
@@ -75,17 +81,22 @@ class EvaluateAlgorithm(LandCoverAlgorithm):
         params = [
             (QgsProcessingParameterRasterLayer(self.CLASSIFIED, tr("Classified raster")),
              "The class raster to assess."),
-            (QgsProcessingParameterFeatureSource(self.REFERENCE_POLYGONS,
-                                                 tr("Reference polygons"),
-                                                 [compat.SOURCE_VECTOR_POLYGON], optional=True),
-             "Polygons of known class (give these or a reference raster)."),
+            (QgsProcessingParameterFeatureSource(
+                self.REFERENCE_POLYGONS, tr("Reference polygons or sample points"),
+                [compat.SOURCE_VECTOR_POLYGON, compat.SOURCE_VECTOR_POINT], optional=True),
+             "Polygons of known class, or the points of an accuracy sample with their "
+             "reference class filled in (give these or a reference raster)."),
             (QgsProcessingParameterField(self.CLASS_FIELD, tr("Class field"), None,
                                          self.REFERENCE_POLYGONS, optional=True),
-             "Class field of the reference polygons: text is matched to class names, numbers "
-             "to class values."),
+             "Class field of the reference polygons or points (for a sample: 'reference'): "
+             "text is matched to class names, numbers to class values; empty = not labelled."),
             (QgsProcessingParameterRasterLayer(self.REFERENCE_RASTER, tr("Reference raster"),
                                                optional=True),
              "A reference class raster on the same grid (0 or nodata = unlabelled)."),
+            (QgsProcessingParameterRasterLayer(self.STRATA, tr("Strata raster"), optional=True),
+             "For a sample of points whose strata are not the map classes: the strata raster "
+             "it was drawn from (same grid; Stehman 2014). Empty: the map classes are the "
+             "strata."),
             (parameter_for(settings.setting("pixel_rule"), advanced=False),
              "Which pixels of a reference polygon are compared: " +
              settings.setting("pixel_rule").help),
@@ -101,6 +112,8 @@ class EvaluateAlgorithm(LandCoverAlgorithm):
             self.addParameter(param)
         self.addOutput(QgsProcessingOutputNumber(self.OVERALL_ACCURACY, tr("Overall accuracy")))
         self.addOutput(QgsProcessingOutputNumber(self.KAPPA, tr("Kappa")))
+        self.addOutput(QgsProcessingOutputNumber(
+            self.AREA_OVERALL_ACCURACY, tr("Area-adjusted overall accuracy")))  # fmt: skip
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 - QGIS virtual
         classified = self.parameterAsRasterLayer(parameters, self.CLASSIFIED, context)
@@ -122,7 +135,9 @@ class EvaluateAlgorithm(LandCoverAlgorithm):
                 "pixel_rule"] == "all_touched",
         )  # fmt: skip
         layer = polygons[1] if polygons else None
-        report = core_call(evaluate, *compared, hooks_from_feedback(feedback), layer)
+        strata_layer = self.parameterAsRasterLayer(parameters, self.STRATA, context)
+        strata = strata_layer.source() if strata_layer is not None else None
+        report = core_call(evaluate, *compared, hooks_from_feedback(feedback), layer, strata)
         provenance = core_call(evaluation_provenance, *compared, layer)
         matrix_path = self.parameterAsFileOutput(parameters, self.CONFUSION_MATRIX, context)
         html_path = self.parameterAsFileOutput(parameters, self.REPORT, context)
@@ -130,9 +145,14 @@ class EvaluateAlgorithm(LandCoverAlgorithm):
         feedback.pushInfo(
             f"Overall accuracy {report.overall_accuracy:.1%}, kappa {report.kappa:.3f}"
         )
+        area = report.area_adjusted
+        if area is not None:  # the area table in the algorithm dialog's log
+            for line in area_table_text(area):
+                feedback.pushInfo(line)
         for warning in report.warnings:
             feedback.pushWarning(warning)
         return {
+            self.AREA_OVERALL_ACCURACY: area.overall_accuracy if area is not None else None,
             self.CONFUSION_MATRIX: matrix_path,
             self.REPORT: html_path,
             self.OVERALL_ACCURACY: report.overall_accuracy,

@@ -179,3 +179,17 @@ def test_the_html_report_shows_the_area_table_and_its_protocol(sample, tmp_path:
     assert "Rows are the reference (truth), columns the map class." in page
     assert "Unweighted sample accuracy" in page and "73 labelled" in page
     assert "2 unlabelled point(s) left out" in page
+
+
+def test_the_area_table_as_text(sample) -> None:
+    from landcover_mlp.core.reports import area_table_text
+
+    classified, points, _, _ = sample
+    area = evaluate(classified, points, "reference").area_adjusted
+    lines = area_table_text(area)
+    forest = area.classes[0]
+    assert lines[1].split()[0] == "forest"
+    assert f"{forest.area_ha:,.1f} +/- {forest.area_ha_ci95:,.1f}" in lines[1]
+    assert f"{forest.mapped_area_ha:,.1f}" in lines[1] and "estimated ha (95% CI)" in lines[0]
+    assert "73 labelled points (2 unlabelled left out)" in lines[-2]
+    assert lines[-1] == area.protocol
