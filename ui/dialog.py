@@ -95,10 +95,22 @@ class LandCoverDialog(QDialog, FORM_CLASS):
         # a slot of this QObject: disconnected by Qt when the dialog is deleted
         QgsProject.instance().fileNameChanged.connect(self._project_file_changed)
         self._torch_banner: QgsMessageBarItem | None = None
+        for group in (self.advancedGroup, self.trainingGroup):
+            group.collapsedStateChanged.connect(self._fit_input_width)
+        self._fit_input_width()
         self._set_running(False)
         self.form.update_device_label()  # with torch: starts the device check in a worker thread
         if not self.torch_ok:
             self._show_torch_missing()
+
+    def _fit_input_width(self, *_: Any) -> None:
+        """Keep the input panel at least as wide as its widgets plus a vertical scroll bar:
+        when the Advanced box opens, the bar appears and would otherwise hide the right edge
+        of every row (combo arrows, spin buttons)."""
+        scroll = self.inputScroll
+        inner = scroll.widget().minimumSizeHint().width()
+        bar = scroll.verticalScrollBar().sizeHint().width()
+        scroll.setMinimumWidth(inner + bar + 2 * scroll.frameWidth())
 
     def _project_file_changed(self, *_: Any) -> None:
         self.form.update_output_hint()  # outputs left empty go beside the project

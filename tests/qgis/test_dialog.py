@@ -571,3 +571,16 @@ def test_torch_libraries_are_preloaded_before_the_import(tmp_path: Path) -> None
     proc = subprocess.run([sys.executable, "-c", PRELOAD_SCRIPT], env=env, cwd=tmp_path,
                           capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
     assert proc.returncode == 0 and "PRELOAD OK" in proc.stdout, proc.stderr[-3000:]
+
+
+def test_the_input_panel_never_clips_its_rows(dialog: LandCoverDialog) -> None:
+    """Opening the Advanced box brought a vertical scroll bar that hid the right edge of every
+    input row (combo arrows, spin buttons): the panel keeps its widgets' width in view."""
+    dialog.resize(1240, 840)
+    for collapsed in (True, False, True, False):
+        dialog.advancedGroup.setCollapsed(collapsed)
+        dialog.splitter.setSizes([200, 1040])  # as narrow as the user can drag it
+        for _ in range(20):  # events, not time: layouts settle in a few passes
+            QCoreApplication.processEvents()
+        scroll = dialog.inputScroll
+        assert scroll.widget().width() <= scroll.viewport().width(), collapsed
