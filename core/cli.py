@@ -1,4 +1,5 @@
-"""Command line: ``python -m landcover_mlp.core train | classify | evaluate | demo``.
+"""Command line: ``python -m landcover_mlp.core train | classify | evaluate | tune |
+accuracy-sample | explore | explain | demo`` (explore and explain: core/cli_learning.py).
 
 Bad input ends with a one-line reason and a non-zero exit status, never a traceback.
 """
@@ -181,15 +182,25 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
         a.pixel_rule == "all_touched",
         _hooks("evaluate", a.quiet),
         a.layer,
+        a.strata,
     )
     provenance = evaluation_provenance(
-        a.classified, a.reference, a.class_field, a.pixel_rule == "all_touched", a.layer
+        a.classified, a.reference, a.class_field, a.pixel_rule == "all_touched", a.layer, a.strata
     )
     with OutputStage() as stage:  # the report and its page together, or neither
         write_report_json(rep, a.report, stage=stage, provenance=provenance)
         if a.html:
             write_report_html(rep, a.html, "Accuracy report", stage=stage, provenance=provenance)
-    print(f"Overall accuracy {rep.overall_accuracy:.1%}, kappa {rep.kappa:.3f}; report: {a.report}")
+    if rep.area_adjusted is not None:  # a labelled sample of points: the area table first
+        from .reports import area_table_text
+
+        print("\n".join(area_table_text(rep.area_adjusted)))
+        print(f"Unweighted sample accuracy {rep.overall_accuracy:.1%}; report: {a.report}")
+    else:
+        print(
+            f"Overall accuracy {rep.overall_accuracy:.1%}, kappa {rep.kappa:.3f}; "
+            f"report: {a.report}"
+        )
     for w in rep.warnings:
         print("Warning: " + w)
     return 0
@@ -215,6 +226,20 @@ def cmd_tune(a: argparse.Namespace) -> int:
     assert best is not None  # a final model implies a best configuration
     print(f"Best ({result.method}): {best.label()}: OA {best.oa_mean:.1%} +/- {best.oa_std:.1%}")
     print(f"Model retrained with it: {run.model}")
+    return 0
+
+
+def cmd_accuracy_sample(a: argparse.Namespace) -> int:
+    from .accuracy_sample import make_accuracy_sample, sample_design
+
+    design = sample_design(setting_values(a, settings.ACCURACY_SAMPLE))
+    result = make_accuracy_sample(a.classified, a.output, design, _hooks("sample", a.quiet))
+    print(f"Stratified random sample: {result.allocation.how}.")
+    for line in result.allocation.table():
+        print(line)
+    for w in result.warnings:
+        print("Warning: " + w)
+    print(f"Points: {result.path} (fill the 'reference' field with the class seen at each point)")
     return 0
 
 
@@ -252,9 +277,20 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument(
         "--reference",
         required=True,
-        help="reference polygons (with --class-field) or reference raster",
+        help="reference polygons or the labelled points of an accuracy-sample (both with "
+        "--class-field), or a reference raster",
     )
-    e.add_argument("--class-field", default=None, help="class field of the reference polygons")
+    e.add_argument(
+        "--class-field",
+        default=None,
+        help="class field of the reference polygons or points (for a sample: reference)",
+    )
+    e.add_argument(
+        "--strata",
+        default=None,
+        help="for sample points whose strata are not the map classes: the strata raster they "
+        "were drawn from (Stehman 2014)",
+    )
     e.add_argument(
         "--layer", default=None, help="layer name inside --reference (needed when it holds several)"
     )
@@ -267,6 +303,18 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument("--model", required=True, help="model file to write with the best settings")
     add_setting_arguments(u, settings.SEARCH)
     u.set_defaults(func=cmd_tune)
+    s = sub.add_parser(
+        "accuracy-sample",
+        help="stratified random sample of points from a class raster, to label for an "
+        "accuracy assessment (Olofsson et al. 2014)",
+    )
+    s.add_argument("--classified", required=True, help="class raster (the map to assess)")
+    s.add_argument("--output", required=True, help="point GeoPackage to write (.gpkg)")
+    add_setting_arguments(s, settings.ACCURACY_SAMPLE)
+    s.set_defaults(func=cmd_accuracy_sample)
+    from .cli_learning import add_learning_commands  # explore, explain
+
+    add_learning_commands(sub)
     d = sub.add_parser("demo", help="generate the sample scene and run the whole job on it")
     d.add_argument(
         "--output-dir",

@@ -17,6 +17,7 @@ from .settings import ACTIVATIONS, DEVICES, PIXEL_RULES, check, default
 __all__ = [
     "ACTIVATIONS",
     "DEVICES",
+    "PERCEPTRON",
     "PIXEL_RULES",
     "ModelConfig",
     "PredictionConfig",
@@ -31,13 +32,20 @@ __all__ = [
 
 
 def parse_hidden_layers(text: str | tuple[int, ...] | list[int]) -> tuple[int, ...]:
-    """Parse hidden layer sizes such as "64,64" (an empty string means no hidden layer).
+    """Parse hidden layer sizes such as "64,64": the one reader of the ``hidden_layers``
+    setting on every route (command line, Processing, dialog, model files).
+
+    "0", "none" and "" (any case, spaces ignored; :data:`core.settings.ZERO_TEXTS`) mean no
+    hidden layer: the perceptron, returned as ``()``.
 
     Raises:
-        LandCoverError: the text is not a comma-separated list of positive integers.
+        LandCoverError: the text is not a comma-separated list of positive integers, or 0
+            stands beside other sizes.
     """
     if isinstance(text, (tuple, list)):
         sizes = tuple(int(v) for v in text)
+    elif _settings.setting("hidden_layers").means_zero(text):
+        return ()
     else:
         cleaned = str(text).replace(" ", "").replace(";", ",").strip(",")
         parts = cleaned.split(",") if cleaned else []
@@ -51,6 +59,11 @@ def parse_hidden_layers(text: str | tuple[int, ...] | list[int]) -> tuple[int, .
             raise LandCoverError(
                 f"Hidden layers '{text}' is not a list of layer sizes: write e.g. 64,64."
             ) from exc
+        if 0 in sizes:
+            raise LandCoverError(
+                f"Hidden layers '{text}': 0 means no hidden layer (the perceptron) and stands "
+                "alone; write 0 for the perceptron or sizes such as 64,64."
+            )
     if any(s < 1 or s > 8192 for s in sizes):
         raise LandCoverError(
             f"Hidden layer sizes must be between 1 and 8192 neurons; got {list(sizes)}."
@@ -112,12 +125,20 @@ class SplitConfig:
         check("validation_share", self.validation_share)
 
 
+#: How every report names a network without hidden layer (:attr:`ModelConfig.is_perceptron`).
+PERCEPTRON = (
+    "Perceptron (linear: a softmax of a weighted sum of the bands; it cannot separate classes "
+    "that are not linearly separable)"
+)
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     """Network architecture.
 
     Attributes:
-        hidden_layers: neurons per hidden layer, e.g. (64, 64).
+        hidden_layers: neurons per hidden layer, e.g. (64, 64); () = no hidden layer, the
+            perceptron (:attr:`is_perceptron`), always trained as one network.
         activation: "relu", "tanh" or "sigmoid".
         dropout: dropout probability after each hidden layer (0 disables it).
         ensemble: networks of this architecture trained at once and averaged (1 = one;
@@ -132,6 +153,11 @@ class ModelConfig:
     dropout: float = default("dropout")
     ensemble: int = default("ensemble")
     distill: bool = default("distill")
+
+    @property
+    def is_perceptron(self) -> bool:
+        """No hidden layer: a softmax of a weighted sum of the bands (linear decisions)."""
+        return not self.hidden_layers
 
     @property
     def distils(self) -> bool:
@@ -245,6 +271,17 @@ class PredictionConfig:
         check("device", self.device)
 
 
+#: Why a perceptron with an ensemble of several networks is refused (``{n}``: the ensemble set).
+#: Its loss (softmax cross-entropy of a weighted sum, plus weight decay) is convex: every
+#: network would end at the same minimum, so an ensemble would cost its training time for
+#: nothing. :func:`core.training.ensemble_for` makes the automatic ensemble one network.
+PERCEPTRON_ENSEMBLE = (
+    "A perceptron (hidden layers 0) is always one network: its loss has a single minimum, so "
+    "every network of an ensemble would learn the same decisions. Set Networks in the "
+    "ensemble to 0 (automatic) or 1 (got {n})."
+)
+
+
 def train_request(
     raster: str,
     polygons: str,
@@ -270,10 +307,14 @@ def train_request(
         validation_layer: layer inside ``validation_polygons``.
 
     Raises:
-        LandCoverError: a value the settings table refuses, with a sentence naming it.
+        LandCoverError: a value the settings table refuses, with a sentence naming it, or a
+            perceptron with an ensemble of more than one network
+            (:data:`PERCEPTRON_ENSEMBLE`).
     """
     v = _settings.resolve(dict(values or {}), _settings.TRAINING)
     seed = v["seed"]
+    hidden = parse_hidden_layers(v["hidden_layers"])
+    _require(bool(hidden) or v["ensemble"] <= 1, PERCEPTRON_ENSEMBLE.format(n=v["ensemble"]))
     return TrainRequest(
         raster=raster,
         polygons=polygons,
@@ -285,7 +326,7 @@ def train_request(
         ),  # fmt: skip
         split=SplitConfig(v["validation_share"], seed),
         model=ModelConfig(
-            parse_hidden_layers(v["hidden_layers"]),
+            hidden,
             v["activation"],
             v["dropout"],
             v["ensemble"],

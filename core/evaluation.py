@@ -24,7 +24,7 @@ from .raster import (
     same_grid,
     unreadable,
 )
-from .sample_points import is_point_layer, read_sample_points, values_at
+from .sample_points import is_point_layer, point_layer_name, read_sample_points, values_at
 from .vector import PolygonSource, iter_polygon_pixels, open_polygons
 
 
@@ -346,18 +346,24 @@ def evaluation_provenance(
     class_field: str | None = None,
     all_touched: bool = False,
     layer: str | None = None,
+    strata: str | Path | None = None,
 ) -> dict[str, Any]:
     """What an accuracy report of :func:`evaluate` (same arguments) compared, for the
     report's *Provenance* section and its JSON key ``provenance``: ``classified`` (the class
-    raster), ``reference`` (polygons or raster), and for polygons ``reference_layer``,
-    ``class_field`` and ``pixel_rule``; then ``created`` (now, ISO 8601 with the UTC offset)
-    and ``plugin_version``.
+    raster), ``reference`` (polygons, points or raster), for polygons ``reference_layer``,
+    ``class_field`` and ``pixel_rule``, for points ``reference_layer``, ``class_field`` and
+    ``strata`` (when given); then ``created`` (now, ISO 8601 with the UTC offset) and
+    ``plugin_version``.
 
     Raises:
         LandCoverError: the reference polygon layer cannot be opened.
     """
     out: dict[str, Any] = {"classified": str(classified), "reference": str(reference)}
-    if class_field:
+    if class_field and is_point_layer(reference, layer):  # an accuracy sample of points
+        out.update(reference_layer=point_layer_name(reference, layer), class_field=class_field)
+        if strata is not None:
+            out["strata"] = str(strata)
+    elif class_field:
         out.update(
             reference_layer=polygon_layer_name(reference, class_field, layer),
             class_field=class_field,

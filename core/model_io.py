@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from .classes import ClassInfo
-from .config import ModelConfig
+from .config import PERCEPTRON, ModelConfig
 from .errors import LandCoverError
 from .fileio import OutputStage, output_path
 from .raster import RasterInfo
@@ -104,10 +104,15 @@ class LandCoverModel:
     def describe_network(self) -> str:
         """E.g. "one network 7-32-32-5 (relu), distilled from an ensemble of 5", "ensemble of
         5 networks 7-64-64-5 (relu), class probabilities averaged" or "one network 7-64-64-5
-        (relu)"."""
+        (relu)"; a perceptron's starts with :data:`core.config.PERCEPTRON`: "Perceptron
+        (linear: ...): one network 7-5"."""
         sizes = "-".join(map(str, (len(self.bands), *self.model.hidden_layers, len(self.classes))))
         k = self.model.ensemble
-        kind = self.model.activation if self.model.hidden_layers else "linear, no hidden layer"
+        if self.model.is_perceptron:
+            saved = self.model.saved_networks  # more than 1 only in models of older versions
+            many = f"ensemble of {saved} networks {sizes}" if saved > 1 else f"one network {sizes}"
+            return f"{PERCEPTRON}: {many}"
+        kind = self.model.activation
         if self.model.distils:
             return f"one network {sizes} ({kind}), distilled from an ensemble of {k}"
         if k == 1:

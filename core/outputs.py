@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from .classes import ClassInfo
+from .diagnosis import diagnosis_html
+from .diagram import network_html
 from .fileio import OutputStage, output_path
 from .model_io import save_model
 from .provenance import model_provenance
@@ -165,6 +167,8 @@ def _stage_training_outputs(
     report = Path(report)
     details = report_details(result)
     provenance = model_provenance(model)
+    diagnosis = [dict(d) for d in result.diagnosis]
+    sections = diagnosis_html(diagnosis) + network_html(model)
     if result.report is None:
         # Both files are written: an earlier run's report beside the same model must not
         # survive to describe a model that no longer exists.
@@ -177,15 +181,18 @@ def _stage_training_outputs(
         stage.part(report).write_text(
             NO_VALIDATION_HTML.format(paragraphs=paragraphs).replace(
                 "</body>",
-                f"<h2>Details</h2><table>{rows}</table>{provenance_html(provenance)}</body>",
+                f"{sections}<h2>Details</h2><table>{rows}</table>{provenance_html(provenance)}"
+                "</body>",
             ),
             encoding="utf-8",
         )
         with output_path(report.with_suffix(".json"), stage) as tmp:
-            data = {**no_validation_report(details, said), "provenance": provenance}
+            data = {**no_validation_report(details, said), "diagnosis": diagnosis,
+                    "provenance": provenance}  # fmt: skip
             tmp.write_text(json.dumps(data, indent=2), encoding="utf-8")
         return
     write_report_html(result.report, report, "Validation report", details, loss_curve,
-                      provenance=provenance, stage=stage)  # fmt: skip
-    write_report_json(result.report, report.with_suffix(".json"), {"details": details},
+                      provenance=provenance, stage=stage, sections=sections)  # fmt: skip
+    write_report_json(result.report, report.with_suffix(".json"),
+                      {"details": details, "diagnosis": diagnosis},
                       provenance=provenance, stage=stage)  # fmt: skip

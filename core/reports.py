@@ -326,6 +326,7 @@ def report_html(
     details: dict[str, Any] | None = None,
     loss_curve: str | None = None,
     provenance: dict[str, Any] | None = None,
+    sections: str = "",
 ) -> str:
     """A self-contained HTML page for the report.
 
@@ -336,6 +337,9 @@ def report_html(
         loss_curve: URL of the loss-curve image, or None.
         provenance: what produced the report, shown as its *Provenance* section (see
             :func:`provenance_html`); None leaves the section out.
+        sections: more HTML shown after the loss curves (a training report's diagnosis and
+            network diagram: :func:`core.diagnosis.diagnosis_html`,
+            :func:`core.diagram.network_html`).
 
     Returns:
         The page.
@@ -390,6 +394,7 @@ th{{background:#f4f4f4}} td.diag{{background:#e3f2e1;font-weight:bold}}
 <p>Precision = user's accuracy, recall = producer's accuracy.</p>
 <table><tr><th>class</th><th>value</th><th>precision</th><th>recall</th><th>F1</th><th>reference pixels</th></tr>{scores}</table>
 {img}
+{sections}
 {f"<h2>Details</h2><table>{info}</table>" if info else ""}
 {provenance_html(provenance)}
 </body></html>
@@ -405,6 +410,7 @@ def write_report_html(
     *,
     provenance: dict[str, Any] | None = None,
     stage: OutputStage | None = None,
+    sections: str = "",
 ) -> Path:
     """Write :func:`report_html` to ``path`` (the loss curve is linked relative to it).
 
@@ -416,6 +422,7 @@ def write_report_html(
         loss_curve: the loss-curve image to show, by its final name.
         provenance: what produced the report, shown as its *Provenance* section.
         stage: the output stage the file belongs to; None writes it on its own.
+        sections: more HTML shown after the loss curves (see :func:`report_html`).
 
     Returns:
         ``path``.
@@ -425,7 +432,7 @@ def write_report_html(
     if loss_curve:
         lc = Path(loss_curve)
         rel = lc.name if lc.parent.resolve() == path.parent.resolve() else lc.resolve().as_uri()
-    text = report_html(report, title, details, rel, provenance)
+    text = report_html(report, title, details, rel, provenance, sections)
     with output_path(path, stage) as tmp:
         tmp.write_text(text, encoding="utf-8")
     return path

@@ -48,6 +48,18 @@ def is_point_layer(path: str | Path, layer: str | None = None) -> bool:
     )
 
 
+def point_layer_name(path: str | Path, layer: str | None = None) -> str:
+    """The name of the point layer :func:`read_sample_points` reads from ``path``."""
+    if layer:
+        return layer
+    ds = gdal.OpenEx(str(path), gdal.OF_VECTOR)
+    layers = [ds.GetLayer(i) for i in range(ds.GetLayerCount())]
+    names = [x.GetName() for x in layers if x.GetGeomType() != ogr.wkbNone]
+    layers = []
+    ds = None
+    return names[0] if names else ""
+
+
 @dataclass(frozen=True)
 class SamplePoints:
     """The labelled points of an accuracy sample on a map.

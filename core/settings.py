@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from .errors import LandCoverError
@@ -45,7 +45,8 @@ class Setting:
         choices: the allowed values of a "choice".
         decimals: decimals shown by a dialog's spin box (float).
         step: step of a dialog's spin box (float).
-        group: "sampling", "model", "training", "prediction" or "search".
+        group: "sampling", "model", "training", "prediction", "search", "explore" (the
+            learning-rate explorer) or "accuracy" (the accuracy-assessment sample).
         advanced: Processing hides it under *Advanced parameters*; the dialog puts it in the
             collapsed *Advanced* box.
         zero_means: what 0 means when it switches something off ("all", "off", "no limit").
@@ -89,6 +90,16 @@ class Setting:
         if self.zero_means:
             extra.append(f"0 = {self.zero_means}")
         return f"{self.help} ({'; '.join(extra)})" if extra else self.help
+
+    def means_zero(self, value: Any) -> bool:
+        """``value`` is the one :attr:`zero_means` describes: 0 for a number, a text of
+        :data:`ZERO_TEXTS` for a text, spaces and separators (, ;) around it ignored
+        (``hidden_layers`` "0": the perceptron). False for a setting without ``zero_means``."""
+        if not self.zero_means:
+            return False
+        if self.kind == "text":
+            return str(value).replace(" ", "").strip(",;").lower() in ZERO_TEXTS
+        return isinstance(value, (int, float)) and value == 0
 
     def check(self, value: Any) -> Any:
         """``value`` converted to this setting's type and checked against its range.
@@ -137,7 +148,11 @@ class Setting:
         return "a number"
 
 
-_COUNTED_UNITS = ("MB", "epochs", "minutes", "pixels", "samples")
+#: Texts (lower case, spaces removed) that mean 0 for a text setting with ``zero_means``: for
+#: ``hidden_layers``, no hidden layer (the perceptron), whichever route the text comes from.
+ZERO_TEXTS = ("0", "none", "")
+
+_COUNTED_UNITS = ("MB", "epochs", "minutes", "pixels", "points", "samples")
 _KIND_WORDS = {
     "int": "a whole number",
     "float": "a number",
@@ -186,8 +201,11 @@ SETTINGS: tuple[Setting, ...] = (
        group="sampling", advanced=False, zero_means="no validation"),
     # -- network -----------------------------------------------------------------------------
     _S("hidden_layers", "text", "32,32", "Hidden layers",
-       "Neurons per hidden layer, comma-separated (e.g. 64,64); empty = no hidden layer.",
-       unit="neurons per layer", group="model", advanced=False),
+       "Neurons per hidden layer, comma-separated (e.g. 64,64). 0 (or none, or empty): no "
+       "hidden layer, the perceptron: a softmax of a weighted sum of the bands, linear, "
+       "always one network; it cannot separate classes that are not linearly separable.",
+       unit="neurons per layer", group="model", advanced=False,
+       zero_means="perceptron (linear)"),
     _S("activation", "choice", "relu", "Activation",
        "Activation function of the hidden layers.", choices=ACTIVATIONS, group="model"),
     _S("dropout", "float", 0.0, "Dropout",
@@ -200,7 +218,7 @@ SETTINGS: tuple[Setting, ...] = (
        "network's. They teach one network (see Distil), or, with Distil off, the map "
        "averages them. 1 = a single network. Automatic: 5 networks up to 12,000 training "
        "pixels, one above (where one network's seed matters little and 5 would train 4x "
-       "longer).",
+       "longer). A perceptron (hidden layers 0) is always one network: more are refused.",
        unit="networks", minimum=0, maximum=32, group="model", zero_means="automatic"),
     _S("distill", "bool", True, "Distil the ensemble into one network",
        "The ensemble teaches one network of the same architecture (knowledge distillation), "
@@ -251,7 +269,8 @@ SETTINGS: tuple[Setting, ...] = (
        unit="MB", minimum=16, group="prediction"),
     # -- search ------------------------------------------------------------------------------
     _S("search_hidden_layers", "text", "32,32;64;64,64;128,64;128,128", "Hidden layers to try",
-       "Layer sets separated by ';', each like 64,64.", group="search", advanced=False),
+       "Layer sets separated by ';', each like 64,64; 0 = no hidden layer (the perceptron).",
+       group="search", advanced=False),
     _S("search_learning_rates", "text", "0.003,0.01,0.03", "Learning rates to try",
        "Comma-separated.", group="search", advanced=False),
     _S("search_momentums", "text", "0.5,0.9", "Momentums to try", "Comma-separated.",
@@ -272,6 +291,42 @@ SETTINGS: tuple[Setting, ...] = (
        "No new work starts after this; finished configurations are kept.",
        unit="minutes", minimum=0.0, maximum=100_000.0, decimals=2, step=1.0, group="search",
        advanced=False, zero_means="no limit"),
+    # -- learning-rate and momentum explorer (core/explore.py) -------------------------------
+    _S("learning_rates", "text", "1,0.1,0.01", "Learning rates",
+       "Learning rates to compare, comma-separated; each is tried with every momentum.",
+       group="explore", advanced=False),
+    _S("momentums", "text", "0,0.5,0.9", "Momentums",
+       "Momentums to compare, comma-separated (0 = plain gradient descent); each is tried "
+       "with every learning rate.",
+       group="explore", advanced=False),
+    _S("loss_threshold", "float", 0.5, "Loss threshold",
+       "A run has converged at the first epoch from which its training loss (cross-entropy) "
+       "stays at most this to the end. 0.5: the right class gets on average a probability of "
+       "0.61, far below the loss of a uniform guess every run starts from.",
+       minimum=0.001, maximum=10.0, decimals=3, step=0.05, group="explore", advanced=False),
+    # -- accuracy-assessment sample ----------------------------------------------------------
+    _S("size", "int", 0, "Sample size",
+       "Points of the stratified random sample drawn from the map for an accuracy assessment "
+       "(Olofsson et al. 2014). Automatic: from the target standard error when one is given, "
+       "else 500 (more when the minimum per class needs it).",
+       unit="points", minimum=0, maximum=10_000_000, group="accuracy", advanced=False,
+       zero_means="automatic"),
+    _S("min_per_class", "int", 50, "Minimum points per class",
+       "Points every map class gets first (all its pixels when it has fewer); the rest of the "
+       "sample is shared in proportion to mapped area. Olofsson et al. (2014) advise 50-100 "
+       "for rare classes.",
+       unit="points", minimum=0, maximum=1_000_000, group="accuracy", advanced=False),
+    _S("target_se", "float", 0.0, "Target standard error of overall accuracy",
+       "Size the sample so that overall accuracy gets this standard error (e.g. 0.01), from "
+       "the expected user's accuracies (Olofsson et al. 2014, eq. 13); instead of a sample "
+       "size.",
+       unit="proportion", minimum=0.0, maximum=0.5, decimals=4, step=0.005, group="accuracy",
+       advanced=False, zero_means="off"),
+    _S("expected_users_accuracy", "text", "", "Expected user's accuracies",
+       "With a target standard error: the user's accuracy expected of each map class, in map "
+       "order (class value order), comma-separated (e.g. 0.9,0.7,0.8), or one value for all "
+       "classes.",
+       group="accuracy", advanced=False),
 )  # fmt: skip
 
 BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
@@ -282,6 +337,15 @@ TRAINING = tuple(s for s in SETTINGS if s.group in ("sampling", "model", "traini
 PREDICTION = (BY_NAME["memory_mb"], BY_NAME["device"])
 #: The settings of a search (on top of :data:`TRAINING`).
 SEARCH = tuple(s for s in SETTINGS if s.group == "search")
+#: The seed as the accuracy-assessment sample uses it: the table's range and default, with
+#: help about the points (the table's help speaks of training).
+SAMPLE_SEED = replace(
+    BY_NAME["seed"],
+    help="Seed of the random draw of points: the same map, settings and seed give the same "
+    "points.",
+)
+#: The settings of an accuracy-assessment sample (``accuracy-sample``, core/accuracy_sample.py).
+ACCURACY_SAMPLE = tuple(s for s in SETTINGS if s.group == "accuracy") + (SAMPLE_SEED,)
 
 
 def setting(name: str) -> Setting:
@@ -331,7 +395,7 @@ def markdown_table() -> str:
         else:
             allowed = ""
         default_text = "" if s.default == "" else f"`{s.default}`"
-        zero = f"; 0 = {s.zero_means}" if s.zero_means else ""
+        zero = f"{'; ' if allowed else ''}0 = {s.zero_means}" if s.zero_means else ""
         lines.append(
             f"| `{s.name}` | `{s.flag}` | `{s.parameter}` | {s.kind} | {default_text} | "
             f"{allowed}{zero} | {s.unit} | {s.help} |"

@@ -13,6 +13,7 @@ from torch import nn
 from . import threads
 from .callbacks import Hooks, merge_records
 from .config import ModelConfig, TrainingConfig
+from .diagnosis import diagnose
 from .errors import LandCoverError
 from .network import MLP, ensemble_loss, select_device, state_probabilities, state_to_numpy
 from .settings import setting
@@ -104,7 +105,9 @@ def train_network(
         The trained weights and the history.
 
     Raises:
-        LandCoverError: no training samples, or training diverged.
+        LandCoverError: no training samples, or training diverged (the loss is no longer a
+            number; the sentence is :func:`core.diagnosis.diagnose`'s, with the learning rate
+            to try).
         CancelledError: the user cancelled.
     """
     # Dropout and batch order draw from torch's global RNG: seed a private copy of it so the
@@ -224,7 +227,13 @@ def ensemble_for(model_config: ModelConfig, n: int) -> ModelConfig:
     pixels one network's spread is already small and the ensemble (and its distillation) costs
     about four times the training time for no accuracy (benchmarks/training_scale.py: 15.5 k
     pixels 82.1 % for one network, 82.0 % distilled from 5; 100 k pixels 87.0 % and 86.9 %).
+
+    A perceptron (no hidden layer) is always one network: its loss is convex, so every
+    member would learn the same decisions (:func:`core.config.train_request` refuses a set
+    ensemble of more; here any size becomes 1, so that a search's perceptron trains one).
     """
+    if model_config.is_perceptron:
+        return replace(model_config, ensemble=1)
     if model_config.ensemble:
         return model_config
     return replace(model_config, ensemble=AUTO_ENSEMBLE if n <= LARGE_DATA_PIXELS else 1)
@@ -441,10 +450,10 @@ def _train_network(
             step += 1
         train_loss = float(running.mean()) / n
         if not math.isfinite(train_loss):
-            raise LandCoverError(
-                "Training diverged (the loss is no longer a number): lower the learning rate "
-                f"(now {config.learning_rate}) or the momentum."
-            )
+            # the diagnosis of the epochs so far, this one included, gives the advice
+            failed = [*history, {"epoch": epoch, "train_loss": train_loss}]
+            found = diagnose(failed, config.learning_rate, n_classes)
+            raise LandCoverError(found[0]["message"])
         record: dict[str, float] = {
             "epoch": epoch,
             "train_loss": train_loss,

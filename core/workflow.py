@@ -7,13 +7,14 @@ import platform
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .accuracy import AccuracyReport, assess
 from .callbacks import Hooks, merge_records
 from .config import ModelConfig, SplitConfig, TrainingConfig, TrainRequest
+from .diagnosis import diagnose_model, diagnosis_lines
 from .errors import LandCoverError
 from .model_io import LandCoverModel
 from .provenance import now_iso, plugin_version, training_inputs
@@ -37,6 +38,9 @@ class TrainResult:
         seconds: total wall time (sampling and training).
         warnings: what the user should know about the data (sampling, split); also in the
             report when there is one.
+        diagnosis: what the loss curves of the run that chose the epochs say
+            (:func:`core.diagnosis.diagnose_model`): ``{"kind", "epoch", "message"}`` dicts,
+            empty when no rule fired.
     """
 
     model: LandCoverModel
@@ -45,6 +49,7 @@ class TrainResult:
     n_validation: int
     seconds: float
     warnings: tuple[str, ...] = ()
+    diagnosis: tuple[dict[str, Any], ...] = ()
 
 
 def versions() -> dict[str, str]:
@@ -326,7 +331,8 @@ def train_model(request: TrainRequest, hooks: Hooks | None = None) -> TrainResul
             on all polygons sends ``final_train_loss`` instead of ``train_loss``), cancel, log.
 
     Returns:
-        The model and its validation report.
+        The model, its validation report and the diagnosis of its loss curves (each finding
+        also logged, one line each, through ``hooks.log``).
 
     Raises:
         LandCoverError: bad input (message says what to change).
@@ -368,5 +374,8 @@ def train_model(request: TrainRequest, hooks: Hooks | None = None) -> TrainResul
     if report is not None:
         model = replace(model, metrics=report.to_dict())
     n_saved = len(samples) if held_out else len(train)
+    diagnosis = tuple(diagnose_model(model))
+    for line in diagnosis_lines(diagnosis):
+        hooks.log(line)
     return TrainResult(model, report, n_saved, n_val, time.perf_counter() - started,
-                       tuple(warnings))  # fmt: skip
+                       tuple(warnings), diagnosis)  # fmt: skip

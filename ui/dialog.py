@@ -28,6 +28,8 @@ from ..plugin import styling, torch_check
 from ..plugin.feedback import LOG_TAG, format_epoch
 from ..plugin.tasks import BaseTask, TrainClassifyResult, TrainClassifyTask, TuneOutcome, TuneTask
 from . import results, settings
+from .explain_panel import ExplainPanel
+from .explore_panel import ExplorePanel
 from .form import TrainingForm
 from .loss_plot import LossPlot
 from .tuning import TuningPanel
@@ -67,6 +69,7 @@ class LandCoverDialog(QDialog, FORM_CLASS):
 
     training_finished = pyqtSignal(bool)
     tuning_finished = pyqtSignal(bool)
+    exploring_finished = pyqtSignal(bool)  # the explorer's grid ended (True on success)
 
     def __init__(self, iface: Any, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -89,6 +92,12 @@ class LandCoverDialog(QDialog, FORM_CLASS):
         self._run_name = ""
         self.runButton.clicked.connect(self.run)
         self.tuning.tuneButton.clicked.connect(self.find_best)
+        self.explore = ExplorePanel(self)  # the "Explore learning rate" tab
+        self.resultTabs.addTab(self.explore, "Explore learning rate")
+        self.explore.exploreButton.clicked.connect(self.explore_rates)
+        self.explore.finished.connect(self._on_explored)
+        self.explain_panel: ExplainPanel | None = None
+        self.explainButton.clicked.connect(self.open_explain)
         self.tuning.useSettingsButton.clicked.connect(self.use_settings)
         self.cancelButton.clicked.connect(self.cancel)
         self.closeButton.clicked.connect(self.close)
@@ -255,6 +264,46 @@ class LandCoverDialog(QDialog, FORM_CLASS):
         self._set_running(True)
         QgsApplication.taskManager().addTask(task)
 
+    def explore_rates(self) -> None:
+        """Validate, then train the explorer's grid in the background (curves fill live);
+        its figure and table go to a new run folder."""
+        request = self._checked_request()
+        if request is None:
+            return
+        try:
+            task = self.explore.make_task(request, self.form.run_folder())
+        except LandCoverError as exc:
+            self.message_bar.pushMessage("Check the grid", str(exc), Qgis.MessageLevel.Warning, 0)
+            return
+        self._save_settings()
+        task.progressChanged.connect(self._show_progress)
+        task.log_message.connect(self.statusLabel.setText)
+        self.task = task
+        self.resultTabs.setCurrentWidget(self.explore)
+        self.progressBar.setValue(0)
+        self.statusLabel.setText("Exploring...")
+        self._set_running(True)
+        QgsApplication.taskManager().addTask(task)
+
+    def _on_explored(self, ok: bool) -> None:
+        cancelled = self.task is not None and self.task.was_cancelled
+        self.task = None
+        self._set_running(False)
+        self.progressBar.setValue(100 if ok else 0)
+        self.statusLabel.setText(self.explore.status_text(cancelled))
+        if not ok and not cancelled:
+            self._tell("Exploration failed", self.explore.error, Qgis.MessageLevel.Critical, 0)
+        self.exploring_finished.emit(ok)
+
+    def open_explain(self) -> None:
+        """The decision regions of the last run's model, in a panel of their own."""
+        if self.result is None:
+            return
+        if self.explain_panel is not None:
+            self.explain_panel.shutdown()
+        self.explain_panel = ExplainPanel(self.result.model, self.result.outputs.model, self)
+        self.explain_panel.show()
+
     def use_settings(self) -> None:
         """Copy the selected (default: best) configuration into the training settings."""
         score = self.tuning.selected_score()
@@ -282,6 +331,8 @@ class LandCoverDialog(QDialog, FORM_CLASS):
         self.runButton.setEnabled(self.torch_ok and not running)
         self.cancelButton.setEnabled(running)
         self.tuning.set_running(running, self.torch_ok)
+        self.explore.set_running(running, self.torch_ok)
+        self.explainButton.setEnabled(not running and self.result is not None)
         why = self._why_disabled(running)
         self.runButton.setToolTip(why or RUN_TIP)
         self.tuning.tuneButton.setToolTip(why or TUNE_TIP)
@@ -467,6 +518,8 @@ class LandCoverDialog(QDialog, FORM_CLASS):
 
     def shutdown(self) -> None:
         """Plugin unload / QGIS exit: cancel a running task and wait briefly for it to stop."""
+        if self.explain_panel is not None:
+            self.explain_panel.shutdown()
         task, self.task = self.task, None
         if task is None:
             return

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import html
 import math
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from qgis.PyQt.QtCore import Qt
 from qgis.PyQt.QtGui import QBrush, QColor, QFont, QIcon, QPixmap
@@ -64,13 +66,26 @@ def _item(text: str, bold: bool = False) -> QTableWidgetItem:
     return item
 
 
+def diagnosis_html(diagnosis: Sequence[Mapping[str, Any]]) -> str:
+    """The training diagnosis (:mod:`core.diagnosis`) as small lines for the summary, one per
+    finding ("" when no rule fired)."""
+    return "".join(
+        f"<br><small>&#9888; <b>Diagnosis ({html.escape(str(d['kind']))})</b>: "
+        f"{html.escape(str(d['message']))}</small>"
+        for d in diagnosis
+    )
+
+
 def summary_html(result: TrainClassifyResult) -> str:
-    """One paragraph: overall accuracy, kappa, pixels, how accuracy was estimated."""
+    """One paragraph: overall accuracy, kappa, pixels, how accuracy was estimated, the model,
+    warnings and the training diagnosis."""
     report = result.training.report
+    diagnosis = diagnosis_html(result.training.diagnosis)
     if report is None:
         return (
             "<b>No validation pixels</b>: accuracy was not measured. Set a validation share "
             "above 0 or choose validation polygons."
+            f"<br><small>Model: {html.escape(result.model.describe_network())}.</small>" + diagnosis
         )
     kappa = "–" if not math.isfinite(report.kappa) else f"{report.kappa:.3f}"
     text = (
@@ -85,7 +100,7 @@ def summary_html(result: TrainClassifyResult) -> str:
     )
     for warning in report.warnings:
         text += f"<br><small>&#9888; {html.escape(warning)}</small>"
-    return text
+    return text + diagnosis
 
 
 def fill_table(table: QTableWidget, report: AccuracyReport | None) -> None:

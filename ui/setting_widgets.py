@@ -132,7 +132,44 @@ def place(
             form.insertRow(row, label, widget)
         made[setting.name] = widget
         row += 1
+        if isinstance(widget, QLineEdit) and setting.zero_means:
+            switch = zero_switch(widget, setting, ui)
+            setattr(ui, switch.objectName(), switch)
+            form.insertRow(row, QLabel("", ui), switch)
+            row += 1
     return made
+
+
+def zero_switch(edit: QLineEdit, setting: Setting, parent: QWidget | None = None) -> QCheckBox:
+    """A check box, placed under a text setting's line edit, for the value the table's
+    ``zero_means`` names: "Perceptron (linear)" beside the hidden layers.
+
+    Checking it writes "0" in ``edit`` (the one value every route reads, see
+    :meth:`Setting.means_zero`); unchecking it gives back the text it replaced (the default
+    when there was none). It follows the text too: typing 0, none or nothing checks it. Its
+    object name is the edit's with ``ZeroCheck`` for ``Edit`` (``hiddenLayersZeroCheck``).
+    """
+    words = setting.zero_means
+    box = QCheckBox(words[:1].upper() + words[1:], parent)
+    box.setObjectName(widget_name(setting).removesuffix(_SUFFIX["text"]) + "ZeroCheck")
+    box.setToolTip(tooltip(setting))
+    replaced = [""]
+
+    def on_toggled(checked: bool) -> None:
+        if checked and not setting.means_zero(edit.text()):
+            replaced[0] = edit.text()
+            edit.setText("0")
+        elif not checked and setting.means_zero(edit.text()):
+            edit.setText(replaced[0] or str(setting.default))
+
+    def on_text(text: str) -> None:
+        # on_toggled leaves a text that already agrees with the box as it is
+        box.setChecked(setting.means_zero(text))
+
+    box.toggled.connect(on_toggled)
+    edit.textChanged.connect(on_text)
+    on_text(edit.text())
+    return box
 
 
 def values_of(widgets: Mapping[str, QWidget], table: Mapping[str, Setting]) -> dict[str, Any]:

@@ -138,7 +138,7 @@ class EvaluateAlgorithm(LandCoverAlgorithm):
         strata_layer = self.parameterAsRasterLayer(parameters, self.STRATA, context)
         strata = strata_layer.source() if strata_layer is not None else None
         report = core_call(evaluate, *compared, hooks_from_feedback(feedback), layer, strata)
-        provenance = core_call(evaluation_provenance, *compared, layer)
+        provenance = core_call(evaluation_provenance, *compared, layer, strata)
         matrix_path = self.parameterAsFileOutput(parameters, self.CONFUSION_MATRIX, context)
         html_path = self.parameterAsFileOutput(parameters, self.REPORT, context)
         core_call(write_evaluation_outputs, report, matrix_path, html_path, provenance)

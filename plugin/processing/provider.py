@@ -7,8 +7,11 @@ from pathlib import Path
 from qgis.core import QgsProcessingProvider
 from qgis.PyQt.QtGui import QIcon
 
+from .accuracysample import AccuracySampleAlgorithm
 from .classify import ClassifyAlgorithm
 from .evaluate import EvaluateAlgorithm
+from .explain import ExplainAlgorithm
+from .explore import ExploreAlgorithm
 from .train import TrainAlgorithm
 from .trainclassify import TrainClassifyAlgorithm
 from .tune import TuneAlgorithm
@@ -26,6 +29,9 @@ class LandCoverMlpProvider(QgsProcessingProvider):
             TrainClassifyAlgorithm,
             EvaluateAlgorithm,
             TuneAlgorithm,
+            AccuracySampleAlgorithm,
+            ExploreAlgorithm,
+            ExplainAlgorithm,
         ):
             self.addAlgorithm(alg())
 
@@ -46,3 +52,10 @@ class LandCoverMlpProvider(QgsProcessingProvider):
 
     def defaultRasterFileExtension(self) -> str:  # noqa: N802 - QGIS virtual
         return "tif"
+
+    def supportedOutputVectorLayerExtensions(self) -> list[str]:  # noqa: N802 - QGIS virtual
+        """The accuracy sample's points are written as GeoPackage only (core/accuracy_sample.py)."""
+        return ["gpkg"]
+
+    def defaultVectorFileExtension(self, hasGeometry: bool = True) -> str:  # noqa: N802, N803
+        return "gpkg"

@@ -193,3 +193,34 @@ def test_the_area_table_as_text(sample) -> None:
     assert f"{forest.mapped_area_ha:,.1f}" in lines[1] and "estimated ha (95% CI)" in lines[0]
     assert "73 labelled points (2 unlabelled left out)" in lines[-2]
     assert lines[-1] == area.protocol
+
+
+def test_command_line_sample_label_evaluate(tmp_path: Path, make_raster, capsys) -> None:
+    """accuracy-sample, then the points labelled, then evaluate: the area table printed and
+    ``area_adjusted`` in the report, on the default ``make test`` route (in-process CLI)."""
+    from landcover_mlp.core.cli import main
+
+    classified, truth = class_map(tmp_path / "map.tif", make_raster)
+    points = tmp_path / "sample.gpkg"
+    assert main(["-q", "accuracy-sample", "--classified", str(classified), "--output",
+                 str(points), "--size", "90", "--min-per-class", "20", "--seed", "3"]) == 0  # fmt: skip
+    inverse = gdal.InvGeoTransform(DEFAULT_GT)
+    ds = ogr.Open(str(points), 1)
+    layer = ds.GetLayer(0)
+    for feature in layer:
+        x, y = feature.GetGeometryRef().GetPoint_2D(0)
+        col = int(inverse[0] + inverse[1] * x + inverse[2] * y)
+        row = int(inverse[3] + inverse[4] * x + inverse[5] * y)
+        feature.SetField("reference", NAMES[truth[row, col]])
+        layer.SetFeature(feature)
+    feature = layer = ds = None
+    capsys.readouterr()
+    report = tmp_path / "r.json"
+    assert main(["-q", "evaluate", "--classified", str(classified), "--reference", str(points),
+                 "--class-field", "reference", "--report", str(report)]) == 0  # fmt: skip
+    out = capsys.readouterr().out
+    area = json.loads(report.read_text())["area_adjusted"]
+    assert area["n_points"] == 90 and area["n_points_unlabelled"] == 0
+    assert "Area-adjusted overall accuracy" in out and "estimated ha (95% CI)" in out
+    assert f"{100 * area['overall_accuracy']:.1f}%" in out
+    assert json.loads(report.read_text())["provenance"]["reference_layer"] == "sample"

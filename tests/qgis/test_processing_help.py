@@ -19,7 +19,8 @@ from landcover_mlp.plugin.compat import PARAMETER_OPTIONAL
 
 pytestmark = pytest.mark.qgis_tier
 
-ALGORITHMS = ("train", "classify", "trainclassify", "evaluate", "tune")
+ALGORITHMS = ("train", "classify", "trainclassify", "evaluate", "tune", "accuracysample",
+              "explore", "explain")  # fmt: skip
 
 
 def algorithms(provider: Any) -> list[Any]:

@@ -12,7 +12,7 @@ import pytest
 from qgis.core import QgsApplication, QgsProcessingContext, QgsProcessingParameterNumber
 from qgis.PyQt.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QLineEdit, QSpinBox
 
-from landcover_mlp.core import cli, settings
+from landcover_mlp.core import cli, explore, settings
 from landcover_mlp.core.config import prediction_config, train_request
 from landcover_mlp.core.tuning import search_config
 from landcover_mlp.plugin.processing.parameters import read_settings
@@ -32,6 +32,8 @@ OTHER = {
     "search_hidden_layers": "8;16,8", "search_learning_rates": "0.01,0.1",
     "search_momentums": "0.9", "search_activations": "relu,tanh", "search_batch_sizes": "32",
     "strategy": "random", "n_iter": 3, "folds": 3, "time_budget": 2.5,
+    "learning_rates": "0.1,0.01", "momentums": "0.9", "loss_threshold": 0.3,
+    "size": 300, "min_per_class": 20, "target_se": 0.02, "expected_users_accuracy": "0.8",
 }  # fmt: skip
 
 
@@ -73,6 +75,8 @@ ROUTES = (
     ("train", "train", settings.TRAINING),
     ("tune", "tune", settings.TRAINING + settings.SEARCH),
     ("classify", "classify", settings.PREDICTION),
+    ("accuracy-sample", "accuracysample", settings.ACCURACY_SAMPLE),
+    ("explore", "explore", explore.SETTINGS),
 )
 
 
