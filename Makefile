@@ -48,7 +48,8 @@ $(VENV)/.system-ok:
 # against (--system-site-packages). A venv of another Python (the machine moved to a newer
 # Debian) is made anew. pip may not replace that numpy: build/constraints.txt pins it to the
 # version Debian installed, and the check after pip fails when the venv imports any other numpy
-# than the one QGIS's Python imports. torch is pinned per Python in requirements-dev.txt.
+# than the one QGIS's Python imports. torch is pinned per Python in requirements-dev.txt, and
+# so are dask and distributed (Dask clusters; numpy-free: the check imports them too).
 venv: $(VENV)/.deps-ok
 $(VENV)/.deps-ok: $(VENV)/.system-ok requirements-dev.txt
 	@set -e; qgis_py=$(QGIS_PYTHON); \
@@ -63,12 +64,12 @@ $(VENV)/.deps-ok: $(VENV)/.system-ok requirements-dev.txt
 	$$qgis_py -c 'import numpy; print("numpy==" + numpy.__version__)' > $(BUILD)/constraints.txt
 	$(PY) -m pip install -q --disable-pip-version-check -c $(BUILD)/constraints.txt -r requirements-dev.txt
 	@qgis_np=$$($(QGIS_PYTHON) -c 'import numpy; print(numpy.__file__)'); \
-	venv_np=$$($(PY) -c 'import numpy, osgeo.gdal, torch; print(numpy.__file__)'); \
+	venv_np=$$($(PY) -c 'import numpy, osgeo.gdal, torch, distributed; print(numpy.__file__)'); \
 	if [ "$$qgis_np" != "$$venv_np" ]; then \
 	  echo "error: $(VENV) imports numpy from $$venv_np, not the numpy QGIS was built against ($$qgis_np)."; \
 	  echo "Remove $(VENV) and run make again."; exit 1; \
 	fi; \
-	$(PY) -c 'import sys, numpy, torch; from osgeo import gdal; print("Python %d.%d, numpy %s, GDAL %s, torch %s" % (*sys.version_info[:2], numpy.__version__, gdal.__version__, torch.__version__))'
+	$(PY) -c 'import sys, numpy, torch, dask; from osgeo import gdal; print("Python %d.%d, numpy %s, GDAL %s, torch %s, dask %s" % (*sys.version_info[:2], numpy.__version__, gdal.__version__, torch.__version__, dask.__version__))'
 	@touch $@
 
 # QGIS imports the plugin as a package named landcover_mlp from a plugin folder.
@@ -108,6 +109,7 @@ format: setup
 bench: setup
 	$(PY) benchmarks/accuracy.py
 	$(PY) benchmarks/throughput.py
+	$(PY) benchmarks/distributed.py
 
 # The zip the Plugin Manager's "Install from ZIP" takes: landcover_mlp/ with metadata.txt and
 # __init__.py. git archive leaves out what .gitattributes marks export-ignore (tests,

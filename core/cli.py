@@ -22,7 +22,7 @@ from .callbacks import Hooks, describe_epoch
 from .config import TrainRequest, prediction_config, train_request
 from .errors import CancelledError, LandCoverError
 from .fileio import OutputStage, check_writable, quiet_gdal_destructors
-from .naming import raster_path, search_outputs, training_outputs
+from .naming import search_outputs, training_outputs
 from .raster import parse_bands
 from .terminal import TerminalProgress
 
@@ -148,21 +148,29 @@ def cmd_train(a: argparse.Namespace) -> int:
 
 
 def cmd_classify(a: argparse.Namespace) -> int:
+    from .batch import check_scenes, classify_scenes, scene_jobs
     from .model_io import load_model
-    from .prediction import classify_raster
 
+    jobs = scene_jobs(a.raster, a.output, a.output_dir, a.confidence, a.probabilities)
     model = load_model(a.model)
-    res = classify_raster(
-        a.raster, model, raster_path(a.output),
-        raster_path(a.confidence) if a.confidence else None,
-        raster_path(a.probabilities) if a.probabilities else None,
-        prediction_config(setting_values(a, settings.PREDICTION)), _hooks("classify", a.quiet),
-    )  # fmt: skip
-    mpx = res.valid_pixels / 1e6
-    print(f"Class raster: {res.classified} ({mpx:.2f} Mpx in {res.seconds:.1f} s on {res.device})")
-    for p in (res.confidence, res.probabilities):
-        if p:
-            print(f"Written: {p}")
+    check_scenes([j.raster for j in jobs], model)  # before a cluster starts
+    config = prediction_config(setting_values(a, settings.PREDICTION))
+    hooks = _hooks("classify", a.quiet)
+    if a.scheduler or a.workers:  # dask is imported only here
+        from .distributed import DaskRunner, dask_client
+
+        with dask_client(a.scheduler, a.workers) as client:
+            results = classify_scenes(jobs, model, config, hooks,
+                                      DaskRunner(client, a.model, config))  # fmt: skip
+    else:
+        results = classify_scenes(jobs, model, config, hooks)
+    for res in results:
+        mpx = res.valid_pixels / 1e6
+        print(f"Class raster: {res.classified} ({mpx:.2f} Mpx in {res.seconds:.1f} s on "
+              f"{res.device})")  # fmt: skip
+        for p in (res.confidence, res.probabilities):
+            if p:
+                print(f"Written: {p}")
     return 0
 
 
@@ -262,15 +270,31 @@ def build_parser() -> argparse.ArgumentParser:
     t.set_defaults(func=cmd_train)
     c = sub.add_parser("classify", help="classify a raster with a trained model")
     c.add_argument(
-        "--raster", required=True, help="image with the same bands as the training image"
-    )
+        "--raster", required=True, nargs="+", action="extend", metavar="RASTER",
+        help="image(s) with the same bands as the training image (GeoTIFF, VRT mosaic, ...); "
+        "several need --output-dir",
+    )  # fmt: skip
     c.add_argument("--model", required=True, help="model file")
-    c.add_argument("--output", required=True, help="class raster (.tif)")
-    c.add_argument("--confidence", default=None, help="optional confidence raster (.tif)")
+    c.add_argument("--output", default=None, help="class raster (.tif) of one raster")
     c.add_argument(
-        "--probabilities", default=None, help="optional per-class probability raster (.tif)"
-    )
+        "--output-dir", default=None, metavar="DIR",
+        help="folder of the outputs of each raster: <raster>_classes.tif (and "
+        "<raster>_classes_confidence.tif, <raster>_classes_probabilities.tif)",
+    )  # fmt: skip
+    c.add_argument(
+        "--confidence", nargs="?", const="", default=None, metavar="FILE",
+        help="also write the confidence raster (.tif): to FILE, or without FILE named "
+        "<classes>_confidence.tif",
+    )  # fmt: skip
+    c.add_argument(
+        "--probabilities", nargs="?", const="", default=None, metavar="FILE",
+        help="also write the per-class probability raster (.tif): to FILE, or without FILE "
+        "named <classes>_probabilities.tif",
+    )  # fmt: skip
     add_setting_arguments(c, settings.PREDICTION)
+    from .distributed import CLUSTER  # the settings only: dask is imported when used
+
+    add_setting_arguments(c, CLUSTER)
     c.set_defaults(func=cmd_classify)
     e = sub.add_parser("evaluate", help="accuracy of a class raster against reference data")
     e.add_argument("--classified", required=True, help="class raster")

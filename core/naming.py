@@ -12,6 +12,7 @@ they go with, less its last suffix only: ``survey.v2.safetensors`` gives
 | classification | class raster | the path the user chose (``.tif``) |
 | classification | confidence | ``<classes>_confidence.tif`` |
 | classification | class probabilities | ``<classes>_probabilities.tif`` |
+| classification of several rasters | class raster of each | ``<DIR>/<raster>_classes.tif`` |
 | search | table | ``<model>_search.csv``, ``<model>_search.html``, ``<model>_search.json`` |
 | any | style | ``<raster stem>.qml`` beside a raster (QGIS's rule) |
 
@@ -102,6 +103,13 @@ def classification_outputs(classified: str | Path) -> ClassificationOutputs:
         confidence=side_file(classified, "_confidence.tif"),
         probabilities=side_file(classified, "_probabilities.tif"),
     )
+
+
+def scene_outputs(folder: str | Path, raster: str | Path) -> ClassificationOutputs:
+    """The classification files of one of several rasters classified into ``folder``: the
+    class raster ``<raster>_classes.tif`` (``T32TQM.tif`` and ``T32TQM.vrt`` give
+    ``T32TQM_classes.tif``), its side files named from it (see the table above)."""
+    return classification_outputs(Path(folder) / side_file(Path(raster).name, "_classes.tif"))
 
 
 @dataclass(frozen=True)

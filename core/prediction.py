@@ -14,6 +14,7 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 from osgeo import gdal
@@ -270,16 +271,36 @@ def _open_input(raster: str | Path) -> gdal.Dataset:
         gdal.SetThreadLocalConfigOption("GTIFF_DIRECT_IO", previous)
 
 
-def _plan_windows(
-    info: RasterInfo, model: LandCoverModel, config: PredictionConfig, want_probs: bool
+def plan_windows(
+    info: RasterInfo,
+    model: LandCoverModel,
+    config: PredictionConfig,
+    want_probs: bool,
+    max_pixels: int | None = None,
 ) -> list[Window]:
-    """The windows to classify, each sized so that the work in flight fits the budget."""
+    """The windows to classify, in reading order: aligned to the input's native blocks
+    (:func:`~.raster.iter_windows`), each sized so that the work in flight fits
+    ``config.memory_mb``, and ending on rows of the output's 256 px tiles where they can.
+
+    Args:
+        info: the input raster.
+        model: the model (its bands and classes size the work per pixel).
+        config: the memory budget.
+        want_probs: confidence or probabilities are written too (more memory per pixel).
+        max_pixels: a smaller cap on a window's pixels (a Dask task's share of the work), or
+            None for the budget alone.
+
+    Returns:
+        Windows covering the raster once, each at most the budget (and ``max_pixels``).
+    """
     itemsize = max(
         gdal.GetDataTypeSize(gdal.GetDataTypeByName(info.data_types[b - 1])) for b in model.bands
     )
     pixels = _window_pixels(
         config, max(1, itemsize // 8), len(model.bands), len(model.classes), want_probs
     )
+    if max_pixels is not None:
+        pixels = min(pixels, max(1, max_pixels))
     return list(iter_windows(info, pixels, align_rows=_TILE))
 
 
@@ -313,6 +334,39 @@ def _classify_windows(ds: gdal.Dataset, info: RasterInfo, bands: tuple[int, ...]
             pending.result()
 
 
+class WindowRunner(Protocol):
+    """Who classifies the windows of :func:`classify_raster` and hands each one's results to
+    the outputs: this process (:class:`LocalRunner`) or the workers of a Dask cluster
+    (:class:`~.distributed.DaskRunner`). The caller owns the outputs: one writer, whoever
+    computes."""
+
+    device_name: str
+    #: a cap on a window's pixels, or None for the memory budget alone
+    max_window_pixels: int | None
+
+    def run(self, ds: gdal.Dataset, info: RasterInfo, bands: tuple[int, ...],
+            windows: list[Window], out: _OutputRasters, hooks: Hooks) -> None:  # fmt: skip
+        """Classify every window and pass its results to ``out.write``, checking
+        ``hooks`` (cancel, progress) as windows complete."""
+
+
+class LocalRunner:
+    """The windows classified in this process: a reader thread, the network's worker threads
+    and a writer thread, overlapped (see :class:`~.predictor.Predictor`)."""
+
+    max_window_pixels: int | None = None
+
+    def __init__(self, model: LandCoverModel, config: PredictionConfig) -> None:
+        """Build the network on ``config.device`` (imports torch)."""
+        self.net = Predictor(model, config.device, config.chunk_pixels)
+        self.device_name = self.net.device_name
+
+    def run(self, ds: gdal.Dataset, info: RasterInfo, bands: tuple[int, ...],
+            windows: list[Window], out: _OutputRasters, hooks: Hooks) -> None:  # fmt: skip
+        """Read, classify and write every window (see :class:`WindowRunner`)."""
+        _classify_windows(ds, info, bands, windows, self.net, out, hooks)
+
+
 def classify_raster(
     raster: str | Path,
     model: LandCoverModel,
@@ -323,6 +377,7 @@ def classify_raster(
     hooks: Hooks | None = None,
     *,
     stage: OutputStage | None = None,
+    runner: WindowRunner | None = None,
 ) -> PredictionResult:
     """Classify every valid pixel of ``raster`` and write a styled class GeoTIFF.
 
@@ -341,6 +396,9 @@ def classify_raster(
         stage: a stage owned by the caller: the rasters are written, closed, to its parts
             (``stage.part_of(output)``), where the caller may add sidecars such as a .qml
             before it commits. None: the rasters are committed before this returns.
+        runner: who classifies the windows; None: this process (:class:`LocalRunner`), a
+            :class:`~.distributed.DaskRunner`: the workers of a Dask cluster. This process
+            writes the outputs either way.
 
     Returns:
         What was written, by final file names.
@@ -352,7 +410,7 @@ def classify_raster(
     if stage is None:
         with OutputStage() as own:
             return classify_raster(raster, model, output, confidence, probabilities, config,
-                                   hooks, stage=own)  # fmt: skip
+                                   hooks, stage=own, runner=runner)  # fmt: skip
     config = config or PredictionConfig()
     hooks = hooks or Hooks()
     started = time.perf_counter()
@@ -362,11 +420,12 @@ def classify_raster(
     refuse_complex_bands(info, model.bands)
     finals = {"class": output, "conf": confidence, "prob": probabilities}
     _check_outputs(str(raster), [Path(p) for p in finals.values() if p])
-    net = Predictor(model, config.device, config.chunk_pixels)
+    runner = runner or LocalRunner(model, config)
     for sentence in nodata_warnings(info, model.bands):
         hooks.log(sentence)
-    hooks.log(f"Classifying on {net.device_name}.")
-    windows = _plan_windows(info, model, config, bool(confidence or probabilities))
+    hooks.log(f"Classifying on {runner.device_name}.")
+    windows = plan_windows(info, model, config, bool(confidence or probabilities),
+                           runner.max_window_pixels)  # fmt: skip
     too_big = big_block_warning(info, model.bands, config.memory_mb)
     if too_big:
         hooks.log(too_big)
@@ -376,7 +435,7 @@ def classify_raster(
         # Closed before the stage moves or removes the parts: Windows cannot move a file
         # GDAL still holds open, and GDAL writes the .aux.xml sidecar when it closes.
         try:
-            _classify_windows(ds, info, tuple(model.bands), windows, net, out, hooks)
+            runner.run(ds, info, tuple(model.bands), windows, out, hooks)
             hooks.check()
             out.finish()
         finally:
@@ -388,5 +447,5 @@ def classify_raster(
         class_counts=tuple(int(c) for c in out.counts),
         valid_pixels=int(out.counts.sum()),
         seconds=time.perf_counter() - started,
-        device=net.device_name,
+        device=runner.device_name,
     )

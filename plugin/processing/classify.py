@@ -11,12 +11,13 @@ from qgis.core import (
 
 from ...core import settings
 from ...core.config import prediction_config
+from ...core.distributed import SCHEDULER
 from ...core.errors import LandCoverError
 from ...core.model_io import load_model
 from ..feedback import hooks_from_feedback
 from ..styling import style_classified, style_confidence
 from .base import LandCoverAlgorithm, _help, tr
-from .jobs import classify_and_style, style_when_loaded
+from .jobs import classify_and_style, classify_on_cluster, style_when_loaded
 from .parameters import add_settings, read_settings
 
 
@@ -35,9 +36,10 @@ def add_classify_outputs(alg: LandCoverAlgorithm) -> None:
         "One band per class with its probability (GeoTIFF)."))  # fmt: skip
 
 
-def classify_outputs(alg: LandCoverAlgorithm, parameters, context, model, hooks):
-    """Classify the RASTER parameter with ``model`` into the destinations of
-    :func:`add_classify_outputs`, with the prediction settings (memory budget, device)."""
+def classify_outputs(alg: LandCoverAlgorithm, parameters, context, model, hooks, model_path):
+    """Classify the RASTER parameter with ``model`` (read from ``model_path``) into the
+    destinations of :func:`add_classify_outputs`, with the prediction settings (memory
+    budget, device), here or on the Dask cluster the SCHEDULER parameter names."""
     raster = alg.raster_path(parameters, context)
     classified = alg.parameterAsOutputLayer(parameters, alg.CLASSIFIED, context)
     confidence = alg.parameterAsOutputLayer(parameters, alg.CONFIDENCE, context) or None
@@ -46,7 +48,12 @@ def classify_outputs(alg: LandCoverAlgorithm, parameters, context, model, hooks)
         config = prediction_config(read_settings(alg, parameters, context, settings.PREDICTION))
     except LandCoverError as exc:
         raise QgsProcessingException(str(exc)) from exc
-    result = classify_and_style(raster, model, classified, confidence, probs, config, hooks)
+    scheduler = read_settings(alg, parameters, context, (SCHEDULER,))[SCHEDULER.name].strip()
+    args = (raster, model, classified, confidence, probs, config, hooks)
+    if scheduler:
+        result = classify_on_cluster(scheduler, model_path, *args)
+    else:
+        result = classify_and_style(*args)
     # QGIS loads outputs without their .qml: style them once they are in the project.
     style_when_loaded(context, classified, tr("Land cover"),
                       lambda layer: style_classified(layer, model.classes))  # fmt: skip
@@ -83,6 +90,7 @@ class ClassifyAlgorithm(LandCoverAlgorithm):
         self.addParameter(self._help_model())
         add_classify_outputs(self)
         add_settings(self, settings.PREDICTION)
+        add_settings(self, (SCHEDULER,))  # advanced: a Dask cluster classifies the windows
 
     def _help_raster(self):
         p = QgsProcessingParameterRasterLayer(self.RASTER, tr("Raster"))
@@ -102,6 +110,6 @@ class ClassifyAlgorithm(LandCoverAlgorithm):
             raise QgsProcessingException(str(exc)) from exc
         feedback.pushInfo(f"Model: {len(model.classes)} classes, {model.describe_bands()}.")
         _, outputs = classify_outputs(
-            self, parameters, context, model, hooks_from_feedback(feedback)
+            self, parameters, context, model, hooks_from_feedback(feedback), path
         )
         return outputs

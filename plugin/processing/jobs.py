@@ -21,7 +21,7 @@ from ...core.errors import CancelledError, LandCoverError
 from ...core.fileio import OutputStage
 from ...core.model_io import LandCoverModel
 from ...core.outputs import recolour, save_training_outputs
-from ...core.prediction import PredictionResult, classify_raster
+from ...core.prediction import PredictionResult, WindowRunner, classify_raster
 from ...core.workflow import TrainResult, train_model
 from ..feedback import hooks_from_feedback
 from ..styling import save_style_beside, style_classified, style_confidence
@@ -74,8 +74,10 @@ def classify_and_style(
     probabilities: str | None,
     config: PredictionConfig,
     hooks: Hooks,
+    runner: WindowRunner | None = None,
 ) -> PredictionResult:
-    """Classify and write a .qml beside each output so QGIS opens them styled."""
+    """Classify and write a .qml beside each output so QGIS opens them styled (``runner``:
+    who classifies the windows, see :func:`~...core.prediction.classify_raster`)."""
     for path in (classified, confidence, probabilities):
         if path and Path(path).suffix.lower() not in (".tif", ".tiff"):
             raise QgsProcessingException(f"Output '{path}' must be a GeoTIFF (.tif).")
@@ -83,7 +85,7 @@ def classify_and_style(
         # One stage: the rasters and their .qml styles are moved into place together.
         with OutputStage() as stage:
             result = classify_raster(raster, model, classified, confidence, probabilities,
-                                     config, hooks, stage=stage)  # fmt: skip
+                                     config, hooks, stage=stage, runner=runner)  # fmt: skip
             # Layers made here are never added to the project (worker thread): they only
             # write the styles beside the staged rasters, and are released before the commit.
             layer = QgsRasterLayer(str(stage.part_of(result.classified)), "classified")
@@ -98,6 +100,31 @@ def classify_and_style(
     except LandCoverError as exc:  # CancelledError included
         raise QgsProcessingException(str(exc)) from exc
     return result
+
+
+def classify_on_cluster(
+    scheduler: str,
+    model_path: str,
+    raster: str,
+    model: LandCoverModel,
+    classified: str,
+    confidence: str | None,
+    probabilities: str | None,
+    config: PredictionConfig,
+    hooks: Hooks,
+) -> PredictionResult:
+    """:func:`classify_and_style` with the windows classified by the workers of the Dask
+    scheduler at ``scheduler``, which read the model from ``model_path``; this process writes
+    the outputs. Imports dask (its absence is a sentence with the install command)."""
+    from ...core.distributed import DaskRunner, dask_client
+
+    try:
+        with dask_client(scheduler) as client:
+            runner = DaskRunner(client, model_path, config)
+            return classify_and_style(raster, model, classified, confidence, probabilities,
+                                      config, hooks, runner)  # fmt: skip
+    except LandCoverError as exc:
+        raise QgsProcessingException(str(exc)) from exc
 
 
 class StyleWhenLoaded(QgsProcessingLayerPostProcessorInterface):

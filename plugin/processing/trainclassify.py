@@ -5,6 +5,7 @@ from __future__ import annotations
 from qgis.core import QgsProcessingException, QgsProcessingMultiStepFeedback
 
 from ...core import settings
+from ...core.distributed import SCHEDULER
 from ..feedback import hooks_from_feedback
 from .base import tr
 from .classify import add_classify_outputs, classify_outputs
@@ -34,7 +35,7 @@ class TrainClassifyAlgorithm(TrainAlgorithm):
         self.add_training_parameters()
         self.add_model_outputs()
         add_classify_outputs(self)
-        add_settings(self, (settings.setting("memory_mb"),))
+        add_settings(self, (settings.setting("memory_mb"), SCHEDULER))
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 - QGIS virtual
         steps = QgsProcessingMultiStepFeedback(2, feedback)
@@ -43,8 +44,9 @@ class TrainClassifyAlgorithm(TrainAlgorithm):
         if feedback.isCanceled():
             raise QgsProcessingException(tr("Cancelled by the user after training."))
         steps.setCurrentStep(1)
+        # the model file just saved: the workers of a Dask cluster read it from there
         _, classified = classify_outputs(
-            self, parameters, context, result.model, hooks_from_feedback(steps)
+            self, parameters, context, result.model, hooks_from_feedback(steps), outputs["MODEL"]
         )
         outputs.update(classified)
         return outputs

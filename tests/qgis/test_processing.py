@@ -105,7 +105,7 @@ def test_hyperparameters_are_advanced(provider: Any, name: str) -> None:
     flags = {p.name(): p.flags() for p in alg.parameterDefinitions()}
     advanced = {n for n, f in flags.items() if f & compat.PARAMETER_ADVANCED}
     assert set(flags) >= HYPERPARAMETERS
-    expected = ADVANCED | ({"MEMORY_MB"} if name == "trainclassify" else set())
+    expected = ADVANCED | ({"MEMORY_MB", "SCHEDULER"} if name == "trainclassify" else set())
     assert advanced == expected, "the settings table says what hides behind 'Advanced'"
 
 

@@ -1,0 +1,474 @@
+"""Classify on a Dask cluster (``dask.distributed``): the windows of a raster are the tasks.
+
+The client (this process) plans the windows of each input as a local run does (aligned to the
+input's native blocks, :func:`~.prediction.plan_windows`), submits them with a bounded number
+in flight, and writes each window's classes (and confidence, probabilities) as it arrives, into
+the same outputs as a local run (:class:`~.prediction.LocalRunner`'s writer, under the output
+stage of :func:`~.prediction.classify_raster`): one writer per input, no shared filesystem
+needed for the outputs. A task carries paths and a window, never weights: each worker reads
+the model file once (a cache keyed by path, modification time and size) and reads its window
+of the input itself, so the workers must reach the inputs and the model by the same paths
+(absolute paths are sent).
+
+A worker that dies mid-run loses nothing: the scheduler gives its tasks, and the results it
+held that the client had not fetched yet, to other workers; the client writes a window only
+from a finished task's result.
+
+dask and distributed are optional: this module imports them only when a cluster is used
+(:func:`import_distributed`), so a local run never loads them.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import sys
+import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .callbacks import Hooks
+from .config import PredictionConfig
+from .errors import LandCoverError
+from .raster import RasterInfo, Window
+from .settings import Setting
+
+if TYPE_CHECKING:
+    from osgeo import gdal
+
+    from .model_io import LandCoverModel
+    from .prediction import _OutputRasters
+    from .predictor import Predictor
+
+#: The versions requirements-dev.txt pins (Python 3.10 to 3.14).
+DASK_VERSION = "2026.8.0"
+#: glibc's mmap threshold for the workers of a local cluster (32 MiB, its largest): dask
+#: starts workers with MALLOC_TRIM_THRESHOLD_=65536, which also pins this threshold at 128 KiB,
+#: so every array of a window (20 MB of input for 1 Mpx of 10 UInt16 bands) was fresh pages
+#: from the kernel: measured 2.3x the CPU time per window (half of it page faults). Workers
+#: started by hand should get the same variable (see the README).
+MMAP_THRESHOLD = 32 * 1024 * 1024
+WORKER_MALLOC = "distributed.nanny.pre-spawn-environ.MALLOC_MMAP_THRESHOLD_"
+#: Pixels of one task: 16 output tiles of 256 x 256 px, 0.1 s of one core's work for the
+#: 10-band, 10-32-32-6 network of benchmarks/distributed.py: the scheduler's millisecond per
+#: task does not count, the work spreads over many workers, a lost window is quickly redone.
+TASK_PIXELS = 1 << 20
+
+
+def install_command() -> str:
+    """The command that installs dask and distributed into this Python (inside QGIS: QGIS's
+    own interpreter, as plugin/torch_check.py names it; neither package touches numpy)."""
+    packages = f"dask=={DASK_VERSION} distributed=={DASK_VERSION}"
+    python = sys.executable
+    if not Path(python).name.lower().startswith("python"):  # inside QGIS: qgis, not python
+        if sys.platform.startswith("win"):
+            return f"in the OSGeo4W Shell: python -m pip install {packages}"
+        if sys.platform == "darwin":
+            python = "/Applications/QGIS.app/Contents/MacOS/bin/python3"
+        else:
+            python = f"{sys.base_prefix}/bin/python{sys.version_info[0]}.{sys.version_info[1]}"
+    return f"{python} -m pip install {packages}"
+
+
+SCHEDULER = Setting(
+    "scheduler", "text", "", "Dask scheduler",
+    "Address of a running dask.distributed scheduler (e.g. tcp://10.0.0.5:8786): its workers "
+    "classify the windows and this computer writes the outputs. The workers must read the "
+    "rasters and the model file by the same paths as this computer. Empty: classify here. "
+    f"Needs dask and distributed: {install_command()}.",
+    group="prediction",
+)  # fmt: skip
+WORKERS = Setting(
+    "workers", "int", 0, "Local Dask workers",
+    "Start a local Dask cluster of this many worker processes (one torch thread each) for "
+    "the run, and stop it at the end. Needs dask and distributed: "
+    f"{install_command()}.",
+    unit="workers", minimum=0, maximum=1024, group="prediction", zero_means="off",
+)  # fmt: skip
+#: The settings of a classification on a Dask cluster (command line: ``--scheduler``,
+#: ``--workers``; Processing: the scheduler only).
+CLUSTER: tuple[Setting, ...] = (SCHEDULER, WORKERS)
+
+
+class DaskMissingError(LandCoverError):
+    """dask or distributed cannot be imported; the message says how to install them."""
+
+
+def import_distributed() -> Any:
+    """The ``distributed`` module, imported now.
+
+    Raises:
+        DaskMissingError: it is missing or broken (any import error, e.g. a dependency of
+            the wrong version), with the install command.
+    """
+    try:
+        import distributed
+    except Exception as exc:  # noqa: BLE001 - any failure of an optional import is reported
+        raise DaskMissingError(
+            "Classifying on a Dask cluster needs the dask and distributed packages, which "
+            f"cannot be imported here ({type(exc).__name__}: {exc}): install them with "
+            f"{install_command()}"
+        ) from None
+    return distributed
+
+
+@contextmanager
+def dask_client(scheduler: str = "", workers: int = 0) -> Iterator[Any]:
+    """A ``distributed.Client`` of a running scheduler, or of a local cluster for the block.
+
+    Args:
+        scheduler: address of a running scheduler (``tcp://host:8786``), or "".
+        workers: without ``scheduler``: start a local cluster of this many worker processes,
+            one thread each (so one torch thread each), closed when the block ends.
+
+    Yields:
+        The client.
+
+    Raises:
+        LandCoverError: both or neither given, the scheduler cannot be reached (after dask's
+            connect timeout, ``distributed.comm.timeouts.connect``), or dask is missing
+            (:class:`DaskMissingError`).
+    """
+    scheduler = scheduler.strip()
+    if scheduler and workers:
+        raise LandCoverError(
+            "Give either a Dask scheduler to connect to (--scheduler) or a number of local "
+            "workers to start (--workers), not both."
+        )
+    if not scheduler and workers < 1:
+        raise LandCoverError("A Dask cluster needs a scheduler address or at least 1 worker.")
+    distributed = import_distributed()
+    with _quiet_dask_logs(), ExitStack() as stack:
+        if scheduler:
+            client = _connect(distributed, scheduler)
+        else:
+            import dask
+
+            with dask.config.set({WORKER_MALLOC: MMAP_THRESHOLD}):
+                cluster = distributed.LocalCluster(
+                    n_workers=workers, threads_per_worker=1, processes=True,
+                    dashboard_address=None, silence_logs=logging.WARNING,
+                )  # fmt: skip
+            stack.callback(cluster.close)
+            client = distributed.Client(cluster, set_as_default=False)
+        stack.callback(client.close)  # first: the cluster closes after
+        yield client
+
+
+def _connect(distributed: Any, scheduler: str) -> Any:
+    """A client of the scheduler at ``scheduler``, or a sentence why not."""
+    try:
+        return distributed.Client(scheduler, set_as_default=False)
+    except (OSError, TimeoutError, ValueError, TypeError) as exc:
+        raise LandCoverError(
+            f"Could not reach the Dask scheduler at '{scheduler}' ({exc}): start it (dask "
+            "scheduler, then dask worker on each machine) or check the address."
+        ) from None
+
+
+@contextmanager
+def _quiet_dask_logs() -> Iterator[None]:
+    """Only dask's warnings (a worker lost, memory) meanwhile: its INFO lines (workers
+    started, comms closed) would bury the run's own on the command line's log."""
+    logger = logging.getLogger("distributed")
+    previous = logger.level
+    logger.setLevel(max(previous, logging.WARNING))
+    try:
+        yield
+    finally:
+        logger.setLevel(previous)
+
+
+# -- the worker's side ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WindowTask:
+    """One window to classify: what a task sends to a worker (paths, never weights).
+
+    Attributes:
+        raster: the input, by a path every worker can read.
+        model: the model file, by a path every worker can read.
+        bands: 1-based bands the model uses.
+        nodata: nodata value of every band of the input (index 0 is band 1), or None.
+        window: the pixel window.
+        device: device setting (auto, cpu, cuda, mps) of the worker's network.
+        chunk: pixels pushed through the network at once.
+        confidence: return the top class probability.
+        probabilities: return every class probability.
+    """
+
+    raster: str
+    model: str
+    bands: tuple[int, ...]
+    nodata: tuple[float | None, ...]
+    window: Window
+    device: str
+    chunk: int
+    confidence: bool
+    probabilities: bool
+
+
+@dataclass(frozen=True)
+class WindowResult:
+    """What a task returns: one window's results, as the writer takes them.
+
+    Attributes:
+        window: the pixel window.
+        valid: (rows, cols) bool mask of the classified pixels, None when all are.
+        labels: (n,) class index of each valid pixel (uint8, uint16 above 256 classes).
+        top: (n,) float32 top class probability, or None.
+        probs: (classes, n) float32 class probabilities, or None.
+    """
+
+    window: Window
+    valid: np.ndarray | None
+    labels: np.ndarray
+    top: np.ndarray | None
+    probs: np.ndarray | None
+
+
+_lock = threading.Lock()
+_models: dict[tuple[str, int, int], LandCoverModel] = {}
+_local = threading.local()
+#: Model files this process has read (the workers' load-once rule is checked with it), and
+#: windows it has classified.
+_model_loads = 0
+_windows_done = 0
+
+
+def _worker_model(path: str) -> tuple[tuple[str, int, int], LandCoverModel]:
+    """The model of ``path``, read once per process and file version (path, mtime, size)."""
+    global _model_loads
+    from .model_io import load_model
+
+    stat = os.stat(path)
+    key = (path, stat.st_mtime_ns, stat.st_size)
+    with _lock:
+        model = _models.get(key)
+        if model is None:
+            model = load_model(path)
+            _models.clear()  # an older version of the file, or another model: not needed
+            _models[key] = model
+            _model_loads += 1
+    return key, model
+
+
+def _predictor(task: WindowTask) -> Predictor:
+    """This thread's network for ``task``'s model (a Predictor keeps per-call buffers, so
+    each of a worker's threads has its own; the weights come from the process's cache)."""
+    from .predictor import Predictor
+
+    key, model = _worker_model(task.model)
+    wanted = (key, task.device, task.chunk)
+    cached = getattr(_local, "predictor", None)
+    if cached is None or cached[0] != wanted:
+        net = Predictor(model, task.device, task.chunk)
+        # One thread per task: the worker's own threads run tasks side by side.
+        net.workers = 1
+        cached = _local.predictor = (wanted, net)
+    return cached[1]
+
+
+def _dataset(raster: str) -> gdal.Dataset:
+    """This thread's open dataset of ``raster`` (a GDAL dataset is not shared by threads)."""
+    from .prediction import _open_input
+
+    cached = getattr(_local, "dataset", None)
+    if cached is None or cached[0] != raster:
+        _local.dataset = None  # the previous input closes before the next opens
+        cached = _local.dataset = (raster, _open_input(raster))
+    return cached[1]
+
+
+def classify_window(task: WindowTask) -> WindowResult:
+    """Read and classify one window (runs on a Dask worker).
+
+    Returns:
+        The window's class indices of valid pixels, its valid mask and the probabilities
+        asked for.
+
+    Raises:
+        LandCoverError: the worker could not read the input or the model, or the network
+            failed; the sentence names the worker's machine.
+    """
+    from .prediction import _read
+
+    try:
+        ds = _dataset(task.raster)
+        x, valid = _read(ds, task.bands, task.window, task.nodata)
+        net = _predictor(task)
+        n = x.shape[1]
+        labels = np.empty(n, dtype=np.int64)
+        top = np.empty(n, np.float32) if task.confidence else None
+        probs = np.empty((net.n_classes, n), np.float32) if task.probabilities else None
+        net.predict(x, labels, top, probs)
+    except Exception as exc:  # noqa: BLE001 - every failure gets the worker's sentence
+        raise LandCoverError(
+            f"A Dask worker on '{socket.gethostname()}' could not classify a window of "
+            f"'{Path(task.raster).name}' with '{Path(task.model).name}': {exc} (workers read "
+            "the rasters and the model file by the same paths as the computer that runs the "
+            "classification)."
+        ) from None
+    global _windows_done
+    with _lock:
+        _windows_done += 1
+    small = np.uint8 if net.n_classes <= 256 else np.uint16  # 8x less to send than int64
+    return WindowResult(task.window, valid, labels.astype(small), top, probs)
+
+
+def worker_figures() -> dict[str, float]:
+    """This worker's model-file reads, windows classified and peak resident memory (VmHWM,
+    MiB; NaN where /proc is missing)."""
+    peak = float("nan")
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    peak = int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return {"model_loads": _model_loads, "windows": _windows_done, "peak_rss_mb": peak}
+
+
+# -- the client's side ---------------------------------------------------------------------
+
+
+def _shared_path(path: str) -> str:
+    """An existing file as an absolute path (a worker's working folder is not ours); other
+    GDAL names (``/vsicurl/...``, connection strings) as given."""
+    return str(Path(path).resolve()) if Path(path).exists() else path
+
+
+class DaskRunner:
+    """Windows classified by the workers of a Dask cluster, written here as they arrive
+    (a :class:`~.prediction.WindowRunner` for :func:`~.prediction.classify_raster`).
+
+    Memory here stays bounded: at most ``in_flight`` windows are submitted and not yet
+    written, and their results wait on the workers until this process fetches them, one at
+    a time.
+    """
+
+    def __init__(self, client: Any, model_path: str | Path, config: PredictionConfig,
+                 max_window_pixels: int | None = TASK_PIXELS,
+                 in_flight: int | None = None) -> None:  # fmt: skip
+        """Classify with ``client``'s workers and the model file ``model_path``.
+
+        Args:
+            client: a ``distributed.Client`` (see :func:`dask_client`).
+            model_path: the model file the workers read (the model the caller loaded).
+            config: chunk size and device of the workers' networks.
+            max_window_pixels: pixels of one task at most (and the memory budget).
+            in_flight: windows submitted and not yet written, at most; None: twice the
+                cluster's threads (each busy, and as many results waiting to be fetched).
+        """
+        self.client = client
+        self.model_path = _shared_path(str(model_path))
+        self.config = config
+        self.max_window_pixels = max_window_pixels
+        info = client.scheduler_info()
+        workers = info.get("workers", {})
+        self.threads = sum(int(w.get("nthreads", 1)) for w in workers.values())
+        self.in_flight = in_flight or max(2, 2 * self.threads)
+        self.device_name = (
+            f"the Dask cluster at {info.get('address', '?')} ({len(workers)} workers, "
+            f"{self.threads} threads)"
+        )
+
+    def _task(self, raster: str, info: RasterInfo, bands: tuple[int, ...], window: Window,
+              out: _OutputRasters) -> WindowTask:  # fmt: skip
+        return WindowTask(raster, self.model_path, bands, info.nodata, window,
+                          self.config.device, self.config.chunk_pixels,
+                          "conf" in out.datasets, "prob" in out.datasets)  # fmt: skip
+
+    def run(self, ds: gdal.Dataset, info: RasterInfo, bands: tuple[int, ...],
+            windows: list[Window], out: _OutputRasters, hooks: Hooks) -> None:  # fmt: skip
+        """Submit every window, write each result as it arrives (see
+        :class:`~.prediction.WindowRunner`).
+
+        A cancel stops submitting and cancels the windows in flight.
+
+        Raises:
+            CancelledError: the user cancelled.
+            LandCoverError: a worker failed (its sentence), tasks were lost with too many
+                workers (``distributed.scheduler.allowed-failures``), or the scheduler went
+                away.
+        """
+        raster = _shared_path(info.path)
+        token = uuid.uuid4().hex[:8]
+        queue = iter(enumerate(windows))
+        pending: set[Any] = set()
+
+        def submit_next() -> None:
+            for k, window in queue:
+                pending.add(self.client.submit(
+                    classify_window, self._task(raster, info, bands, window, out),
+                    key=f"landcover-{Path(raster).stem}-{token}-{k}", pure=False,
+                ))  # fmt: skip
+                return
+
+        try:
+            for _ in range(self.in_flight):
+                submit_next()
+            with self.client.as_current():  # wait() looks for its client there
+                self._drain(pending, submit_next, out, len(windows), hooks)
+        finally:
+            if pending:  # cancelled or failed: the rest is not wanted
+                self.client.cancel(list(pending))
+
+    def _drain(self, pending: set[Any], submit_next: Any, out: _OutputRasters, total: int,
+               hooks: Hooks) -> int:  # fmt: skip
+        """Write results as tasks finish, submitting one window per window written, until
+        none is pending; returns the windows written."""
+        distributed = import_distributed()
+        written = 0
+        while pending:
+            hooks.check()
+            # wait() with a timeout rather than as_completed(): a cancel is seen within
+            # half a second even while every worker is busy (or gone).
+            try:
+                done = distributed.wait(pending, timeout=0.5, return_when="FIRST_COMPLETED")
+            except TimeoutError:
+                continue
+            for future in done.done:
+                result = self._result(future, distributed)  # a failed one stays pending
+                pending.discard(future)
+                out.write(result.window, result.valid, result.labels, result.top,
+                          result.probs)  # fmt: skip
+                written += 1
+                hooks.progress(100.0 * written / total)
+                hooks.check()
+                submit_next()
+        return written
+
+    def _result(self, future: Any, distributed: Any) -> WindowResult:
+        """The finished task's result, fetched here and released on the cluster."""
+        try:
+            result: WindowResult = future.result()
+            future.release()
+        except distributed.KilledWorker as exc:
+            raise LandCoverError(
+                f"{exc.allowed_failures + 1} Dask workers in a row died while classifying one "
+                "window (distributed.scheduler.allowed-failures): they may run out of memory; "
+                "give them more, or lower the memory budget."
+            ) from None
+        except (distributed.comm.CommClosedError, distributed.client.FutureCancelledError) as exc:
+            # the scheduler went away (the client cancels every future it had then)
+            raise LandCoverError(
+                f"Lost the connection to the Dask scheduler ({exc}); the outputs of this "
+                "raster were not written."
+            ) from None
+        return result
+
+
+def cluster_figures(client: Any) -> dict[str, dict[str, float]]:
+    """Each worker's model-file reads and peak memory (:func:`worker_figures`), by address."""
+    figures: dict[str, dict[str, float]] = client.run(worker_figures)
+    return figures

@@ -1,0 +1,391 @@
+"""Classification on a Dask cluster (core/distributed.py): the same map as a local run, a killed
+worker's windows redone, cancel, errors, and the command line's several rasters."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import CLASS_STRIPES, NODATA
+from osgeo import gdal
+
+from landcover_mlp.core import CancelledError, LandCoverError
+from landcover_mlp.core.batch import classify_scenes, scene_jobs
+from landcover_mlp.core.callbacks import Hooks
+from landcover_mlp.core.config import PredictionConfig
+from landcover_mlp.core.distributed import (
+    DaskMissingError,
+    DaskRunner,
+    cluster_figures,
+    dask_client,
+    import_distributed,
+)
+from landcover_mlp.core.model_io import save_model
+from landcover_mlp.core.prediction import classify_raster, plan_windows
+from landcover_mlp.core.raster import raster_info
+
+REPO = Path(__file__).resolve().parents[2]
+CPU = PredictionConfig(memory_mb=16, chunk_pixels=256, device="cpu")
+#: 256 x 128 px tasks: 2 per 256 px tile of the input, 24 on the big scene.
+TASK = 256 * 128
+WIDTH, HEIGHT = 900, 700  # 4 x 3 tiles of 256 px, the last ones partial
+
+
+@pytest.fixture(scope="module")
+def big_scene(tmp_path_factory: pytest.TempPathFactory, make_raster) -> Path:
+    """A 900 x 700, 3-band Float32 raster tiled in 256 px blocks: the scene's class stripes
+    repeated every 64 columns, with a nodata rectangle across two tiles."""
+    rng = np.random.default_rng(7)
+    data = np.empty((3, HEIGHT, WIDTH), np.float32)
+    cols = np.arange(WIDTH) % 64
+    for _, (_, _, c0, c1, mean) in CLASS_STRIPES.items():
+        inside = (cols >= c0) & (cols < c1)
+        for b in range(3):
+            data[b][:, inside] = mean[b] + rng.normal(0, 120, (HEIGHT, int(inside.sum())))
+    data[:, 200:330, 100:600] = NODATA
+    folder = tmp_path_factory.mktemp("big")
+    return make_raster(folder / "big.tif", data, nodata=NODATA, block=256)
+
+
+@pytest.fixture(scope="module")
+def model_file(tmp_path_factory: pytest.TempPathFactory, scene_model) -> Path:
+    return save_model(scene_model, tmp_path_factory.mktemp("model") / "scene.safetensors")
+
+
+@pytest.fixture(scope="module")
+def local_map(tmp_path_factory, big_scene, scene_model) -> tuple[np.ndarray, np.ndarray, Path]:
+    """The class and confidence arrays of a local run (no Dask) on the big scene, and its
+    class raster."""
+    folder = tmp_path_factory.mktemp("local")
+    out, conf = folder / "local.tif", folder / "local_confidence.tif"
+    classify_raster(big_scene, scene_model, out, conf, config=CPU)
+    return _read(out), _read(conf), out
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """A local cluster of 2 worker processes, one thread each, for the module."""
+    with dask_client(workers=2) as client:
+        yield client
+
+
+def _read(path: Path) -> np.ndarray:
+    return gdal.Open(str(path)).ReadAsArray()
+
+
+def _styling(path: Path) -> tuple:
+    ds = gdal.Open(str(path))
+    band = ds.GetRasterBand(1)
+    table = band.GetRasterColorTable()
+    colours = [table.GetColorEntry(i) for i in range(table.GetCount())]
+    return (
+        band.DataType, band.GetNoDataValue(), band.GetBlockSize(), band.GetCategoryNames(),
+        colours, ds.GetGeoTransform(), ds.GetProjection(),
+        ds.GetMetadataItem("LANDCOVER_MLP_CLASSES"),
+    )  # fmt: skip
+
+
+def _story(dask_scheduler, key: str) -> list[tuple[str, str, str]]:
+    """The scheduler's transitions of task ``key``: (from, to, what caused it)."""
+    return [(t[1], t[2], t[4].rsplit("-", 1)[0]) for t in dask_scheduler.story(key)]
+
+
+def _leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if ".part-" in p.name)
+
+
+def test_cluster_map_equals_local_map_and_workers_read_the_model_once(
+    cluster, big_scene, scene_model, model_file, local_map, tmp_path
+) -> None:
+    windows = plan_windows(raster_info(big_scene), scene_model, CPU, True, TASK)
+    assert len(windows) == 24  # several tasks per worker
+    before = cluster_figures(cluster)
+    out, conf = tmp_path / "dask.tif", tmp_path / "dask_confidence.tif"
+    runner = DaskRunner(cluster, model_file, CPU, max_window_pixels=TASK)
+    result = classify_raster(big_scene, scene_model, out, conf, config=CPU, runner=runner)
+
+    classes, confidence, local = local_map
+    np.testing.assert_array_equal(_read(out), classes)
+    np.testing.assert_allclose(_read(conf), confidence, atol=1e-6)
+    assert len(np.unique(classes)) == 4  # three classes and nodata: not a blank map
+    assert _styling(out) == _styling(local)  # colour table, names, nodata, grid
+    assert result.valid_pixels == int(np.count_nonzero(classes))
+    assert "Dask cluster" in result.device
+    after = cluster_figures(cluster)
+    windows_done = {a: after[a]["windows"] - before.get(a, {}).get("windows", 0) for a in after}
+    assert sum(windows_done.values()) == 24
+    for address, figures in after.items():
+        if windows_done[address] >= 2:  # a worker that classified several windows ...
+            assert figures["model_loads"] == 1, address  # ... read the model file once
+    assert _leftovers(tmp_path) == []
+
+
+def _threads(dask_worker) -> tuple[int, int]:
+    """A worker's task threads and torch's threads there."""
+    import torch
+
+    return dask_worker.state.nthreads, torch.get_num_threads()
+
+
+def test_local_workers_run_one_torch_thread_and_keep_a_window_s_arrays_in_their_heap(
+    cluster,
+) -> None:
+    assert list(cluster.run(_threads).values()) == [(1, 1), (1, 1)]
+    # dask's MALLOC_TRIM_THRESHOLD_ pins glibc's mmap threshold at 128 KiB (every array of a
+    # window fresh pages: 2.3x the CPU); the local cluster's workers raise it to 32 MiB.
+    found = cluster.run(os.environ.get, "MALLOC_MMAP_THRESHOLD_")
+    assert list(found.values()) == [str(32 * 1024 * 1024)] * 2
+
+
+def test_a_worker_killed_mid_run_loses_no_window(
+    cluster, big_scene, scene_model, model_file, local_map, tmp_path
+) -> None:
+    pids = cluster.run(os.getpid)  # worker address -> process id
+    killed: dict[str, object] = {}
+
+    def progress(percent: float) -> None:
+        if killed or percent >= 50:
+            return
+        # a worker running a window of this run: its result is lost with it
+        processing = cluster.processing()
+        for address, pid in pids.items():
+            ours = [k for k in processing.get(address, ()) if str(k).startswith("landcover-")]
+            if ours:
+                os.kill(pid, signal.SIGKILL)
+                killed.update(address=address, pid=pid, keys=ours, percent=percent)
+                return
+
+    out, conf = tmp_path / "dask.tif", tmp_path / "dask_confidence.tif"
+    runner = DaskRunner(cluster, model_file, CPU, max_window_pixels=TASK)
+    classify_raster(big_scene, scene_model, out, conf, config=CPU,
+                    hooks=Hooks(progress=progress), runner=runner)  # fmt: skip
+
+    assert killed, "a worker running a window was killed before the run ended"
+    with pytest.raises(ProcessLookupError):
+        os.kill(killed["pid"], 0)
+    # the scheduler's story of the killed worker's window: taken back when the worker died,
+    # then computed by another worker
+    story = cluster.run_on_scheduler(_story, key=killed["keys"][0])
+    died = story.index(("processing", "released", "handle-worker-cleanup"))
+    assert ("processing", "memory", "task-finished") in story[died:]
+    classes, confidence, _ = local_map
+    np.testing.assert_array_equal(_read(out), classes)
+    np.testing.assert_allclose(_read(conf), confidence, atol=1e-6)
+    assert _leftovers(tmp_path) == []
+
+
+def _our_tasks(dask_scheduler) -> list[str]:
+    """The tasks of classifications the scheduler still holds."""
+    return [str(k) for k in dask_scheduler.tasks if str(k).startswith("landcover-")]
+
+
+def _tasks_left(client) -> list[str]:
+    """The classification tasks the scheduler holds once the releases of the windows
+    written have reached it (they travel apart from the calls that ask)."""
+    for _ in range(50):
+        left = client.run_on_scheduler(_our_tasks)
+        if not left:
+            break
+        time.sleep(0.1)
+    return left
+
+
+def test_cancel_stops_submitting_cancels_the_windows_in_flight_and_leaves_no_output(
+    cluster, big_scene, scene_model, model_file, tmp_path
+) -> None:
+    seen: list[float] = []
+    before = cluster_figures(cluster)
+    hooks = Hooks(progress=seen.append, cancelled=lambda: bool(seen))  # cancel after 1 window
+    runner = DaskRunner(cluster, model_file, CPU, max_window_pixels=TASK, in_flight=4)
+    out = tmp_path / "dask.tif"
+    with pytest.raises(CancelledError) as caught:
+        classify_raster(big_scene, scene_model, out, tmp_path / "c.tif", config=CPU,
+                        hooks=hooks, runner=runner)  # fmt: skip
+    # The futures in flight are still referenced by the traceback: only a cancel ends them.
+    assert _tasks_left(cluster) == [] and caught.traceback
+    assert list(tmp_path.iterdir()) == []
+    assert len(seen) == 1
+    after = cluster_figures(cluster)
+    computed = sum(f["windows"] - before.get(a, {}).get("windows", 0) for a, f in after.items())
+    assert computed <= 1 + 4 < 24  # the window written and those in flight, at most
+
+
+def test_a_worker_that_cannot_read_the_model_says_so_and_leaves_no_output(
+    cluster, big_scene, scene_model, tmp_path
+) -> None:
+    folder = tmp_path / "out"
+    folder.mkdir()
+    runner = DaskRunner(cluster, tmp_path / "elsewhere.safetensors", CPU, max_window_pixels=TASK)
+    with pytest.raises(
+        LandCoverError, match=r"Dask worker on .*elsewhere\.safetensors.*same paths"
+    ) as caught:
+        classify_raster(big_scene, scene_model, folder / "x.tif", config=CPU, runner=runner)
+    assert list(folder.iterdir()) == []
+    assert _tasks_left(cluster) == [] and caught.traceback
+
+
+def test_a_vrt_mosaic_on_the_cluster_equals_the_local_map(
+    cluster, big_scene, scene_model, model_file, local_map, tmp_path
+) -> None:
+    halves = [tmp_path / "west.tif", tmp_path / "east.tif"]
+    gdal.Translate(str(halves[0]), str(big_scene), srcWin=[0, 0, 448, HEIGHT])
+    gdal.Translate(str(halves[1]), str(big_scene), srcWin=[448, 0, WIDTH - 448, HEIGHT])
+    mosaic = tmp_path / "mosaic.vrt"
+    gdal.BuildVRT(str(mosaic), [str(p) for p in halves]).FlushCache()
+    out = tmp_path / "mosaic_classes.tif"
+    runner = DaskRunner(cluster, model_file, CPU, max_window_pixels=TASK)
+    classify_raster(mosaic, scene_model, out, config=CPU, runner=runner)
+    np.testing.assert_array_equal(_read(out), local_map[0])
+
+
+# -- several rasters and the command line ---------------------------------------------------
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    full = {**os.environ, "PYTHONPATH": str(REPO / "build" / "plugins"), "OMP_NUM_THREADS": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "landcover_mlp.core", *args],
+        capture_output=True, text=True, env={**full, **(env or {})}, timeout=300,
+    )  # fmt: skip
+
+
+def _error_line(proc: subprocess.CompletedProcess) -> str:
+    """The one ``error:`` line a refused run ends with (no traceback)."""
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    last = proc.stderr.rstrip().splitlines()[-1]
+    assert last.startswith("error: ") and proc.stderr.count("error: ") == 1, proc.stderr
+    return last
+
+
+def test_outputs_of_several_rasters_are_named_by_the_table(tmp_path) -> None:
+    jobs = scene_jobs(["a/T32TQM.tif", "b/mosaic.v2.vrt"], output_dir=str(tmp_path),
+                      confidence="")  # fmt: skip
+    assert [(j.raster, j.classified, j.confidence, j.probabilities) for j in jobs] == [
+        ("a/T32TQM.tif", tmp_path / "T32TQM_classes.tif",
+         tmp_path / "T32TQM_classes_confidence.tif", None),
+        ("b/mosaic.v2.vrt", tmp_path / "mosaic.v2_classes.tif",
+         tmp_path / "mosaic.v2_classes_confidence.tif", None),
+    ]  # fmt: skip
+    one = scene_jobs(["x.tif"], output=str(tmp_path / "map"), probabilities="")
+    assert (one[0].classified, one[0].confidence) == (tmp_path / "map.tif", None)
+    assert one[0].probabilities == tmp_path / "map_probabilities.tif"
+    with pytest.raises(LandCoverError, match="'a/T1.tif' and 'b/T1.tif' would both be written"):
+        scene_jobs(["a/T1.tif", "b/T1.tif"], output_dir=str(tmp_path))
+    with pytest.raises(LandCoverError, match="give --confidence without a file name"):
+        scene_jobs(["a.tif", "b.tif"], output_dir=str(tmp_path), confidence="c.tif")
+
+
+def test_several_rasters_locally_each_get_their_outputs(
+    big_scene, scene_model, local_map, tmp_path
+) -> None:
+    copy = tmp_path / "copy.tif"
+    gdal.Translate(str(copy), str(big_scene))
+    jobs = scene_jobs([str(big_scene), str(copy)], output_dir=str(tmp_path), confidence="")
+    seen: list[float] = []
+    results = classify_scenes(jobs, scene_model, CPU, Hooks(progress=seen.append))
+    for job in jobs:
+        np.testing.assert_array_equal(_read(job.classified), local_map[0])
+        np.testing.assert_allclose(_read(job.confidence), local_map[1], atol=1e-6)
+    assert [r.classified for r in results] == [j.classified for j in jobs]
+    assert seen == sorted(seen) and seen[-1] == 100.0 and 49 < seen[len(seen) // 2 - 1] <= 50
+
+
+@pytest.mark.parametrize(
+    ("case", "words"),
+    [
+        ("bands differ", "differ in their bands: 'big.tif' has 3 band(s), 'four.tif' 4"),
+        ("no output dir", "2 rasters need --output-dir DIR"),
+        ("both cluster options", "not both"),
+    ],
+)
+def test_the_command_line_refuses_with_one_sentence(
+    case, words, big_scene, model_file, tmp_path, make_raster
+) -> None:
+    four = make_raster(tmp_path / "four.tif", np.ones((4, 20, 30), np.float32))
+    args = {
+        "bands differ": ["--raster", str(big_scene), str(four), "--output-dir", str(tmp_path)],
+        "no output dir": ["--raster", str(big_scene), str(big_scene), "--output",
+                          str(tmp_path / "x.tif")],
+        "both cluster options": ["--raster", str(big_scene), "--output", str(tmp_path / "x.tif"),
+                                 "--scheduler", "tcp://127.0.0.1:1", "--workers", "2"],
+    }[case]  # fmt: skip
+    proc = run_cli("-q", "classify", "--model", str(model_file), *args)
+    assert words in _error_line(proc)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["four.tif"]
+
+
+def test_an_unreachable_scheduler_is_one_sentence(big_scene, model_file, tmp_path) -> None:
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        address = f"tcp://127.0.0.1:{s.getsockname()[1]}"
+    proc = run_cli(
+        "-q", "classify", "--raster", str(big_scene), "--model", str(model_file),
+        "--output", str(tmp_path / "x.tif"), "--scheduler", address,
+        env={"DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT": "1s"},
+    )  # fmt: skip
+    assert f"Could not reach the Dask scheduler at '{address}'" in _error_line(proc)
+    assert list(tmp_path.iterdir()) == []
+
+
+NO_DASK = """
+import json, sys
+from landcover_mlp.core.cli import main
+status = [main(argv) for argv in json.loads(sys.argv[1])]
+print(json.dumps([status, sorted(m for m in sys.modules if m.split(".")[0] in ("dask", "distributed"))]))
+"""
+
+
+def test_a_run_without_cluster_options_never_imports_dask(big_scene, model_file, tmp_path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(REPO / "build" / "plugins"), "OMP_NUM_THREADS": "1"}
+    common = ["-q", "classify", "--model", str(model_file), "--device", "cpu"]
+    runs = [
+        [*common, "--raster", str(big_scene), "--output", str(tmp_path / "one.tif")],
+        [*common, "--raster", str(big_scene), "--output-dir", str(tmp_path)],
+    ]
+    proc = subprocess.run([sys.executable, "-c", NO_DASK, json.dumps(runs)], capture_output=True,
+                          text=True, env=env, timeout=300)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    status, modules = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert status == [0, 0] and modules == []
+    assert sorted(p.name for p in tmp_path.glob("*.tif")) == ["big_classes.tif", "one.tif"]
+
+
+def test_without_dask_the_option_says_how_to_install_it(monkeypatch) -> None:
+    monkeypatch.setitem(sys.modules, "distributed", None)  # as if it were not installed
+    with pytest.raises(DaskMissingError, match=r"pip install dask==\S+ distributed==\S+"):
+        import_distributed()
+    proc = run_cli("classify", "--help")
+    assert "pip install dask==2026.8.0 distributed==2026.8.0" in " ".join(proc.stdout.split())
+
+
+def test_the_command_line_classifies_several_rasters_on_a_local_cluster(
+    big_scene, model_file, local_map, tmp_path
+) -> None:
+    copy = tmp_path / "copy.tif"
+    gdal.Translate(str(copy), str(big_scene))
+    out = tmp_path / "maps"
+    out.mkdir()
+    proc = run_cli(
+        "classify", "--raster", str(big_scene), str(copy), "--model", str(model_file),
+        "--output-dir", str(out), "--confidence", "--workers", "2", "--device", "cpu",
+        "--memory-mb", "16",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "Dask cluster" in proc.stdout and "2 workers" in proc.stdout
+    assert "classify   [#########################] 100%" in proc.stderr  # the progress bar
+    assert "Nanny" not in proc.stderr  # dask's INFO lines are kept out of the run's log
+    for stem in ("big", "copy"):
+        np.testing.assert_array_equal(_read(out / f"{stem}_classes.tif"), local_map[0])
+        conf = _read(out / f"{stem}_classes_confidence.tif")
+        np.testing.assert_allclose(conf, local_map[1], atol=1e-6)
+    assert _leftovers(out) == []
