@@ -127,17 +127,18 @@ def test_cluster_map_equals_local_map_and_workers_read_the_model_once(
     assert _leftovers(tmp_path) == []
 
 
-def _threads(dask_worker) -> tuple[int, int]:
-    """A worker's task threads and torch's threads there."""
-    import torch
-
-    return dask_worker.state.nthreads, torch.get_num_threads()
-
-
 def test_local_workers_run_one_torch_thread_and_keep_a_window_s_arrays_in_their_heap(
     cluster,
 ) -> None:
-    assert list(cluster.run(_threads).values()) == [(1, 1), (1, 1)]
+    def threads(dask_worker) -> tuple[int, int]:
+        """A worker's task threads and torch's threads there. Defined here, so cloudpickle
+        sends it by value: by reference, a worker would import this test module, whose
+        ``from conftest import`` finds another folder's conftest when the whole suite runs."""
+        import torch
+
+        return dask_worker.state.nthreads, torch.get_num_threads()
+
+    assert list(cluster.run(threads).values()) == [(1, 1), (1, 1)]
     # dask's MALLOC_TRIM_THRESHOLD_ pins glibc's mmap threshold at 128 KiB (every array of a
     # window fresh pages: 2.3x the CPU); the local cluster's workers raise it to 32 MiB.
     found = cluster.run(os.environ.get, "MALLOC_MMAP_THRESHOLD_")
