@@ -36,13 +36,27 @@ def _read(band: gdal.Band, w: Window) -> np.ndarray:
         raise unreadable(band.GetDataset(), exc) from None
 
 
+def _names_from_metadata(ds: gdal.Dataset) -> list[str]:
+    """Category names (index = class value) from the metadata our class rasters carry inside
+    the file (``LANDCOVER_MLP_CLASSES`` and ``LANDCOVER_MLP_CLASS_VALUES``), for a copy that
+    lost its .aux.xml (gdalwarp, a file copied alone); [] when they are missing or disagree."""
+    names = (ds.GetMetadataItem("LANDCOVER_MLP_CLASSES") or "").split(",")
+    values = (ds.GetMetadataItem("LANDCOVER_MLP_CLASS_VALUES") or "").split(",")
+    if not names or len(names) != len(values) or not all(v.isdigit() for v in values):
+        return []
+    out = [""] * (max(int(v) for v in values) + 1)
+    for value, name in zip(values, names):
+        out[int(value)] = name
+    return out
+
+
 def raster_classes(ds: gdal.Dataset, values: np.ndarray | None = None) -> tuple[ClassInfo, ...]:
     """Classes of a class raster from its category names and colour table.
 
     When the raster carries no category names, ``values`` (the values present) name them.
     """
     band = ds.GetRasterBand(1)
-    names = band.GetCategoryNames() or []
+    names = band.GetCategoryNames() or _names_from_metadata(ds)
     table = band.GetRasterColorTable()
     nodata = band.GetNoDataValue()
     found = [i for i, n in enumerate(names) if n] if names else []
@@ -99,6 +113,34 @@ def _match_by_name(
     return lut[ref], True
 
 
+def refuse_numbers_for_names(
+    classes: tuple[ClassInfo, ...], field_is_text: bool, class_field: str, what: str
+) -> None:
+    """Refuse a numeric class field against classes that have names.
+
+    The class values of a map (or model) trained on a text field number the names
+    (alphabetically), so another numbering in the reference (``class_id`` 1 = forest where
+    the map's 1 = barren) would be compared value by value and give a wrong accuracy without
+    a word. A field of whole numbers can only be read against numbered classes.
+
+    Args:
+        classes: the map's or model's classes.
+        field_is_text: the reference field holds text.
+        class_field: the reference field's name (for the sentence).
+        what: the map or model file's name (for the sentence).
+
+    Raises:
+        LandCoverError: the field holds numbers and the classes have names.
+    """
+    if field_is_text or not _named(classes):
+        return
+    raise LandCoverError(
+        f"{what} names its classes ({', '.join(c.name for c in classes)}) but the field "
+        f"'{class_field}' holds numbers, which may number them differently: give the field "
+        "with the class names."
+    )
+
+
 @dataclass(frozen=True)
 class _Pairs:
     """Reference and predicted values of the compared pixels, and what they are."""
@@ -145,6 +187,7 @@ def _pairs_from_polygons(ds: gdal.Dataset, info: RasterInfo, classified: str | P
     layer); text classes matched by class name."""
     source = open_polygons(reference, class_field, layer)
     classes = raster_classes(ds, _distinct_values(ds, info))
+    refuse_numbers_for_names(classes, source.is_text, class_field, f"'{Path(classified).name}'")
     key = {c.name: c.value for c in classes} if source.is_text else None
     log: list[str] = []
     refs, preds, unknown = _polygon_values(ds, info, source, key, all_touched, hooks, log)

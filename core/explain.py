@@ -147,6 +147,11 @@ def explain_samples(
             model does not know.
     """
     model.check_raster(raster_info(raster))
+    from .evaluation import refuse_numbers_for_names
+    from .vector import open_polygons
+
+    is_text = open_polygons(polygons, class_field, layer).is_text
+    refuse_numbers_for_names(model.classes, is_text, class_field, "The model")
     sampling = model.training.get("sampling") or {}
     config = SamplingConfig(
         class_field, model.bands, sampling.get("pixel_rule", "centre"),

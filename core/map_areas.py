@@ -82,7 +82,12 @@ def _area_rule(ds: Any, info: RasterInfo) -> tuple[float | Floats | None, str]:
     srs.ImportFromWkt(info.crs_wkt)
     x0, a, b, y0, d, e = info.geotransform
     crs = srs.GetName() or "unnamed CRS"
-    if srs.IsProjected() or srs.IsLocal():
+    if srs.IsLocal():  # e.g. "Pixel grid, 1 unit = 1 pixel (no georeferencing)", in "metre"
+        return None, pixels + (
+            f"projected or geographic CRS, only a local one ({crs}), whose units may not be "
+            "lengths on the ground."
+        )
+    if srs.IsProjected():
         metres = srs.GetLinearUnits()
         m2 = abs(a * e - b * d) * metres**2  # a rotated pixel is a parallelogram
         return m2 / 1e4, (

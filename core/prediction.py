@@ -196,6 +196,10 @@ class _OutputRasters:
         self.datasets["class"].SetMetadataItem(
             "LANDCOVER_MLP_CLASSES", ",".join(c.name for c in self.classes)
         )
+        # inside the GeoTIFF, so the names survive a copy without the .aux.xml (gdalwarp)
+        self.datasets["class"].SetMetadataItem(
+            CLASS_VALUES_ITEM, ",".join(str(c.value) for c in self.classes)
+        )
         if "conf" in parts:
             conf = _create(parts["conf"], like, 1, "Float32", CONFIDENCE_NODATA)
             conf.GetRasterBand(1).SetDescription("confidence (top class probability)")
@@ -269,6 +273,11 @@ def _open_input(raster: str | Path) -> gdal.Dataset:
         return open_raster(raster)
     finally:
         gdal.SetThreadLocalConfigOption("GTIFF_DIRECT_IO", previous)
+
+
+#: Dataset metadata of a class raster: its class values, in the order of the names in
+#: ``LANDCOVER_MLP_CLASSES`` (both kept inside the file: see :func:`.evaluation.raster_classes`).
+CLASS_VALUES_ITEM = "LANDCOVER_MLP_CLASS_VALUES"
 
 
 def plan_windows(

@@ -104,6 +104,9 @@ class LandCoverDialog(QDialog, FORM_CLASS):
         # a slot of this QObject: disconnected by Qt when the dialog is deleted
         QgsProject.instance().fileNameChanged.connect(self._project_file_changed)
         self._torch_banner: QgsMessageBarItem | None = None
+        for button in self.findChildren(QPushButton):  # Enter in a field never starts a run
+            button.setAutoDefault(False)
+            button.setDefault(False)
         for group in (self.advancedGroup, self.trainingGroup):
             group.collapsedStateChanged.connect(self._fit_input_width)
         self._fit_input_width()
@@ -494,7 +497,7 @@ class LandCoverDialog(QDialog, FORM_CLASS):
         if self.task is None or not self.isVisible():
             return
         self._tell(
-            "Land Cover MLP",
+            "Still running",
             "The run goes on in the background (progress in the task bar); its results are "
             "added to the map when it ends. Open the dialog again to follow or cancel it.",
             Qgis.MessageLevel.Info,

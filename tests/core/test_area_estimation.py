@@ -367,6 +367,22 @@ def test_mapped_areas_without_crs_are_in_pixels(tmp_path, make_raster):
     assert counted.pixels == {0: 20, 1: 60, 2: 60, 3: 60}
 
 
+def test_mapped_areas_of_a_local_pixel_grid_crs_are_in_pixels(tmp_path, make_raster):
+    """Indian Pines' CRS is LOCAL_CS "Pixel grid, 1 unit = 1 pixel" in "metre": read as a
+    projected CRS, every class had 0.0 ha (trial). A local CRS gives pixels, said."""
+    from osgeo import gdal
+
+    path = make_raster(tmp_path / "grid.tif", ARRAY, epsg=None, nodata=0)
+    ds = gdal.Open(str(path), gdal.GA_Update)
+    ds.SetProjection('LOCAL_CS["Pixel grid, 1 unit = 1 pixel (no georeferencing)",'
+                     'UNIT["metre",1,AUTHORITY["EPSG","9001"]],AXIS["Easting",EAST],'
+                     'AXIS["Northing",NORTH]]')  # fmt: skip
+    ds = None
+    out = mapped_areas(path, 0)
+    assert out.hectares is None and out.pixels == {1: 60, 2: 60, 3: 60}
+    assert "local one (Pixel grid" in out.unit_note
+
+
 def test_mapped_areas_refuses_a_rotated_geographic_grid_and_stops_when_cancelled(
     tmp_path, make_raster
 ):

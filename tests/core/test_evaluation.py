@@ -83,10 +83,16 @@ def test_against_polygons_text_field(case, gdal_rasterize):
     assert any("4 reference pixel(s) are nodata" in w for w in rep.warnings)
 
 
-def test_against_polygons_integer_field(case):
+def test_against_polygons_integer_field(case, tmp_path, make_raster):
+    """Numbers are compared value by value with a map of numbered classes; against a map
+    whose classes have names they could number them otherwise: refused (one sentence)."""
     classified, polygons = case
+    with pytest.raises(LandCoverError, match="names its classes .* 'class_id' holds numbers"):
+        evaluate(classified, polygons, "class_id")
+    numbered = tmp_path / "numbered.tif"
+    make_raster(numbered, gdal.Open(str(classified)).ReadAsArray(), nodata=0)  # no names
+    by_int = evaluate(numbered, polygons, "class_id")
     by_text = evaluate(classified, polygons, "class_name")
-    by_int = evaluate(classified, polygons, "class_id")
     assert by_int.confusion_matrix == by_text.confusion_matrix
     assert by_int.overall_accuracy == by_text.overall_accuracy
 
@@ -178,7 +184,7 @@ def test_classified_scene_against_its_polygons(scene, scene_model, tmp_path):
     expected_pixels = sum(scene.box_mask(b).sum() for _, b in scene.boxes) - 48
     assert rep.n_pixels == expected_pixels
     assert rep.overall_accuracy > 0.95
-    # the same result through the integer field: the class raster's values 1..3 are not the
-    # polygons' class_id values 10/20/30, so those are separate classes and nothing agrees
-    by_value = evaluate(out, scene.polygons, "class_id")
-    assert by_value.overall_accuracy == 0.0
+    # the integer field: the class raster's values 1..3 number its names, the polygons'
+    # class_id values are 10/20/30: compared value by value nothing would agree: refused
+    with pytest.raises(LandCoverError, match="holds numbers"):
+        evaluate(out, scene.polygons, "class_id")

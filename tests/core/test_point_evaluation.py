@@ -224,3 +224,19 @@ def test_command_line_sample_label_evaluate(tmp_path: Path, make_raster, capsys)
     assert "Area-adjusted overall accuracy" in out and "estimated ha (95% CI)" in out
     assert f"{100 * area['overall_accuracy']:.1f}%" in out
     assert json.loads(report.read_text())["provenance"]["reference_layer"] == "sample"
+
+
+def test_a_numbered_field_against_named_classes_is_refused(landsat7, scene, scene_model, tmp_path):
+    """Trial: a map trained on class names, assessed with the polygons' class_id numbers, gave
+    21 % and advice to draw more polygons, without a word about the mismatch."""
+    from landcover_mlp.core.explain import explain_samples
+    from landcover_mlp.core.prediction import classify_raster
+
+    classified = tmp_path / "map.tif"
+    classify_raster(scene.raster, scene_model, classified)
+    with pytest.raises(LandCoverError, match="names its classes .* holds numbers"):
+        evaluate(classified, scene.polygons, "class_id")
+    with pytest.raises(LandCoverError, match="The model names its classes"):
+        explain_samples(scene_model, str(scene.raster), str(scene.polygons), "class_id")
+    report = evaluate(landsat7.author_labels, landsat7.polygons, "class_id")  # numbered: fine
+    assert report.n_pixels > 0

@@ -347,3 +347,20 @@ def test_prediction_config_validated():
         PredictionConfig(memory_mb=1)
     with pytest.raises(LandCoverError, match="64 pixels"):
         PredictionConfig(chunk_pixels=8)
+
+
+def test_class_names_survive_a_copy_without_the_aux_xml(scene, scene_model, tmp_path):
+    """GTiff keeps category names in the .aux.xml sidecar only: a gdalwarp copy or a file
+    copied alone lost them, and accuracy-sample / evaluate saw classes "1", "2" (trial)."""
+    from landcover_mlp.core.evaluation import raster_classes
+
+    out = tmp_path / "class.tif"
+    classify_raster(scene.raster, scene_model, out, config=CPU)
+    Path(f"{out}.aux.xml").unlink()
+    warped = tmp_path / "warped.tif"
+    gdal.Warp(str(warped), str(out), dstSRS="EPSG:4326")
+    for path in (out, warped):
+        ds = gdal.Open(str(path))
+        assert ds.GetRasterBand(1).GetCategoryNames() is None  # no sidecar
+        found = [(c.value, c.name) for c in raster_classes(ds)]
+        assert found == [(c.value, c.name) for c in scene_model.classes], path.name

@@ -584,3 +584,15 @@ def test_the_input_panel_never_clips_its_rows(dialog: LandCoverDialog) -> None:
             QCoreApplication.processEvents()
         scroll = dialog.inputScroll
         assert scroll.widget().width() <= scroll.viewport().width(), collapsed
+
+
+def test_enter_in_a_field_never_starts_a_run(dialog: LandCoverDialog, layers: Any) -> None:
+    """Trial: Return in the band-range entry pressed the default button, Run."""
+    from qgis.PyQt.QtCore import Qt
+    from qgis.PyQt.QtTest import QTest
+
+    fill(dialog, *layers)
+    dialog.bandRangeEdit.setFocus()
+    QTest.keyClicks(dialog.bandRangeEdit, "1-7")
+    QTest.keyClick(dialog.bandRangeEdit, Qt.Key.Key_Return)
+    assert dialog.task is None and dialog.form.checked_bands() == (1, 2, 3, 4, 5, 6, 7)
