@@ -227,3 +227,28 @@ def test_the_training_report_and_the_log_carry_the_diagnosis(scene, tmp_path):
     assert data["diagnosis"] == [dict(d) for d in result.diagnosis]
     page = report.read_text(encoding="utf-8")
     assert "<h2>Training diagnosis</h2>" in page and "try 1 (now 10)" in page
+
+
+def test_a_rising_validation_loss_with_rising_accuracy_is_not_overfitting():
+    """Trial (Indian Pines, 200 bands): the validation loss rose from epoch 1 while the
+    validation accuracy went from 34 % to 58 %; "keep the model of epoch 1" was harmful."""
+    train, val = _overfitting_curves()
+    history = _history(train, val)
+    for i, rec in enumerate(history):
+        rec["val_accuracy"] = 0.34 + 0.24 * i / (len(history) - 1)  # still rising at the end
+    assert "overfitting" not in _kinds(diagnose(history, 0.02, K, kept_epoch=30))
+    for rec in history:
+        rec["val_accuracy"] = 0.80  # flat: the rising loss does cost accuracy-wise nothing new
+    assert _kinds(diagnose(history, 0.02, K, kept_epoch=30)) == ["overfitting"]
+
+
+def test_overfitting_and_underfitting_never_together_and_lines_name_the_kind_once():
+    """Trial: one run was told both "use fewer neurons" and "try more neurons"."""
+    from landcover_mlp.core.diagnosis import diagnosis_lines
+
+    train = [1.0 - 0.002 * i for i in range(40)]  # high and nearly flat, yet falling
+    val = [0.95] * 12 + [0.95 + 0.02 * i for i in range(28)]  # rising from epoch 13
+    found = diagnose(_history(train, val), 0.02, K, kept_epoch=40)
+    assert not {"overfitting", "underfitting"} <= set(_kinds(found))
+    line = diagnosis_lines(found)[0] if found else ""
+    assert "): Overfitting:" not in line and "): Underfitting:" not in line
