@@ -616,6 +616,11 @@ def make_accuracy_sample(
     check_writable(output)
     ds = open_raster(classified)
     info = raster_info(ds)
+    if ds.RasterCount != 1:  # the image rather than its map: 896 "classes" of reflectance
+        raise LandCoverError(
+            f"'{Path(info.path).name}' has {ds.RasterCount} bands, a class map has one: "
+            "choose the classified map (the class raster), not the image."
+        )
     counted = count_classes(ds, info, hooks.scaled(0, 45), window_pixels)
     totals = counted.totals()
     if not totals:

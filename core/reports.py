@@ -369,6 +369,7 @@ def report_html(
     )
     img = f'<h2>Loss curves</h2><img src="{e(loss_curve)}" alt="loss curves">' if loss_curve else ""
     kappa = "&ndash;" if not math.isfinite(report.kappa) else f"{report.kappa:.3f}"
+    unit = "points" if report.area_adjusted is not None else "pixels"
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{e(title)}</title>
 <style>
@@ -392,7 +393,7 @@ th{{background:#f4f4f4}} td.diag{{background:#e3f2e1;font-weight:bold}}
 <tr><th>total</th>{col_tot}<td>{report.n_pixels}</td></tr></table>
 <h2>Per-class scores</h2>
 <p>Precision = user's accuracy, recall = producer's accuracy.</p>
-<table><tr><th>class</th><th>value</th><th>precision</th><th>recall</th><th>F1</th><th>reference pixels</th></tr>{scores}</table>
+<table><tr><th>class</th><th>value</th><th>precision</th><th>recall</th><th>F1</th><th>reference {unit}</th></tr>{scores}</table>
 {img}
 {sections}
 {f"<h2>Details</h2><table>{info}</table>" if info else ""}

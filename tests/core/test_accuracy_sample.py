@@ -376,6 +376,14 @@ def test_command_line_refuses_a_map_without_classes(capsys, tmp_path: Path, make
     assert not out.exists()
 
 
+def test_command_line_refuses_the_image_instead_of_its_map(capsys, landsat7, tmp_path) -> None:
+    """Trial: the 8-band Landsat image was taken as a map of 896 classes (18,094 points)."""
+    out = tmp_path / "s.gpkg"
+    error = refusal(capsys, "--classified", str(landsat7.raster), "--output", str(out))
+    assert "has 8 bands, a class map has one: choose the classified map" in error
+    assert not out.exists()
+
+
 def test_command_line_refuses_a_bad_output_before_reading(capsys, tmp_path: Path) -> None:
     """The output is checked first: the (missing) raster is never opened."""
     error = refusal(capsys, "--classified", str(tmp_path / "none.tif"), "--output",

@@ -179,6 +179,7 @@ def test_the_html_report_shows_the_area_table_and_its_protocol(sample, tmp_path:
     assert "Rows are the reference (truth), columns the map class." in page
     assert "Unweighted sample accuracy" in page and "73 labelled" in page
     assert "2 unlabelled point(s) left out" in page
+    assert "<th>reference points</th>" in page and "<th>reference pixels</th>" not in page
 
 
 def test_the_area_table_as_text(sample) -> None:
