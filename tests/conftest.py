@@ -6,6 +6,7 @@ tier can use it.
 
 from __future__ import annotations
 
+import shutil
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -62,14 +63,20 @@ class Landsat7:
 
 
 @pytest.fixture(scope="session")
-def landsat7() -> Landsat7:
-    """The real Landsat 7 scene with its 30 hand-drawn polygons."""
-    raster, raster_2002, polygons, labels = require_data(
+def landsat7(tmp_path_factory: pytest.TempPathFactory) -> Landsat7:
+    """The real Landsat 7 scene with its 30 hand-drawn polygons, as a copy in a temporary
+    folder: QGIS writes statistics into a raster's .aux.xml and opens a GeoPackage for update
+    when it loads them, and a test run (as root, whom the files' read-only mode does not stop)
+    must never change the shared data."""
+    paths = require_data(
         "landsat7_ogt/LE70220491999322EDC01_stack.tif",
         "landsat7_ogt/LE70220492002106EDC00_stack.tif",
         "landsat7_ogt/training_polygons.gpkg",
         "landsat7_ogt/training_labels_author.tif",
     )
+    copy = tmp_path_factory.mktemp("data") / "landsat7_ogt"
+    shutil.copytree(paths[0].parent, copy)
+    raster, raster_2002, polygons, labels = (copy / p.name for p in paths)
     return Landsat7(raster, raster_2002, polygons, labels)
 
 

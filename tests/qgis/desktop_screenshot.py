@@ -700,6 +700,11 @@ def main(argv: list[str] | None = None) -> int:
     fake_bin, fake_log = work / "fake_python", work / "fake_python_calls.log"
     _write_fake_pythons(fake_bin, fake_log)
     checks = work / "checks.json"
+    # QGIS writes statistics into a raster's .aux.xml and opens a GeoPackage for update when
+    # it shows them: it works on a copy, so the shared data are never changed (as root, their
+    # read-only mode would not stop it).
+    data = work / "data"
+    shutil.copytree(args.data, data)
     env = {k: v for k, v in os.environ.items() if k != "QT_QPA_PLATFORM"}
     env.update(
         DISPLAY=args.display,
@@ -709,7 +714,7 @@ def main(argv: list[str] | None = None) -> int:
         PYTHONPATH=sysconfig.get_paths()["purelib"],  # torch from the venv running this script
         OMP_NUM_THREADS="1",
         XDG_RUNTIME_DIR=str(work / "runtime"),
-        **{STAGE_ENV: "qgis", OUT_ENV: str(out), DATA_ENV: str(args.data.resolve()),
+        **{STAGE_ENV: "qgis", OUT_ENV: str(out), DATA_ENV: str(data),
            EPOCH_ENV: str(args.epoch), CHECKS_ENV: str(checks), PROJECT_ENV: str(project),
            FAKE_ENV: str(fake_bin)},
     )  # fmt: skip
