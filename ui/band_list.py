@@ -294,8 +294,25 @@ class BandList(QObject):
         return True
 
     def _on_text_edited(self, text: str) -> None:
+        """While typing, only say whether the text reads (a prefix such as "200" of "200-1"
+        must not check band 200 alone); Enter or leaving the entry applies it."""
         if not text.strip():  # nothing typed yet: the checks stay
             self._show(None)
+            return
+        try:
+            read_ranges(text, self._count)
+        except LandCoverError as exc:
+            self._show(str(exc))
+            return
+        self._show(None)
+        self._status.setText("Press Enter to check these bands.")
+
+    def _on_editing_finished(self) -> None:
+        """Enter or leaving the entry: check exactly the bands typed; a text that does not
+        read leaves the checks as they were and says why."""
+        text = self._edit.text()
+        if not text.strip():
+            self._changed(save=False)
             return
         try:
             bands = read_ranges(text, self._count)
@@ -304,10 +321,7 @@ class BandList(QObject):
             return
         self._apply(set(bands), range(self.view.count()))
         self._changed(save=True, from_entry=True)
-
-    def _on_editing_finished(self) -> None:
-        if self._problem is None:
-            self._edit.setText(ranges_text(self.checked()))
+        self._edit.setText(ranges_text(self.checked()))
 
     def _changed(self, save: bool, from_entry: bool = False) -> None:
         """After the checks changed: the entry (unless typed in), the status and the memory."""

@@ -465,8 +465,9 @@ def in_qgis() -> None:
         band_facts["after_none"] = bands()
         x.click(dialog.bandRangeEdit)
         yield 300
-        x.keys("1", "minus", "7")
+        x.keys("1", "minus", "7", "Return")  # applied on Enter, never pressing Run
         yield Until(lambda: bands() == (1, 2, 3, 4, 5, 6, 7), "'1-7' in the range entry", 5)
+        require(dialog.task is None, "Enter in the band-range entry started a run")
         band_facts["after_range"] = bands()
         band_facts["range_text"] = dialog.bandRangeEdit.text()
         park_pointer()

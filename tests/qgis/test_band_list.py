@@ -94,10 +94,12 @@ def show_raster(dialog: LandCoverDialog, layer: QgsRasterLayer) -> None:
 
 
 def type_range(dialog: LandCoverDialog, text: str) -> None:
-    """Replace the range entry's text as a paste would (one edit)."""
+    """Replace the range entry's text as a paste would (one edit), then press Enter."""
     edit = dialog.bandRangeEdit
+    edit.setFocus()
     edit.selectAll()
     edit.insert(text)
+    QTest.keyClick(edit, Qt.Key.Key_Return)
 
 
 def check_box_centre(view: Any, row: int) -> QPoint:
@@ -137,7 +139,13 @@ def test_range_entry_checks_exactly_the_bands_typed(
     dialog.bandRangeEdit.setFocus()
     dialog.bandRangeEdit.selectAll()
 
+    QTest.keyClicks(dialog.bandRangeEdit, "200-1")  # typing: prefixes never apply
+    assert dialog.form.checked_bands() == ALL  # not band 200 alone, typed on the way
+    assert "runs backwards" in dialog.bandStatusLabel.text()
+    dialog.bandRangeEdit.selectAll()
     QTest.keyClicks(dialog.bandRangeEdit, "1-7, 9")
+    assert dialog.form.checked_bands() == ALL and "Press Enter" in dialog.bandStatusLabel.text()
+    QTest.keyClick(dialog.bandRangeEdit, Qt.Key.Key_Return)
 
     assert dialog.form.checked_bands() == (1, 2, 3, 4, 5, 6, 7, 9)
     assert dialog.bandStatusLabel.text() == "8 of 200 bands checked"
