@@ -279,7 +279,8 @@ class ExplorePanel(QWidget, FORM_CLASS):
         cells = [
             f"{key[0]:g}", f"{key[1]:g}",
             "–" if not history or diverged else (str(epochs) if epochs else f"> {last['epoch']}"),
-            _loss_text(final.get("train_loss")), _loss_text(final.get("val_loss")),
+            *(("–", "–") if diverged else  # its last finite losses are astronomic
+              (_loss_text(final.get("train_loss")), _loss_text(final.get("val_loss")))),
             f"yes, at epoch {last['epoch']}" if diverged else "no",
         ]  # fmt: skip
         pixmap = QPixmap(28, 12)

@@ -4,6 +4,7 @@ assessment of a class raster (Olofsson et al. 2014), styled by map class when lo
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 from qgis.core import (
     QgsCategorizedSymbolRenderer,
@@ -29,11 +30,7 @@ from .base import LandCoverAlgorithm, _help, tr
 from .jobs import core_call
 from .parameters import parameter_for, read_settings
 
-SOURCE_VECTOR_POINT = compat.resolve(
-    compat.Moved(
-        "Qgis.ProcessingSourceType.VectorPoint", "QgsProcessing.SourceType.TypeVectorPoint", 33600
-    )
-)
+SOURCE_VECTOR_POINT = compat.SOURCE_VECTOR_POINT  # the sample's layer type
 
 
 def style_sample_points(layer: QgsVectorLayer, classes: Sequence[ClassInfo]) -> None:
@@ -53,6 +50,17 @@ def style_sample_points(layer: QgsVectorLayer, classes: Sequence[ClassInfo]) -> 
             form.setReadOnly(index, True)
     layer.setEditFormConfig(form)
     layer.triggerRepaint()
+
+
+def is_temporary(path: str) -> bool:
+    """``path`` lies in QGIS's Processing temporary folder (deleted when QGIS closes)."""
+    from qgis.core import QgsProcessingUtils
+
+    try:
+        Path(path).resolve().relative_to(Path(QgsProcessingUtils.tempFolder()).resolve())
+    except ValueError:
+        return False
+    return True
 
 
 class StylePointsWhenLoaded(QgsProcessingLayerPostProcessorInterface):
@@ -128,6 +136,14 @@ class AccuracySampleAlgorithm(LandCoverAlgorithm):
             feedback.pushInfo(line)
         for warning in result.warnings:
             feedback.pushWarning(warning)
+        if is_temporary(output):  # the points are hours of labelling: never lose them
+            feedback.pushWarning(
+                tr(
+                    "The points are in a temporary file that QGIS deletes when it closes: "
+                    "give the Sample an output file, or right-click the layer > Make "
+                    "Permanent, before you label them."
+                )
+            )
         if context.willLoadLayerOnCompletion(output):
             details = context.layerToLoadOnCompletionDetails(output)
             details.name = tr("Accuracy sample")

@@ -186,3 +186,18 @@ def test_a_labelled_sample_gives_area_adjusted_estimates_through_processing(
     water = next(c for c in area["classes"] if c["name"] == "water")
     assert water["area_ha"] > water["mapped_area_ha"]  # forest that is water adds to it
     assert "Area-adjusted estimates" in report.read_text()
+
+
+def test_a_temporary_sample_is_said_to_be_temporary(
+    class_map: Path, provider: Any, run_alg: Any, recording_feedback: Any, tmp_path: Path
+) -> None:
+    """Trial: the default output is a temporary file QGIS deletes at exit, and the points are
+    hours of labelling: the log says so (and not for a file the user chose)."""
+    warned = recording_feedback()
+    run_alg("accuracysample", {"CLASSIFIED": str(class_map), "SIZE": 30, "MIN_PER_CLASS": 5,
+            "SAMPLE": "TEMPORARY_OUTPUT"}, warned)  # fmt: skip
+    assert any("temporary file that QGIS deletes" in w for w in warned.warnings)
+    chosen = recording_feedback()
+    run_alg("accuracysample", {"CLASSIFIED": str(class_map), "SIZE": 30, "MIN_PER_CLASS": 5,
+            "SAMPLE": str(tmp_path / "kept.gpkg")}, chosen)  # fmt: skip
+    assert not any("temporary file" in w for w in chosen.warnings)
