@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from .classes import ClassInfo
 
@@ -63,7 +64,7 @@ class AccuracyReport:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (NaN becomes None)."""
 
-        def clean(v: Any) -> Any:
+        def clean(v: object) -> object:
             if isinstance(v, float) and not np.isfinite(v):
                 return None
             return v
@@ -92,8 +93,22 @@ class AccuracyReport:
         return out
 
 
-def confusion_matrix(reference: np.ndarray, predicted: np.ndarray, n_classes: int) -> np.ndarray:
-    """Counts of (reference, predicted) class-index pairs, shape (n_classes, n_classes)."""
+def confusion_matrix(
+    reference: npt.NDArray[np.integer[Any]], predicted: npt.NDArray[np.integer[Any]], n_classes: int
+) -> npt.NDArray[np.int64]:
+    """Counts of (reference, predicted) class-index pairs.
+
+    Args:
+        reference: class index of each reference pixel, integer (n,), in [0, n_classes).
+        predicted: predicted class index of the same pixels, integer (n,), in [0, n_classes).
+        n_classes: number of classes (the matrix's side).
+
+    Returns:
+        int64 (n_classes, n_classes): rows = reference, columns = predicted.
+
+    Raises:
+        ValueError: a class index is negative.
+    """
     ref = np.asarray(reference, dtype=np.int64)
     pred = np.asarray(predicted, dtype=np.int64)
     flat = np.bincount(ref * n_classes + pred, minlength=n_classes * n_classes)
@@ -101,12 +116,24 @@ def confusion_matrix(reference: np.ndarray, predicted: np.ndarray, n_classes: in
 
 
 def report_from_matrix(
-    matrix: np.ndarray,
+    matrix: npt.NDArray[np.integer[Any]] | npt.NDArray[np.floating[Any]],
     classes: Sequence[ClassInfo],
     method: str = "",
     warnings: Sequence[str] = (),
 ) -> AccuracyReport:
-    """Scores from a confusion matrix (rows = reference)."""
+    """Scores from a confusion matrix.
+
+    Args:
+        matrix: pixel counts (n_classes, n_classes), rows = reference, columns = predicted.
+        classes: the classes, in matrix order.
+        method: how the accuracy was estimated, in words (for the report).
+        warnings: caveats to carry into the report; classes without reference pixels and
+            classes never classified right are added.
+
+    Returns:
+        Overall accuracy, kappa and per-class user's/producer's accuracy and F1 (NaN where
+        undefined).
+    """
     m = np.asarray(matrix, dtype=np.float64)
     total = m.sum()
     diag = np.diag(m)
@@ -155,13 +182,27 @@ def report_from_matrix(
 
 
 def assess(
-    reference: np.ndarray,
-    predicted: np.ndarray,
+    reference: npt.NDArray[np.integer[Any]],
+    predicted: npt.NDArray[np.integer[Any]],
     classes: Sequence[ClassInfo],
     method: str = "",
     warnings: Sequence[str] = (),
 ) -> AccuracyReport:
-    """Accuracy of class indices ``predicted`` against ``reference``."""
+    """Accuracy of class indices ``predicted`` against ``reference``.
+
+    Args:
+        reference: class index of each reference pixel, integer (n,), into ``classes``.
+        predicted: predicted class index of the same pixels, integer (n,).
+        classes: the classes, in index order.
+        method: how the accuracy was estimated, in words (for the report).
+        warnings: caveats to carry into the report.
+
+    Returns:
+        The report of :func:`report_from_matrix` on their confusion matrix.
+
+    Raises:
+        ValueError: a class index is negative.
+    """
     return report_from_matrix(
         confusion_matrix(reference, predicted, len(classes)), classes, method, warnings
     )

@@ -69,6 +69,12 @@ class SampleDesign:
     seed: int = 0
 
     def __post_init__(self) -> None:
+        """Check the design.
+
+        Raises:
+            LandCoverError: a setting is out of its range or the settings contradict each
+                other, with a sentence saying which.
+        """
         if self.size and self.target_se:
             raise LandCoverError(
                 "Give either a sample size or a target standard error of overall accuracy, "
@@ -324,6 +330,7 @@ class SamplePoints:
     sample_id: NDArray[np.int64]
 
     def __len__(self) -> int:
+        """Number of sample points."""
         return int(self.x.shape[0])
 
 
@@ -348,7 +355,7 @@ class ClassCounts:
         return out
 
 
-def _class_values(ds: gdal.Dataset, data: np.ndarray) -> np.ndarray:
+def _class_values(ds: gdal.Dataset, data: NDArray[np.number[Any]]) -> NDArray[np.number[Any]]:
     """The band's values (whole numbers); non-whole values mean the raster is not a class map."""
     if data.dtype.kind == "f" and not np.array_equal(data, np.round(data)):
         raise LandCoverError(

@@ -102,14 +102,16 @@ class Estimates:
 
 
 def _ratio(num: Floats, den: Floats) -> Floats:
-    """num / den, NaN where den is 0."""
+    """The ratio num / den, NaN where den is 0."""
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
+        ratio: Floats = np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
+    return ratio
 
 
 def _se(variance: Floats | float) -> Floats:
     """Square root of a variance; rounding just below 0 is 0, NaN stays NaN."""
-    return np.sqrt(np.maximum(np.asarray(variance, dtype=np.float64), 0.0))
+    se: Floats = np.sqrt(np.maximum(np.asarray(variance, dtype=np.float64), 0.0))
+    return se
 
 
 def olofsson_estimates(counts: npt.ArrayLike, mapped_sizes: npt.ArrayLike) -> Estimates:
@@ -199,7 +201,8 @@ def _sample_cov(a: Floats, b: Floats) -> Floats:
     rows = a.shape[0]
     if rows < 2:
         return np.full(a.shape[1:], np.nan)
-    return ((a - a.mean(axis=0)) * (b - b.mean(axis=0))).sum(axis=0) / (rows - 1)
+    cov: Floats = ((a - a.mean(axis=0)) * (b - b.mean(axis=0))).sum(axis=0) / (rows - 1)
+    return cov
 
 
 def stehman_estimates(
@@ -355,7 +358,7 @@ class ClassArea:
     mapped_area_ha: float
 
 
-def _json(v: Any) -> Any:
+def _json(v: object) -> object:
     """NaN and infinities become None; numpy numbers plain Python."""
     if isinstance(v, (float, np.floating)):
         return float(v) if math.isfinite(v) else None

@@ -103,19 +103,19 @@ def build_classes(
     """
     values = set(raw_values)
     distinct: list[Any] = (
-        sorted(values, key=lambda v: (str(v).lower(), str(v))) if is_text else sorted(values)  # type: ignore[type-var]
+        sorted(values, key=lambda v: (str(v).lower(), str(v))) if is_text else sorted(values)
     )
     if not distinct:
         raise LandCoverError("The class field has no values: every polygon needs a class.")
     if is_text:
         pairs = [(i + 1, str(v)) for i, v in enumerate(distinct)]
     else:
-        bad = [v for v in distinct if not 0 <= int(v) <= 65534]  # type: ignore[call-overload]
+        bad = [v for v in distinct if not 0 <= int(v) <= 65534]
         if bad:
             raise LandCoverError(
                 f"Class values must be whole numbers from 0 to 65534; found {bad[:5]}."
             )
-        pairs = [(int(v), str(v)) for v in distinct]  # type: ignore[call-overload]
+        pairs = [(int(v), str(v)) for v in distinct]
     colours = colours or {}
     classes: list[ClassInfo] = []
     for index, ((value, name), raw) in enumerate(zip(pairs, distinct)):

@@ -13,9 +13,9 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from . import settings
 from .callbacks import Hooks, describe_epoch
@@ -58,11 +58,13 @@ def add_setting_arguments(p: argparse.ArgumentParser, table: tuple[settings.Sett
             p.add_argument(s.flag, type=_checked(s), default=s.default, help=text)
 
 
-def _checked(setting: settings.Setting) -> Any:
-    """An argparse type that converts and checks a value against the table, so a wrong type
-    or range gets the table's sentence before any work starts."""
+def _checked(setting: settings.Setting) -> Callable[[str], object]:
+    """An argparse type that converts and checks a value against the table.
 
-    def convert(text: str) -> Any:
+    A wrong type or range gets the table's sentence before any work starts.
+    """
+
+    def convert(text: str) -> object:
         try:
             return setting.check(text)
         except LandCoverError as exc:
@@ -75,7 +77,8 @@ def _checked(setting: settings.Setting) -> Any:
 class _Parser(argparse.ArgumentParser):
     """Bad arguments end with one line, ``error: <sentence>``, and exit status 2."""
 
-    def error(self, message: str) -> Any:  # argparse's hook; never returns
+    def error(self, message: str) -> NoReturn:
+        """Argparse's hook for a bad argument: print one line and exit with status 2."""
         self.exit(2, f"error: {message} (see {self.prog} --help)\n")
 
 

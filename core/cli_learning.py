@@ -10,7 +10,7 @@ import math
 from typing import Any
 
 from .callbacks import Hooks
-from .cli import _hooks, add_setting_arguments, setting_values
+from .cli import _hooks, _Parser, add_setting_arguments, setting_values
 from .raster import parse_bands
 from .terminal import TerminalProgress
 
@@ -31,6 +31,17 @@ def describe_record(rec: dict[str, Any]) -> str:
 
 
 def cmd_explore(a: argparse.Namespace) -> int:
+    """Run ``explore``: a grid of learning rates x momentums, every loss curve in one figure.
+
+    Args:
+        a: the parsed command line.
+
+    Returns:
+        The exit status, 0.
+
+    Raises:
+        LandCoverError: an input cannot be read or an output written.
+    """
     from .explore import SETTINGS, explore_request, run_explore
 
     request, config = explore_request(
@@ -53,6 +64,18 @@ def cmd_explore(a: argparse.Namespace) -> int:
 
 
 def cmd_explain(a: argparse.Namespace) -> int:
+    """Run ``explain``: the model's decision regions over two bands, beside a perceptron's.
+
+    Args:
+        a: the parsed command line.
+
+    Returns:
+        The exit status, 0.
+
+    Raises:
+        LandCoverError: an input cannot be read, a plotted band is not one the model reads,
+            or the output cannot be written.
+    """
     from .explain import band_columns, decision_regions, parse_plot_bands
     from .fileio import check_writable
     from .model_io import load_model
@@ -69,7 +92,7 @@ def cmd_explain(a: argparse.Namespace) -> int:
     return 0
 
 
-def add_learning_commands(sub: Any) -> None:
+def add_learning_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
     """Add ``explore`` and ``explain`` to the sub-commands ``sub`` (argparse's)."""
     from .explore import SETTINGS
 

@@ -96,6 +96,11 @@ class SamplingConfig:
     seed: int = default("seed")
 
     def __post_init__(self) -> None:
+        """Check the settings against the settings table.
+
+        Raises:
+            LandCoverError: no class field, or a setting out of its range.
+        """
         _require(
             bool(self.class_field),
             "Choose the field that holds the class of each polygon.",
@@ -122,6 +127,11 @@ class SplitConfig:
     seed: int = default("seed")
 
     def __post_init__(self) -> None:
+        """Check the settings against the settings table.
+
+        Raises:
+            LandCoverError: a setting out of its range.
+        """
         check("validation_share", self.validation_share)
 
 
@@ -171,6 +181,12 @@ class ModelConfig:
         return 1 if self.distils else self.ensemble
 
     def __post_init__(self) -> None:
+        """Parse the hidden layers and check the settings against the settings table.
+
+        Raises:
+            LandCoverError: hidden layers that are not layer widths, or a setting out of its
+                range.
+        """
         object.__setattr__(self, "hidden_layers", parse_hidden_layers(self.hidden_layers))
         check("activation", self.activation)
         check("dropout", self.dropout)
@@ -215,6 +231,11 @@ class TrainingConfig:
     device: str = default("device")
 
     def __post_init__(self) -> None:
+        """Check the settings against the settings table.
+
+        Raises:
+            LandCoverError: a setting out of its range.
+        """
         for name in ("learning_rate", "momentum", "lr_schedule", "epochs", "batch_size", "patience",
                      "weight_decay", "seed", "device"):  # fmt: skip
             check(name, getattr(self, name))
@@ -266,6 +287,11 @@ class PredictionConfig:
     device: str = default("device")
 
     def __post_init__(self) -> None:
+        """Check the settings against the settings table.
+
+        Raises:
+            LandCoverError: a setting out of its range, or chunks under 64 pixels.
+        """
         check("memory_mb", self.memory_mb)
         _require(self.chunk_pixels >= 64, "Prediction chunks must hold at least 64 pixels.")
         check("device", self.device)

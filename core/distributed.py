@@ -26,13 +26,15 @@ import socket
 import sys
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 
 from .callbacks import Hooks
 from .config import PredictionConfig
@@ -41,6 +43,7 @@ from .raster import RasterInfo, Window
 from .settings import Setting
 
 if TYPE_CHECKING:
+    from distributed import Client, Future
     from osgeo import gdal
 
     from .model_io import LandCoverModel
@@ -101,8 +104,11 @@ class DaskMissingError(LandCoverError):
     """dask or distributed cannot be imported; the message says how to install them."""
 
 
-def import_distributed() -> Any:
+def import_distributed() -> ModuleType:
     """The ``distributed`` module, imported now.
+
+    Returns:
+        The module.
 
     Raises:
         DaskMissingError: it is missing or broken (any import error, e.g. a dependency of
@@ -120,7 +126,7 @@ def import_distributed() -> Any:
 
 
 @contextmanager
-def dask_client(scheduler: str = "", workers: int = 0) -> Iterator[Any]:
+def dask_client(scheduler: str = "", workers: int = 0) -> Iterator[Client]:
     """A ``distributed.Client`` of a running scheduler, or of a local cluster for the block.
 
     Args:
@@ -162,10 +168,11 @@ def dask_client(scheduler: str = "", workers: int = 0) -> Iterator[Any]:
         yield client
 
 
-def _connect(distributed: Any, scheduler: str) -> Any:
+def _connect(distributed: ModuleType, scheduler: str) -> Client:
     """A client of the scheduler at ``scheduler``, or a sentence why not."""
     try:
-        return distributed.Client(scheduler, set_as_default=False)
+        client: Client = distributed.Client(scheduler, set_as_default=False)
+        return client
     except (OSError, TimeoutError, ValueError, TypeError) as exc:
         raise LandCoverError(
             f"Could not reach the Dask scheduler at '{scheduler}' ({exc}): start it (dask "
@@ -229,10 +236,10 @@ class WindowResult:
     """
 
     window: Window
-    valid: np.ndarray | None
-    labels: np.ndarray
-    top: np.ndarray | None
-    probs: np.ndarray | None
+    valid: npt.NDArray[np.bool_] | None
+    labels: npt.NDArray[np.unsignedinteger[Any]]
+    top: npt.NDArray[np.float32] | None
+    probs: npt.NDArray[np.float32] | None
 
 
 _lock = threading.Lock()
@@ -356,7 +363,7 @@ class DaskRunner:
     a time.
     """
 
-    def __init__(self, client: Any, model_path: str | Path, config: PredictionConfig,
+    def __init__(self, client: Client, model_path: str | Path, config: PredictionConfig,
                  max_window_pixels: int | None = TASK_PIXELS,
                  in_flight: int | None = None) -> None:  # fmt: skip
         """Classify with ``client``'s workers and the model file ``model_path``.
@@ -404,7 +411,7 @@ class DaskRunner:
         raster = _shared_path(info.path)
         token = uuid.uuid4().hex[:8]
         queue = iter(enumerate(windows))
-        pending: set[Any] = set()
+        pending: set[Future[WindowResult]] = set()
 
         def submit_next() -> None:
             for k, window in queue:
@@ -423,10 +430,12 @@ class DaskRunner:
             if pending:  # cancelled or failed: the rest is not wanted
                 self.client.cancel(list(pending))
 
-    def _drain(self, pending: set[Any], submit_next: Any, out: _OutputRasters, total: int,
-               hooks: Hooks) -> int:  # fmt: skip
-        """Write results as tasks finish, submitting one window per window written, until
-        none is pending; returns the windows written."""
+    def _drain(self, pending: set[Future[WindowResult]], submit_next: Callable[[], None],
+               out: _OutputRasters, total: int, hooks: Hooks) -> int:  # fmt: skip
+        """Write results as tasks finish, submitting one window per window written.
+
+        Runs until none is pending; returns the windows written.
+        """
         distributed = import_distributed()
         written = 0
         while pending:
@@ -448,7 +457,7 @@ class DaskRunner:
                 submit_next()
         return written
 
-    def _result(self, future: Any, distributed: Any) -> WindowResult:
+    def _result(self, future: Future[WindowResult], distributed: ModuleType) -> WindowResult:
         """The finished task's result, fetched here and released on the cluster."""
         try:
             result: WindowResult = future.result()
@@ -468,7 +477,7 @@ class DaskRunner:
         return result
 
 
-def cluster_figures(client: Any) -> dict[str, dict[str, float]]:
+def cluster_figures(client: Client) -> dict[str, dict[str, float]]:
     """Each worker's model-file reads and peak memory (:func:`worker_figures`), by address."""
     figures: dict[str, dict[str, float]] = client.run(worker_figures)
     return figures

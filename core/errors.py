@@ -15,4 +15,5 @@ class CancelledError(LandCoverError):
     """The user cancelled; nothing half-written is left behind."""
 
     def __init__(self, message: str = "Cancelled by the user; no output was written.") -> None:
+        """Carry ``message``, the sentence shown to the user."""
         super().__init__(message)

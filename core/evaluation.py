@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 from osgeo import gdal
 
 from .accuracy import AccuracyReport, assess
@@ -28,10 +29,11 @@ from .sample_points import is_point_layer, point_layer_name, read_sample_points,
 from .vector import PolygonSource, iter_polygon_pixels, open_polygons
 
 
-def _read(band: gdal.Band, w: Window) -> np.ndarray:
+def _read(band: gdal.Band, w: Window) -> npt.NDArray[np.number[Any]]:
     """One window of a band; unreadable pixels are a sentence naming the file."""
     try:
-        return band.ReadAsArray(w.xoff, w.yoff, w.xsize, w.ysize)
+        data: npt.NDArray[np.number[Any]] = band.ReadAsArray(w.xoff, w.yoff, w.xsize, w.ysize)
+        return data
     except RuntimeError as exc:
         raise unreadable(band.GetDataset(), exc) from None
 
@@ -50,10 +52,19 @@ def _names_from_metadata(ds: gdal.Dataset) -> list[str]:
     return out
 
 
-def raster_classes(ds: gdal.Dataset, values: np.ndarray | None = None) -> tuple[ClassInfo, ...]:
+def raster_classes(
+    ds: gdal.Dataset, values: npt.NDArray[np.integer[Any]] | None = None
+) -> tuple[ClassInfo, ...]:
     """Classes of a class raster from its category names and colour table.
 
-    When the raster carries no category names, ``values`` (the values present) name them.
+    Args:
+        ds: the open class raster (band 1 holds the class values).
+        values: the class values present, integer (k,); they name the classes when the
+            raster carries no category names. Its nodata value is left out.
+
+    Returns:
+        The classes in value order, with the colour table's colours (a default colour
+        where there is none).
     """
     band = ds.GetRasterBand(1)
     names = band.GetCategoryNames() or _names_from_metadata(ds)
@@ -73,7 +84,7 @@ def raster_classes(ds: gdal.Dataset, values: np.ndarray | None = None) -> tuple[
     return tuple(classes)
 
 
-def _distinct_values(ds: gdal.Dataset, info: RasterInfo) -> np.ndarray:
+def _distinct_values(ds: gdal.Dataset, info: RasterInfo) -> npt.NDArray[np.int64]:
     band = ds.GetRasterBand(1)
     seen: set[int] = set()
     for w in iter_windows(info, 4_000_000):
@@ -92,8 +103,8 @@ def _named(classes: tuple[ClassInfo, ...]) -> bool:
 
 
 def _match_by_name(
-    ref: np.ndarray, own: tuple[ClassInfo, ...], theirs: tuple[ClassInfo, ...]
-) -> tuple[np.ndarray, bool]:
+    ref: npt.NDArray[np.int64], own: tuple[ClassInfo, ...], theirs: tuple[ClassInfo, ...]
+) -> tuple[npt.NDArray[np.int64], bool]:
     """Recode reference values to the classified raster's values when both carry class names
     (the same classes may be numbered differently, e.g. text classes numbered by name)."""
     if not (_named(own) and _named(theirs)):
@@ -145,8 +156,8 @@ def refuse_numbers_for_names(
 class _Pairs:
     """Reference and predicted values of the compared pixels, and what they are."""
 
-    ref: np.ndarray  # (n,) int64 class values of the reference
-    pred: np.ndarray  # (n,) int64 class values of the classified raster
+    ref: npt.NDArray[np.int64]  # (n,) class values of the reference
+    pred: npt.NDArray[np.int64]  # (n,) class values of the classified raster
     classes: tuple[ClassInfo, ...]
     method: str
     warnings: list[str]
@@ -155,7 +166,7 @@ class _Pairs:
 def _polygon_values(
     ds: gdal.Dataset, info: RasterInfo, source: PolygonSource, key: dict[str, int] | None,
     all_touched: bool, hooks: Hooks, log: list[str],
-) -> tuple[list[np.ndarray], list[np.ndarray], set[str]]:  # fmt: skip
+) -> tuple[list[npt.NDArray[np.int64]], list[npt.NDArray[np.int64]], set[str]]:  # fmt: skip
     """Reference value and classified values of the pixels under each polygon.
 
     Returns:

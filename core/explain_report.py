@@ -17,7 +17,7 @@ LIGHTEN = 0.45
 
 
 def _band_label(model: LandCoverModel, band: int) -> str:
-    """ "band 4 (nir)", or the band's name when it already says its number."""
+    """The band as "band 4 (nir)", or its name when that already says its number."""
     name = model.band_names[model.bands.index(band)].strip()
     if not name or name.lower().startswith(f"band {band}"):
         return name or f"band {band}"

@@ -113,6 +113,11 @@ class ExploreConfig:
     loss_threshold: float = DEFAULT_LOSS_THRESHOLD
 
     def __post_init__(self) -> None:
+        """Check the grid and the settings against the settings table.
+
+        Raises:
+            LandCoverError: no learning rate or momentum to try, or a value out of its range.
+        """
         for name, values in (("learning_rate", self.learning_rates), ("momentum", self.momentums)):
             if not values:
                 raise LandCoverError(f"Give at least one {name.replace('_', ' ')} to try.")

@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import math
 from pathlib import Path
-from typing import Any
 
 from .explore import ExploreResult, ExploreRun
 from .fileio import OutputStage, output_path
@@ -19,7 +18,7 @@ COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e
 STYLES = ("-", "--", ":", "-.")
 
 
-def _number(value: Any) -> Any:
+def _number(value: float | None) -> float | str:
     """A loss for the CSV: empty when there is none, "nan" when it was not a number."""
     if value is None:
         return ""

@@ -24,9 +24,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING
 
 from .errors import LandCoverError
+
+if TYPE_CHECKING:
+    import ctypes
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +96,7 @@ def quiet_gdal_destructors() -> Iterator[None]:
     it. Other unraisable exceptions go to the hook that was in place."""
     previous = sys.unraisablehook
 
-    def hook(info: Any) -> None:
+    def hook(info: sys.UnraisableHookArgs) -> None:
         if isinstance(info.exc_value, RuntimeError) and "Dataset" in repr(info.object):
             return
         previous(info)
@@ -106,7 +109,7 @@ def quiet_gdal_destructors() -> Iterator[None]:
 
 
 def _windows_process_alive(
-    pid: int, kernel32: Any | None = None, last_error: Callable[[], int] | None = None
+    pid: int, kernel32: ctypes.CDLL | None = None, last_error: Callable[[], int] | None = None
 ) -> bool:
     """Whether process ``pid`` runs, asked of the Windows API (True when it cannot tell).
 

@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
-from osgeo import osr
+from osgeo import gdal, osr
 
 from .callbacks import Hooks
 from .errors import LandCoverError
@@ -43,31 +43,47 @@ class MappedAreas(NamedTuple):
 def ellipsoid_cell_area(
     lat1: npt.ArrayLike, lat2: npt.ArrayLike, dlon: float, semi_major: float, inv_flattening: float
 ) -> Floats:
-    """Area (m^2) on the ellipsoid of cells between latitudes lat1 and lat2 (radians) that
-    span ``dlon`` radians of longitude: the authalic formula of Snyder (1987, eq. 3-12),
-    (a^2 (1-e^2) dlon / 2) [q(phi)] from lat1 to lat2 with
+    """Area on the ellipsoid of cells between two latitudes, in m^2.
+
+    The authalic formula of Snyder (1987, eq. 3-12), (a^2 (1-e^2) dlon / 2) [q(phi)] from
+    lat1 to lat2 with
     q(phi) = sin(phi)/(1 - e^2 sin^2(phi)) + ln((1 + e sin(phi))/(1 - e sin(phi))) / (2e);
     a sphere (``inv_flattening`` 0) gives a^2 dlon (sin(lat2) - sin(lat1)).
 
+    Args:
+        lat1: southern or northern edge of each cell, radians (any shape).
+        lat2: the other edge, radians (broadcast against ``lat1``).
+        dlon: the cells' width in longitude, radians.
+        semi_major: the ellipsoid's semi-major axis a, metres.
+        inv_flattening: the ellipsoid's inverse flattening 1/f (0: a sphere).
+
     Returns:
-        Areas (>= 0) with the broadcast shape of lat1 and lat2.
+        Areas (>= 0), float64 with the broadcast shape of lat1 and lat2.
     """
     f = 1.0 / inv_flattening if inv_flattening else 0.0
     e2 = f * (2.0 - f)
     e = math.sqrt(e2)
 
     def q(lat: npt.ArrayLike) -> Floats:
-        s = np.sin(np.clip(np.asarray(lat, dtype=np.float64), -np.pi / 2, np.pi / 2))
+        s: Floats = np.sin(np.clip(np.asarray(lat, dtype=np.float64), -np.pi / 2, np.pi / 2))
+        # (numpy 1.24's stubs type a float times an array as Any: hence the typed names)
         if e == 0.0:
-            return 2.0 * s
-        return s / (1.0 - e2 * s * s) + np.log((1.0 + e * s) / (1.0 - e * s)) / (2.0 * e)
+            sphere: Floats = 2.0 * s
+            return sphere
+        spheroid: Floats = s / (1.0 - e2 * s * s) + np.log((1.0 + e * s) / (1.0 - e * s)) / (
+            2.0 * e
+        )
+        return spheroid
 
-    return np.abs(semi_major**2 * (1.0 - e2) * dlon / 2.0 * (q(lat2) - q(lat1)))
+    area: Floats = np.abs(semi_major**2 * (1.0 - e2) * dlon / 2.0 * (q(lat2) - q(lat1)))
+    return area
 
 
-def _area_rule(ds: Any, info: RasterInfo) -> tuple[float | Floats | None, str]:
-    """Hectares of one pixel (projected CRS), of each row's pixels (geographic CRS, shape
-    (rows,)), or None (no CRS), with the sentence saying so.
+def _area_rule(ds: gdal.Dataset, info: RasterInfo) -> tuple[float | Floats | None, str]:
+    """The area rule of the raster's pixels, with the sentence saying which.
+
+    Hectares of one pixel (projected CRS), of each row's pixels (geographic CRS, shape
+    (rows,)), or None (no CRS).
 
     Raises:
         LandCoverError: a rotated grid in a geographic CRS.

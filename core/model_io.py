@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from .classes import ClassInfo
 from .config import PERCEPTRON, ModelConfig
@@ -60,7 +61,7 @@ class LandCoverModel:
         info: provenance: created, versions, device, best epoch, source files.
     """
 
-    state: dict[str, np.ndarray]
+    state: dict[str, npt.NDArray[np.float32]]
     bands: tuple[int, ...]
     band_names: tuple[str, ...]
     band_count: int
@@ -246,7 +247,7 @@ def load_model(path: str | Path) -> LandCoverModel:
                 f"{declared}; it is damaged or has data appended",
             )
         data = f.read(declared)
-    state: dict[str, np.ndarray] = {}
+    state: dict[str, npt.NDArray[np.float32]] = {}
     for name, (shape, begin, end) in spans.items():
         state[name] = np.frombuffer(data[begin:end], dtype="<f4").astype(np.float32).reshape(shape)
     if version < 2:
@@ -285,9 +286,12 @@ def load_model(path: str | Path) -> LandCoverModel:
     return model
 
 
-def _tensor_spans(table: Any, path: Path) -> dict[str, tuple[tuple[int, ...], int, int]]:
-    """Each tensor's (shape, begin, end) from the safetensors table, checked: float32, shape
-    of whole numbers >= 0, offsets that match the shape and tile the data without overlap."""
+def _tensor_spans(table: object, path: Path) -> dict[str, tuple[tuple[int, ...], int, int]]:
+    """Each tensor's (shape, begin, end) from the safetensors table, checked.
+
+    Checked: float32, shape of whole numbers >= 0, offsets that match the shape and tile the
+    data without overlap.
+    """
     if not isinstance(table, dict):
         raise _not_a_model(path, "its tensor table is not a JSON object")
     spans: dict[str, tuple[tuple[int, ...], int, int]] = {}
@@ -314,11 +318,11 @@ def _tensor_spans(table: Any, path: Path) -> dict[str, tuple[tuple[int, ...], in
     return spans
 
 
-def _whole(v: Any) -> bool:
+def _whole(v: object) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
-def _number(v: Any) -> bool:
+def _number(v: object) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
@@ -420,7 +424,9 @@ def _check_values(model: LandCoverModel, path: Path) -> None:
         )
 
 
-def _ensemble_of_one(state: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+def _ensemble_of_one(
+    state: dict[str, npt.NDArray[np.float32]],
+) -> dict[str, npt.NDArray[np.float32]]:
     """A format-1 state (one network, Sequential indices) as a format-2 ensemble of one."""
     out = {k: v for k, v in state.items() if not k.startswith("layers.")}
     indices = sorted({int(k.split(".")[1]) for k in state if k.startswith("layers.")})

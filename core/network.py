@@ -1,17 +1,23 @@
-"""The multilayer perceptron (an ensemble of them) and the choice of device. Imports torch:
-import lazily."""
+"""The multilayer perceptron (an ensemble of them) and the choice of device.
+
+Imports torch: import lazily.
+"""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 import torch
 from torch import nn
 
 from .errors import LandCoverError
+
+if TYPE_CHECKING:
+    from .config import ModelConfig
 
 _ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "relu": torch.relu,
@@ -48,6 +54,19 @@ class MLP(nn.Module):
         dropout: float = 0.0,
         members: int = 1,
     ) -> None:
+        """Build the ensemble with fresh weights (torch's default initialisation).
+
+        Args:
+            n_inputs: bands per pixel.
+            hidden_layers: width of each hidden layer (empty: a perceptron).
+            n_classes: output classes.
+            activation: "relu", "tanh" or "sigmoid".
+            dropout: dropout probability after each hidden layer, in [0, 1).
+            members: networks in the ensemble, >= 1.
+
+        Raises:
+            KeyError: an unknown activation.
+        """
         super().__init__()
         self.register_buffer("mean", torch.zeros(n_inputs))
         self.register_buffer("std", torch.ones(n_inputs))
@@ -104,23 +123,53 @@ def ensemble_loss(
     return nn.functional.nll_loss(torch.log(probs.clamp_min(1e-12)), target, weight=weight)
 
 
-def members_of(state: Mapping[str, np.ndarray]) -> int:
-    """Networks in the ensemble whose weights are ``state``."""
+def members_of(state: Mapping[str, npt.NDArray[np.float32]]) -> int:
+    """Networks in the ensemble whose weights are ``state``.
+
+    Args:
+        state: weights and buffers by name; ``layers.0.weight`` is (members, out, in).
+
+    Returns:
+        The ensemble's size (1 for a single network).
+    """
     return int(np.asarray(state["layers.0.weight"]).shape[0])
 
 
-def layer_count(state: Mapping[str, np.ndarray]) -> int:
-    """Weight layers (hidden layers + 1) in ``state``."""
+def layer_count(state: Mapping[str, npt.NDArray[np.float32]]) -> int:
+    """Weight layers (hidden layers + 1) in ``state``.
+
+    Args:
+        state: weights and buffers by name (``layers.<i>.weight``).
+
+    Returns:
+        The number of ``layers.<i>.weight`` entries.
+    """
     return sum(1 for k in state if k.startswith("layers.") and k.endswith(".weight"))
 
 
-def state_to_numpy(model: nn.Module) -> dict[str, np.ndarray]:
-    """A CPU float32 copy of the model's weights and buffers."""
+def state_to_numpy(model: nn.Module) -> dict[str, npt.NDArray[np.float32]]:
+    """A CPU float32 copy of the model's weights and buffers.
+
+    Args:
+        model: the network, on any device.
+
+    Returns:
+        Its state dict as float32 numpy arrays (same names and shapes).
+    """
     return {k: v.detach().cpu().float().numpy().copy() for k, v in model.state_dict().items()}
 
 
-def load_state(model: nn.Module, state: Mapping[str, np.ndarray]) -> None:
-    """Load numpy weights into ``model`` (shapes must match)."""
+def load_state(model: nn.Module, state: Mapping[str, npt.NDArray[np.float32]]) -> None:
+    """Load numpy weights into ``model``.
+
+    Args:
+        model: a network of the same architecture as the one that produced ``state``.
+        state: weights and buffers by name, as :func:`state_to_numpy` gives them.
+
+    Raises:
+        RuntimeError: a name is missing or unexpected, or a shape does not match (torch's
+            ``load_state_dict``).
+    """
     model.load_state_dict({k: torch.from_numpy(np.asarray(v)) for k, v in state.items()})
 
 
@@ -162,10 +211,25 @@ def select_device(requested: str = "auto") -> tuple[torch.device, str]:
 
 
 def state_probabilities(
-    state: Mapping[str, np.ndarray], model_config: Any, x: np.ndarray, device: str = "cpu"
-) -> np.ndarray:
-    """The ensemble's averaged class probabilities (n, classes), float32, of pixels ``x``
-    (n, bands) raw values, with the weights ``state`` (any number of networks)."""
+    state: Mapping[str, npt.NDArray[np.float32]],
+    model_config: ModelConfig,
+    x: npt.NDArray[np.floating[Any]],
+    device: str = "cpu",
+) -> npt.NDArray[np.float32]:
+    """The ensemble's averaged class probabilities of pixels ``x``.
+
+    Args:
+        state: the weights (any number of networks), as :func:`state_to_numpy` gives them.
+        model_config: the architecture (hidden layers, activation) the weights belong to.
+        x: raw band values of the pixels, (n, bands).
+        device: "auto", "cpu", "cuda" or "mps".
+
+    Returns:
+        float32 (n, classes), each row summing to 1.
+
+    Raises:
+        LandCoverError: the device is not available.
+    """
     last = f"layers.{layer_count(state) - 1}.weight"
     n_classes = int(state[last].shape[1])
     model = MLP(x.shape[1], model_config.hidden_layers, n_classes, model_config.activation,
@@ -182,10 +246,23 @@ def state_probabilities(
 
 
 def score_state(
-    state: Mapping[str, np.ndarray], model_config: Any, x: np.ndarray, y: np.ndarray
-) -> tuple[np.ndarray, float]:
-    """Predicted class indices and mean (unweighted) cross-entropy of the ensemble's
-    probabilities, for weights ``state`` on samples ``x`` (n, bands) with labels ``y`` (n,)."""
+    state: Mapping[str, npt.NDArray[np.float32]],
+    model_config: ModelConfig,
+    x: npt.NDArray[np.floating[Any]],
+    y: npt.NDArray[np.integer[Any]],
+) -> tuple[npt.NDArray[np.int64], float]:
+    """Predicted classes and loss of the weights ``state`` on labelled samples (on the CPU).
+
+    Args:
+        state: the weights (any number of networks), as :func:`state_to_numpy` gives them.
+        model_config: the architecture (hidden layers, activation) the weights belong to.
+        x: raw band values of the samples, (n, bands).
+        y: class index of each sample, integer (n,).
+
+    Returns:
+        ``(predicted, loss)``: predicted class indices, int64 (n,), and the mean (unweighted)
+        cross-entropy of the ensemble's averaged probabilities, in nats.
+    """
     probs = torch.from_numpy(state_probabilities(state, model_config, x))
     loss = ensemble_loss(probs, torch.from_numpy(np.asarray(y, dtype=np.int64)))
     return probs.argmax(1).numpy(), float(loss)

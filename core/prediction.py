@@ -14,9 +14,10 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
+import numpy.typing as npt
 from osgeo import gdal
 
 from .callbacks import Hooks
@@ -149,9 +150,11 @@ def _read(
     window: Window,
     nodata: tuple[float | None, ...],
     keep_blocks: bool = False,
-) -> tuple[np.ndarray, np.ndarray | None]:
+) -> tuple[npt.NDArray[np.number[Any]], npt.NDArray[np.bool_] | None]:
     """Valid pixels (bands, n) of a window, and its valid mask (None when all are valid).
-    ``keep_blocks``: the next window reads the same native blocks (keep them cached)."""
+
+    ``keep_blocks``: the next window reads the same native blocks (keep them cached).
+    """
     data, valid = read_window(ds, bands, window, nodata)
     if not keep_blocks:  # drop the blocks just read: the cache would grow to GDAL_CACHEMAX
         ds.FlushCache()
@@ -161,8 +164,8 @@ def _read(
     return np.compress(valid.reshape(-1), flat, axis=1), valid
 
 
-def _put(out: gdal.Dataset, band: int, window: Window, valid: np.ndarray | None,
-         values: np.ndarray, nodata: float) -> None:  # fmt: skip
+def _put(out: gdal.Dataset, band: int, window: Window, valid: npt.NDArray[np.bool_] | None,
+         values: npt.NDArray[np.number[Any]], nodata: float) -> None:  # fmt: skip
     shape = (window.ysize, window.xsize)
     if valid is None:
         plane = values.reshape(shape)
@@ -210,22 +213,45 @@ class _OutputRasters:
                 prob.GetRasterBand(i + 1).SetDescription(f"probability of {c.name}")
             self.datasets["prob"] = prob
 
-    def buffers(self, n: int) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
-        """Empty labels (n,), top probability (n,) and probabilities (classes, n) as needed."""
+    def buffers(
+        self, n: int
+    ) -> tuple[
+        npt.NDArray[np.int64], npt.NDArray[np.float32] | None, npt.NDArray[np.float32] | None
+    ]:
+        """Empty labels (n,), top probability (n,) and probabilities (classes, n) as needed.
+
+        Args:
+            n: valid pixels of the window.
+
+        Returns:
+            int64 labels (n,); float32 top probability (n,) when a confidence raster is
+            written, else None; float32 probabilities (classes, n) when a probability raster
+            is written, else None.
+        """
         labels = np.empty(n, dtype=np.int64)
         top = np.empty(n, np.float32) if "conf" in self.datasets else None
         probs = np.empty((self.n_classes, n), np.float32) if "prob" in self.datasets else None
         return labels, top, probs
 
-    def write(self, window: Window, valid: np.ndarray | None, labels: np.ndarray,
-              top: np.ndarray | None, probs: np.ndarray | None) -> None:  # fmt: skip
-        """Write one window's results (writer thread) and count its classes."""
+    def write(self, window: Window, valid: npt.NDArray[np.bool_] | None,
+              labels: npt.NDArray[np.integer[Any]], top: npt.NDArray[np.float32] | None,
+              probs: npt.NDArray[np.float32] | None) -> None:  # fmt: skip
+        """Write one window's results (writer thread) and count its classes.
+
+        Args:
+            window: the window on the raster grid.
+            valid: bool (rows, cols) mask of the window's valid pixels; None when all are.
+            labels: class index of the valid pixels, integer (n,).
+            top: top class probability of the valid pixels, float32 (n,), or None.
+            probs: every class probability, float32 (classes, n), or None.
+        """
         self.counts += np.bincount(labels, minlength=self.n_classes)
         _put(self.datasets["class"], 1, window, valid, np.take(self.lut, labels), self.nodata)
         if top is not None:
             _put(self.datasets["conf"], 1, window, valid, top, CONFIDENCE_NODATA)
-        for i in range(self.n_classes if probs is not None else 0):
-            _put(self.datasets["prob"], i + 1, window, valid, probs[i], CONFIDENCE_NODATA)  # type: ignore[index]
+        if probs is not None:
+            for i in range(self.n_classes):
+                _put(self.datasets["prob"], i + 1, window, valid, probs[i], CONFIDENCE_NODATA)
         # Flush (compress and release) once a row of output tiles is complete: earlier
         # would rewrite half-filled tiles, never would let the GDAL cache fill up.
         y_end = window.yoff + window.ysize

@@ -1,18 +1,25 @@
-"""The trained network applied to pixels: plain matrix products (standardisation folded into
-the first layer), in cache-sized chunks, one worker thread per torch thread on the CPU.
-Imports torch: import lazily."""
+"""The trained network applied to pixels: plain matrix products.
+
+Standardisation is folded into the first layer; pixels go in cache-sized chunks, one worker
+thread per torch thread on the CPU. Imports torch when a :class:`Predictor` is made.
+"""
 
 from __future__ import annotations
 
 import platform
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 
 from . import threads
 from .model_io import LandCoverModel
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 # exp() of a logit this far below the top one is 1.8e-35, still a normal float32: lower ones
 # give denormal numbers, which the CPU computes 20x slower (measured: the softmax of a
@@ -20,8 +27,10 @@ from .model_io import LandCoverModel
 _EXP_FLOOR = -80.0
 
 
-def _fused_linear(torch: Any, activation: str) -> Any | None:
-    """oneDNN's fused linear + activation, or None where this torch build lacks it.
+def _fused_linear(
+    torch: ModuleType, activation: str
+) -> Callable[[Tensor, Tensor, Tensor], Tensor] | None:
+    """The oneDNN fused linear + activation, or None where this torch build lacks it.
 
     Why: for 64-wide layers it ran 2x faster than MKL's sgemm behind ``addmm`` on our AMD test
     machine, and it applies the activation while the output is still in registers. It is
@@ -52,6 +61,17 @@ class Predictor:
     """
 
     def __init__(self, model: LandCoverModel, device_name: str, chunk: int) -> None:
+        """Fold the model's weights for prediction on a device.
+
+        Args:
+            model: the trained model.
+            device_name: "auto", "cpu", "cuda" or "mps".
+            chunk: pixels per chunk (rounded up to a multiple of 256; at least 262,144 off
+                the CPU).
+
+        Raises:
+            LandCoverError: the device is not available.
+        """
         import torch
 
         from .network import layer_count, members_of, select_device
@@ -65,7 +85,7 @@ class Predictor:
         n_layers = layer_count(state)
         self.members = members_of(state)
 
-        def tensor(a: np.ndarray) -> Any:
+        def tensor(a: npt.NDArray[np.float32]) -> Tensor:
             return torch.from_numpy(np.ascontiguousarray(a)).to(self.device)
 
         layers = []  # per layer: weights (members, out, in), biases (members, out)
@@ -116,8 +136,8 @@ class Predictor:
                 "member_sum": torch.empty((self.members, 1, c), **on),
                 "index": torch.empty(c, dtype=torch.int64, **on)}  # fmt: skip
 
-    def _logits(self, buf: dict[str, Any], h: Any, member: int = 0,
-                out: Any = None) -> Any:  # fmt: skip
+    def _logits(self, buf: dict[str, Any], h: Tensor, member: int = 0,
+                out: Tensor | None = None) -> Tensor:  # fmt: skip
         """One network's logits (classes, chunk) of the chunk ``h`` (chunk, bands)."""
         torch = self.torch
         hidden, last = self.nets[member]
@@ -129,11 +149,11 @@ class Predictor:
                 torch.addmm(b, h, w.T, out=act)
                 self.activation(act)
                 h = act
-        logits = buf["logits"] if out is None else out
+        logits: Tensor = buf["logits"] if out is None else out
         torch.addmm(last[1], last[0], h.T, out=logits)
         return logits
 
-    def _ensemble_probs(self, buf: dict[str, Any], h: Any) -> Any:
+    def _ensemble_probs(self, buf: dict[str, Any], h: Tensor) -> Tensor:
         """The ensemble's mean class probabilities (classes, chunk) of ``h`` (chunk, bands)."""
         torch = self.torch
         logits = buf["hidden"][-1]  # (members, classes, chunk)
@@ -144,10 +164,12 @@ class Predictor:
         logits.sub_(buf["member_top"]).clamp_min_(_EXP_FLOOR).exp_()
         torch.sum(logits, 1, keepdim=True, out=buf["member_sum"])
         logits.div_(buf["member_sum"])
-        return torch.mean(logits, 0, out=buf["probs"])
+        probs: Tensor = torch.mean(logits, 0, out=buf["probs"])
+        return probs
 
-    def _work(self, buf: dict[str, Any], x: np.ndarray, starts: Iterator[int], labels: np.ndarray,
-              top: np.ndarray | None, probs: np.ndarray | None) -> None:  # fmt: skip
+    def _work(self, buf: dict[str, Any], x: npt.NDArray[np.number[Any]], starts: Iterator[int],
+              labels: npt.NDArray[np.int64], top: npt.NDArray[np.float32] | None,
+              probs: npt.NDArray[np.float32] | None) -> None:  # fmt: skip
         torch, n = self.torch, x.shape[1]
         if self.cpu:  # MKL's thread count is per thread: a new thread would use every core
             torch.set_num_threads(1)
@@ -183,15 +205,15 @@ class Predictor:
 
     def predict(
         self,
-        x: np.ndarray,
-        labels: np.ndarray,
-        top: np.ndarray | None = None,
-        probs: np.ndarray | None = None,
+        x: npt.NDArray[np.number[Any]],
+        labels: npt.NDArray[np.int64],
+        top: npt.NDArray[np.float32] | None = None,
+        probs: npt.NDArray[np.float32] | None = None,
     ) -> None:
-        """Classify pixels ``x`` (bands, n), any numeric type, into the given arrays.
+        """Classify pixels ``x`` into the given arrays.
 
         Args:
-            x: pixel values, one row per band.
+            x: raw pixel values (bands, n), any numeric type, one row per band.
             labels: (n,) int64, receives the class index.
             top: optional (n,) float32, receives the top softmax probability.
             probs: optional (classes, n) float32, receives every class probability.
@@ -214,9 +236,20 @@ class Predictor:
                     job.result()
 
     def run(
-        self, x: np.ndarray, want_probs: bool
-    ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
-        """Class index, top probability and all probabilities of pixels ``x`` (n, bands)."""
+        self, x: npt.NDArray[np.number[Any]], want_probs: bool
+    ) -> tuple[
+        npt.NDArray[np.int64], npt.NDArray[np.float32] | None, npt.NDArray[np.float32] | None
+    ]:
+        """Class index, top probability and all probabilities of pixels ``x``.
+
+        Args:
+            x: raw pixel values (n, bands), any numeric type.
+            want_probs: also compute the probabilities (else they are None).
+
+        Returns:
+            ``(labels, top, probs)``: class index int64 (n,), top softmax probability
+            float32 (n,) and every class probability float32 (n, classes).
+        """
         n = x.shape[0]
         labels = np.empty(n, dtype=np.int64)
         top = np.empty(n, dtype=np.float32) if want_probs else None

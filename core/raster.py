@@ -9,8 +9,10 @@ import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 from osgeo import gdal, gdal_array, osr
 
 from .errors import LandCoverError
@@ -117,7 +119,7 @@ def raster_info(ds_or_path: gdal.Dataset | str | Path) -> RasterInfo:
         band_count=ds.RasterCount,
         geotransform=tuple(ds.GetGeoTransform()),
         crs_wkt=ds.GetProjection() or "",
-        block_size=tuple(bands[0].GetBlockSize()),  # type: ignore[arg-type]
+        block_size=tuple(bands[0].GetBlockSize()),
         nodata=tuple(usable_nodata(v, b.DataType) for v, b in zip(tags, bands)),
         band_names=names,
         data_types=tuple(gdal.GetDataTypeName(b.DataType) for b in bands),
@@ -282,7 +284,7 @@ def read_window(
     bands: Sequence[int],
     window: Window,
     nodata: Sequence[float | None],
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[npt.NDArray[np.number[Any]], npt.NDArray[np.bool_]]:
     """Read chosen bands of a window and the mask of valid pixels.
 
     A pixel is valid when no chosen band equals its nodata value or is NaN, and the dataset's

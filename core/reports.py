@@ -6,12 +6,17 @@ import csv
 import html
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .accuracy import AccuracyReport
 from .fileio import OutputStage, output_path
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+    from .area_estimation import AreaAdjusted
 
 HISTORY_COLUMNS = (
     "epoch", "train_loss", "val_loss", "val_accuracy", "final_train_loss", "lr",
@@ -84,7 +89,7 @@ def plot_loss_curves(
     ax = fig.add_subplot(1, 1, 1)
     ax2 = ax.twinx() if any("val_loss" in r for r in history) else None
 
-    def curve(axis: Any, key: str, label: str, colour: str, style: str = "-",
+    def curve(axis: Axes, key: str, label: str, colour: str, style: str = "-",
               alpha: float = 1.0) -> None:  # fmt: skip
         if any(key in r for r in history):
             axis.plot(epochs, [r.get(key, math.nan) for r in history], label=label,
@@ -180,7 +185,7 @@ PROVENANCE_LABELS = {
 }
 
 
-def _provenance_value(value: Any) -> str:
+def _provenance_value(value: object) -> str:
     """One fact as HTML: bands as "1: B1, 2: B2", settings as name=value lines."""
     e = html.escape
     if value is None or value == "":
@@ -218,7 +223,7 @@ def _area(v: float | None, unit: str) -> str:
     return f"{v:,.1f}&nbsp;ha" if unit == "ha" else f"{v:,.0f}&nbsp;px"
 
 
-def _ci(value: float | None, half: float | None, fmt: Any) -> str:
+def _ci(value: float | None, half: float | None, fmt: Callable[[float], str]) -> str:
     """``value ± half`` (the 95 % interval's half-width) with ``fmt`` for each number."""
     if value is None or not math.isfinite(value):
         return "&ndash;"
@@ -227,7 +232,7 @@ def _ci(value: float | None, half: float | None, fmt: Any) -> str:
     return f"{fmt(value)} &plusmn; {fmt(half)}"
 
 
-def area_table_text(area: Any) -> list[str]:
+def area_table_text(area: AreaAdjusted) -> list[str]:
     """The area-adjusted estimates as plain-text lines (terminal, Processing log): one line
     per class with its mapped area, estimated area and 95 % interval, user's and producer's
     accuracy, then the overall accuracy and the protocol.

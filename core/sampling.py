@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 from osgeo import gdal
 
 from .callbacks import Hooks
@@ -52,10 +54,10 @@ class Samples:
             not known.
     """
 
-    x: np.ndarray
-    y: np.ndarray
-    polygon_id: np.ndarray
-    pixel_index: np.ndarray
+    x: npt.NDArray[np.float32]
+    y: npt.NDArray[np.int64]
+    polygon_id: npt.NDArray[np.int64]
+    pixel_index: npt.NDArray[np.int64]
     classes: tuple[ClassInfo, ...]
     bands: tuple[int, ...]
     band_names: tuple[str, ...]
@@ -64,14 +66,15 @@ class Samples:
     cap: int = 0
 
     def __len__(self) -> int:
+        """Number of samples (pixels)."""
         return int(self.y.shape[0])
 
-    def counts(self) -> np.ndarray:
-        """Samples per class (index order)."""
+    def counts(self) -> npt.NDArray[np.intp]:
+        """Samples per class, int (n_classes,) in index order."""
         return np.bincount(self.y, minlength=len(self.classes))
 
-    def subset(self, index: np.ndarray) -> Samples:
-        """The samples at ``index`` (boolean mask or integer positions)."""
+    def subset(self, index: npt.NDArray[np.bool_] | npt.NDArray[np.integer[Any]]) -> Samples:
+        """The samples at ``index``: a bool (n,) mask or integer positions (k,)."""
         return Samples(
             self.x[index],
             self.y[index],
@@ -86,7 +89,9 @@ class Samples:
         )
 
 
-def _drop_duplicates(pixel: np.ndarray, raw_idx: np.ndarray, warnings: list[str]) -> np.ndarray:
+def _drop_duplicates(
+    pixel: npt.NDArray[np.int64], raw_idx: npt.NDArray[np.int64], warnings: list[str]
+) -> npt.NDArray[np.bool_]:
     """Keep each pixel once; drop pixels claimed by polygons of different classes."""
     order = np.argsort(pixel, kind="stable")
     sorted_pix = pixel[order]
@@ -206,17 +211,25 @@ def polygon_quotas(
 class _Pixels:
     """The valid pixels gathered under the polygons, before classes are assigned."""
 
-    x: list[np.ndarray] = field(default_factory=list)  # per polygon part: (n, bands) float32
-    polygon_id: list[np.ndarray] = field(default_factory=list)  # (n,) int64
-    pixel_index: list[np.ndarray] = field(default_factory=list)  # (n,) int64
+    x: list[npt.NDArray[np.float32]] = field(default_factory=list)  # per part: (n, bands)
+    polygon_id: list[npt.NDArray[np.int64]] = field(default_factory=list)  # (n,)
+    pixel_index: list[npt.NDArray[np.int64]] = field(default_factory=list)  # (n,)
     raw: list[tuple[object, int]] = field(default_factory=list)  # per part: (class, pixels)
     colours: dict[object, str] = field(default_factory=dict)  # first colour seen per class
     nodata: int = 0  # pixels under the polygons left out as nodata
 
-    def add(self, part: PolygonPixels, chosen: np.ndarray, data: np.ndarray, valid: np.ndarray,
+    def add(self, part: PolygonPixels, chosen: npt.NDArray[np.bool_],
+            data: npt.NDArray[np.number[Any]], valid: npt.NDArray[np.bool_],
             width: int) -> None:  # fmt: skip
-        """Keep the valid ``chosen`` pixels (bool, rows x cols) of one polygon part; ``data``
-        is (bands, rows, cols)."""
+        """Keep the valid ``chosen`` pixels of one polygon part.
+
+        Args:
+            part: the polygon part, its window on the raster grid.
+            chosen: bool (rows, cols), the pixels drawn in the window.
+            data: the window's band values, (bands, rows, cols), any dtype.
+            valid: bool (rows, cols), pixels that are not nodata in any band.
+            width: raster width in pixels (for the pixel index).
+        """
         take = chosen & valid
         self.nodata += int(chosen.sum() - take.sum())
         rows, cols = np.nonzero(take)
@@ -294,7 +307,10 @@ def _class_index(
     if classes is None:
         return build_classes(raw, source.is_text, colours)
     class_list = tuple(classes)
-    key = (lambda c: c.name) if source.is_text else (lambda c: c.value)
+
+    def key(c: ClassInfo) -> object:
+        return c.name if source.is_text else c.value
+
     lookup: dict[object, int] = {key(c): i for i, c in enumerate(class_list)}
     unknown = sorted({str(v) for v in raw if v not in lookup})
     if unknown:
@@ -308,8 +324,9 @@ def _class_index(
 def _refuse_classes_without_pixels(
     source: PolygonSource, sampled: set[object], all_touched: bool
 ) -> None:
-    """Stop when a class of the layer got no training pixel: training without it would map
-    its area as another class without a word.
+    """Stop when a class of the layer got no training pixel.
+
+    Training without it would map its area as another class without a word.
 
     Raises:
         LandCoverError: naming each such class and its polygons, with what to change.

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from .accuracy import assess
 from .callbacks import Hooks
@@ -71,6 +72,12 @@ class SearchConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
+        """Check the search settings.
+
+        Raises:
+            LandCoverError: an unknown strategy, fewer than 2 folds, or another setting out
+                of its range.
+        """
         if self.strategy not in ("grid", "random"):
             raise LandCoverError(f"Search must be 'grid' or 'random'; got '{self.strategy}'.")
         if self.folds < 2:
@@ -131,16 +138,21 @@ class ConfigScore:
 
 def grouped_stratified_folds(
     samples: Samples, k: int, seed: int = 0
-) -> tuple[np.ndarray, tuple[str, ...]]:
+) -> tuple[npt.NDArray[np.int64], tuple[str, ...]]:
     """Assign every polygon (and so all its pixels) to one of ``k`` folds, per class.
 
     Within each class, polygons are shuffled with the seed and then given, largest first, to
     the fold holding the fewest pixels of that class, so every class appears in every fold
     when it has at least ``k`` polygons, with balanced pixel counts.
 
+    Args:
+        samples: the training pixels, with their polygon ids.
+        k: number of folds, >= 2.
+        seed: random seed of the shuffle.
+
     Returns:
-        ``(fold, warnings)``: the fold (0..k-1) of each sample, and a warning per class with
-        fewer polygons than folds.
+        ``(fold, warnings)``: the fold (0..k-1) of each sample, int64 (n,), and a warning per
+        class with fewer polygons than folds.
     """
     rng = np.random.default_rng(seed)
     fold = np.full(len(samples), -1, dtype=np.int64)
@@ -169,7 +181,7 @@ def grouped_stratified_folds(
 
 def cross_validate(
     samples: Samples,
-    fold: np.ndarray,
+    fold: npt.NDArray[np.int64],
     model_config: ModelConfig,
     training: TrainingConfig,
     hooks: Hooks | None = None,
@@ -282,7 +294,7 @@ def tune_model(
     request: TrainRequest,
     search: SearchConfig,
     hooks: Hooks | None = None,
-    on_score: Any = None,
+    on_score: Callable[[ConfigScore], object] | None = None,
 ) -> TuneResult:
     """Grouped k-fold search over the space, then retrain the best on all training polygons.
 

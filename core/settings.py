@@ -91,18 +91,29 @@ class Setting:
             extra.append(f"0 = {self.zero_means}")
         return f"{self.help} ({'; '.join(extra)})" if extra else self.help
 
-    def means_zero(self, value: Any) -> bool:
-        """``value`` is the one :attr:`zero_means` describes: 0 for a number, a text of
-        :data:`ZERO_TEXTS` for a text, spaces and separators (, ;) around it ignored
-        (``hidden_layers`` "0": the perceptron). False for a setting without ``zero_means``."""
+    def means_zero(self, value: object) -> bool:
+        """``value`` is the one :attr:`zero_means` describes.
+
+        That is 0 for a number, a text of :data:`ZERO_TEXTS` for a text, spaces and
+        separators (, ;) around it ignored (``hidden_layers`` "0": the perceptron). False for
+        a setting without ``zero_means``.
+        """
         if not self.zero_means:
             return False
         if self.kind == "text":
             return str(value).replace(" ", "").strip(",;").lower() in ZERO_TEXTS
         return isinstance(value, (int, float)) and value == 0
 
-    def check(self, value: Any) -> Any:
+    # Any: the value's type is this setting's kind (int, float, bool, text), known at run time.
+    def check(self, value: Any) -> Any:  # noqa: ANN401
         """``value`` converted to this setting's type and checked against its range.
+
+        Args:
+            value: what a route gave: a number, a bool or a text (e.g. "0.01" from a
+                command line).
+
+        Returns:
+            The value as an int, float, bool or str, by the setting's kind.
 
         Raises:
             LandCoverError: the value has the wrong type or lies outside the range, with a
@@ -168,7 +179,7 @@ def _num(value: float) -> str:
     return f"{value:g}"
 
 
-def _to_bool(value: Any) -> bool:
+def _to_bool(value: object) -> bool:
     if isinstance(value, str):
         text = value.strip().lower()
         if text in ("1", "true", "yes", "on"):
@@ -357,13 +368,35 @@ def setting(name: str) -> Setting:
     return BY_NAME[name]
 
 
-def default(name: str) -> Any:
-    """The default value of a setting."""
+def default(name: str) -> Any:  # noqa: ANN401 - the setting's kind, known at run time
+    """The default value of a setting.
+
+    Args:
+        name: the setting's name.
+
+    Returns:
+        Its default, an int, float, bool or str by the setting's kind.
+
+    Raises:
+        KeyError: no such setting.
+    """
     return BY_NAME[name].default
 
 
-def check(name: str, value: Any) -> Any:
-    """``value`` checked against the setting's type and range (see :meth:`Setting.check`)."""
+def check(name: str, value: Any) -> Any:  # noqa: ANN401 - the setting's kind, known at run time
+    """``value`` checked against the setting's type and range (see :meth:`Setting.check`).
+
+    Args:
+        name: the setting's name.
+        value: what a route gave: a number, a bool or a text.
+
+    Returns:
+        The value converted to the setting's kind.
+
+    Raises:
+        KeyError: no such setting.
+        LandCoverError: the value has the wrong type or lies outside the range.
+    """
     return BY_NAME[name].check(value)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from .config import SplitConfig
 from .sampling import Samples
@@ -19,14 +20,14 @@ class Split:
     """Boolean masks over the samples, plus how the split was made.
 
     Attributes:
-        train: mask of training samples.
-        validation: mask of validation samples.
+        train: bool (n,) mask of training samples.
+        validation: bool (n,) mask of validation samples.
         method: human-readable description of how accuracy is estimated.
         warnings: classes that fell back to a pixel split or lack validation pixels.
     """
 
-    train: np.ndarray
-    validation: np.ndarray
+    train: npt.NDArray[np.bool_]
+    validation: npt.NDArray[np.bool_]
     method: str
     warnings: tuple[str, ...] = ()
 
@@ -93,7 +94,15 @@ def split_by_polygon(samples: Samples, config: SplitConfig) -> Split:
     )
 
 
-def missing_validation_classes(samples: Samples, validation: np.ndarray) -> list[str]:
-    """Names of classes with no validation pixel."""
+def missing_validation_classes(samples: Samples, validation: npt.NDArray[np.bool_]) -> list[str]:
+    """Names of classes with no validation pixel.
+
+    Args:
+        samples: the labelled pixels.
+        validation: bool (n,) mask of the validation samples.
+
+    Returns:
+        Class names, in index order.
+    """
     counts = np.bincount(samples.y[validation], minlength=len(samples.classes))
     return [c.name for c, k in zip(samples.classes, counts) if k == 0]

@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from types import ModuleType
 
 _lock = threading.Lock()
 _users = 0
@@ -22,7 +22,7 @@ _saved = 1
 
 
 @contextmanager
-def single_threaded(torch: Any) -> Iterator[None]:
+def single_threaded(torch: ModuleType) -> Iterator[None]:
     """Run torch on one thread meanwhile (reference counted across threads).
 
     Args:
@@ -43,8 +43,17 @@ def single_threaded(torch: Any) -> Iterator[None]:
                 torch.set_num_threads(_saved)
 
 
-def cpu_threads(torch: Any) -> int:
-    """torch's thread count as the user or the machine set it, also while a
-    :func:`single_threaded` section runs (prediction sizes its worker pool with it)."""
+def cpu_threads(torch: ModuleType) -> int:
+    """The torch thread count as the user or the machine set it.
+
+    Also while a :func:`single_threaded` section runs (prediction sizes its worker pool with
+    it).
+
+    Args:
+        torch: the torch module (imported lazily by the callers).
+
+    Returns:
+        Threads, >= 1.
+    """
     with _lock:
         return max(1, _saved if _users else torch.get_num_threads())

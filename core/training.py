@@ -5,8 +5,10 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import torch
 from torch import nn
 
@@ -37,7 +39,7 @@ class TrainedNetwork:
         seconds: wall time of training.
     """
 
-    state: dict[str, np.ndarray]
+    state: dict[str, npt.NDArray[np.float32]]
     history: list[dict[str, float]]
     best_epoch: int
     stopped_early: bool
@@ -45,18 +47,29 @@ class TrainedNetwork:
     seconds: float
 
 
-def class_weights(y: np.ndarray, n_classes: int) -> np.ndarray:
-    """Balanced weights n / (k * count), as scikit-learn's ``class_weight='balanced'``."""
+def class_weights(y: npt.NDArray[np.integer[Any]], n_classes: int) -> npt.NDArray[np.float32]:
+    """Balanced weights n / (k * count), as scikit-learn's ``class_weight='balanced'``.
+
+    Args:
+        y: class index of each training sample, integer (n,), in [0, n_classes).
+        n_classes: number of classes k.
+
+    Returns:
+        float32 (n_classes,); 0 for a class without samples.
+
+    Raises:
+        ValueError: a class index is negative.
+    """
     counts = np.bincount(y, minlength=n_classes).astype(np.float64)
     weights = np.where(counts > 0, len(y) / (n_classes * np.maximum(counts, 1)), 0.0)
     return weights.astype(np.float32)
 
 
 def train_network(
-    x_train: np.ndarray,
-    y_train: np.ndarray,
-    x_val: np.ndarray | None,
-    y_val: np.ndarray | None,
+    x_train: npt.NDArray[np.floating[Any]],
+    y_train: npt.NDArray[np.integer[Any]],
+    x_val: npt.NDArray[np.floating[Any]] | None,
+    y_val: npt.NDArray[np.integer[Any]] | None,
     n_classes: int,
     model_config: ModelConfig,
     config: TrainingConfig,
@@ -156,11 +169,20 @@ DISTILL_NAMES = {
 }
 
 
-def distillation_inputs(x: np.ndarray, seed: int) -> np.ndarray:
-    """The pixels the distilled network learns from: ``x`` (n, bands) followed by n mixtures
-    ``l * x[i] + (1 - l) * x[j]`` of random pixel pairs, l uniform in [0, 1) (the inputs of
-    mixup, Zhang et al. 2018), so that it also learns the ensemble's decisions between the
-    training pixels. Shape (2n, bands), float32; the same ``seed`` gives the same mixtures."""
+def distillation_inputs(x: npt.NDArray[np.floating[Any]], seed: int) -> npt.NDArray[np.float32]:
+    """The pixels the distilled network learns from.
+
+    ``x`` followed by n mixtures ``l * x[i] + (1 - l) * x[j]`` of random pixel pairs, l
+    uniform in [0, 1) (the inputs of mixup, Zhang et al. 2018), so that it also learns the
+    ensemble's decisions between the training pixels.
+
+    Args:
+        x: the training pixels' band values, (n, bands).
+        seed: random seed; the same seed gives the same mixtures.
+
+    Returns:
+        float32 (2n, bands).
+    """
     x = np.asarray(x, dtype=np.float32)
     rng = np.random.default_rng([seed, 2015])
     n = x.shape[0]
@@ -298,6 +320,7 @@ class FlatSGD:
     """
 
     def __init__(self, model: nn.Module, momentum: float, weight_decay: float) -> None:
+        """Make ``model``'s parameters views of one flat weight vector (arguments above)."""
         params = list(model.parameters())
         total = sum(p.numel() for p in params)
         device, dtype = params[0].device, params[0].dtype
@@ -364,21 +387,24 @@ def _evaluate(
 
 
 def _train_network(
-    x_train: np.ndarray,
-    y_train: np.ndarray,
-    x_val: np.ndarray | None,
-    y_val: np.ndarray | None,
+    x_train: npt.NDArray[np.floating[Any]],
+    y_train: npt.NDArray[np.integer[Any]],
+    x_val: npt.NDArray[np.floating[Any]] | None,
+    y_val: npt.NDArray[np.integer[Any]] | None,
     n_classes: int,
     model_config: ModelConfig,
     config: TrainingConfig,
     hooks: Hooks | None = None,
     schedule_epochs: int | None = None,
-    targets: np.ndarray | None = None,
-    scaling: tuple[np.ndarray, np.ndarray] | None = None,
+    targets: npt.NDArray[np.float32] | None = None,
+    scaling: tuple[npt.NDArray[np.floating[Any]], npt.NDArray[np.floating[Any]]] | None = None,
 ) -> TrainedNetwork:
-    """:func:`train_network`'s loop; ``targets`` (n, classes) class probabilities to learn
-    instead of the classes ``y_train`` (which then only give the class weights); ``scaling``
-    the (mean, std) to standardise with instead of those of ``x_train``."""
+    """:func:`train_network`'s loop.
+
+    ``targets`` (n, classes) class probabilities to learn instead of the classes ``y_train``
+    (which then only give the class weights); ``scaling`` the (mean, std) to standardise with
+    instead of those of ``x_train``.
+    """
     hooks = hooks or Hooks()
     if len(y_train) == 0:
         raise LandCoverError("No training samples are left: draw more training polygons.")

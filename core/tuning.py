@@ -1,7 +1,7 @@
-"""The "find the best settings" pipeline of every route: read the search settings, search by
-grouped k-fold cross-validation, save the table and the retrained model.
+"""The "find the best settings" pipeline of every route.
 
-The command line (``tune``), the Processing algorithm ``landcover_mlp:tune`` and the dialog's
+It reads the search settings, searches by grouped k-fold cross-validation, and saves the
+table and the retrained model. The command line (``tune``), the Processing algorithm ``landcover_mlp:tune`` and the dialog's
 task all call :func:`search_config` and :func:`run_search`; the search itself is
 :func:`core.selection.tune_model`.
 """

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 from osgeo import gdal, ogr, osr
 
 from .errors import LandCoverError
@@ -43,7 +44,7 @@ class PolygonPixels:
     raw_class: object
     colour: str | None
     window: Window
-    mask: np.ndarray  # bool (rows, cols): pixel belongs to the polygon
+    mask: npt.NDArray[np.bool_]  # (rows, cols): pixel belongs to the polygon
 
 
 @dataclass(frozen=True)
@@ -161,7 +162,9 @@ def open_polygons(path: str | Path, class_field: str, layer: str | None = None) 
     return PolygonSource(ds, lyr, class_field, ftype == ogr.OFTString, colour_field)
 
 
-def _transform_to(source: PolygonSource, info: RasterInfo, log: list[str]) -> object | None:
+def _transform_to(
+    source: PolygonSource, info: RasterInfo, log: list[str]
+) -> osr.CoordinateTransformation | None:
     vec_srs = source.layer.GetSpatialRef()
     if not info.crs_wkt or vec_srs is None:
         if bool(info.crs_wkt) != (vec_srs is not None):
@@ -236,7 +239,7 @@ def polygons_by_class(source: PolygonSource) -> dict[object, list[int]]:
 def _raw_class(feature: ogr.Feature, source: PolygonSource) -> object | None:
     if not feature.IsFieldSetAndNotNull(source.class_field):
         return None
-    value = feature.GetField(source.class_field)
+    value: object = feature.GetField(source.class_field)
     if source.is_text:
         value = str(value).strip()
         return value or None

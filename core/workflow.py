@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 
 from .accuracy import AccuracyReport, assess
 from .callbacks import Hooks, merge_records
@@ -71,8 +72,22 @@ def versions() -> dict[str, str]:
     return out
 
 
-def predict_samples(model: LandCoverModel, x: np.ndarray, device: str = "cpu") -> np.ndarray:
-    """Class indices predicted for feature rows ``x`` (n, bands)."""
+def predict_samples(
+    model: LandCoverModel, x: npt.NDArray[np.number[Any]], device: str = "cpu"
+) -> npt.NDArray[np.int64]:
+    """Class indices predicted for pixels.
+
+    Args:
+        model: the trained model.
+        x: raw band values of the pixels, (n, bands), any numeric type.
+        device: "auto", "cpu", "cuda" or "mps".
+
+    Returns:
+        Class index into ``model.classes`` of each pixel, int64 (n,).
+
+    Raises:
+        LandCoverError: the device is not available.
+    """
     from .predictor import Predictor
 
     labels, _, _ = Predictor(model, device, 4096).run(x, want_probs=False)

@@ -12,7 +12,6 @@ the 3.22 name. Everything else in the plugin uses scoped Qt and ``Qgis`` enums d
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from qgis import core, gui
 
@@ -32,7 +31,7 @@ class Moved:
     since: int
 
 
-def lookup(dotted: str) -> Any:
+def lookup(dotted: str) -> object | None:
     """The object a dotted name in ``qgis.core`` / ``qgis.gui`` names, or None when absent."""
     head, *rest = dotted.split(".")
     obj = getattr(core, head, None)
@@ -45,7 +44,7 @@ def lookup(dotted: str) -> Any:
     return obj
 
 
-def resolve(moved: Moved) -> Any:
+def resolve(moved: Moved) -> object:
     """The value of ``moved`` on the running QGIS: the new name first, else the old one.
 
     Raises:

@@ -43,6 +43,7 @@ class QgsLogHandler(logging.Handler):
     )
 
     def emit(self, record: logging.LogRecord) -> None:
+        """Write ``record`` to QGIS's message log, errors and warnings at their level."""
         level = next((q for lv, q in self._LEVELS if record.levelno >= lv), Qgis.MessageLevel.Info)
         try:
             QgsMessageLog.logMessage(self.format(record), LOG_TAG, level)

@@ -19,7 +19,10 @@ MENU = "&Land Cover MLP"
 class LandCoverMlpPlugin:
     """Registers everything on load and removes everything on unload."""
 
-    def __init__(self, iface) -> None:
+    # iface is a qgis.gui.QgsInterface, which that module does not export everywhere (not on
+    # QGIS 3.22 without a GUI: tests/qgis/qt6_forms.py refuses the import), so not annotated.
+    def __init__(self, iface) -> None:  # noqa: ANN001
+        """Keep ``iface`` (QGIS's ``QgsInterface``); nothing is registered before ``initGui``."""
         self.iface = iface
         self.provider: LandCoverMlpProvider | None = None
         self.action: QAction | None = None
@@ -37,6 +40,7 @@ class LandCoverMlpPlugin:
             QgsApplication.processingRegistry().addProvider(self.provider)
 
     def initGui(self) -> None:  # noqa: N802 - QGIS virtual
+        """Add the menu entries and toolbar button, the provider and the log bridge."""
         self._log_handler = install_log_bridge()
         self.initProcessing()
         self.action = QAction(QIcon(str(ICON)), "Land Cover MLP...", self.iface.mainWindow())

@@ -56,14 +56,20 @@ class BaseTask(QgsTask):
     log_message = pyqtSignal(str)
 
     def __init__(self, description: str) -> None:
+        """A cancellable task named ``description`` (the task manager shows it)."""
         super().__init__(description, QgsTask.Flag.CanCancel)
         self.result: Any = None
         self.error: str | None = None
         self.details: str | None = None
         self.was_cancelled = False
 
-    def work(self) -> Any:
-        """Do the job in the worker thread; raise LandCoverError with a user sentence."""
+    def work(self) -> object:
+        """Do the job in the worker thread; the subclass's result becomes :attr:`result`.
+
+        Raises:
+            LandCoverError: the job failed, with a sentence for the user.
+            CancelledError: the user cancelled.
+        """
         raise NotImplementedError
 
     def cleanup(self) -> None:

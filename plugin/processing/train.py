@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from qgis.core import (
+    QgsProcessingContext,
+    QgsProcessingFeedback,
     QgsProcessingOutputNumber,
     QgsProcessingParameterFileDestination,
 )
@@ -11,6 +15,9 @@ from ..styling import colours_from_symbology
 from .base import LandCoverAlgorithm, _help, tr
 from .jobs import train_and_save
 
+if TYPE_CHECKING:
+    from ...core.workflow import TrainResult
+
 MODEL_FILTER = "Land Cover MLP model (*.safetensors)"
 
 
@@ -18,12 +25,15 @@ class TrainAlgorithm(LandCoverAlgorithm):
     """Sample the pixels under the polygons, train the MLP, validate on held-out polygons."""
 
     def name(self) -> str:
+        """The algorithm id within the provider (``landcover_mlp:train``)."""
         return "train"
 
     def displayName(self) -> str:  # noqa: N802 - QGIS virtual
+        """The translated name shown in the toolbox."""
         return tr("Train land-cover model")
 
     def summary(self) -> str:
+        """What the algorithm does, the first paragraph of its help."""
         return tr(
             "Samples the raster pixels under the training polygons and trains an ensemble of "
             "multilayer perceptrons by mini-batch gradient descent with momentum, then distils "
@@ -34,12 +44,14 @@ class TrainAlgorithm(LandCoverAlgorithm):
             "accuracy, kappa, per-class F1, and which model was scored)."
         )
 
-    def initAlgorithm(self, config=None) -> None:  # noqa: N802 - QGIS virtual
+    def initAlgorithm(self, config: dict[str, Any] | None = None) -> None:  # noqa: N802
+        """Add the parameters (QGIS virtual; ``config`` is unused)."""
         self.add_raster_parameters()
         self.add_training_parameters()
         self.add_model_outputs()
 
     def add_model_outputs(self) -> None:
+        """Add the model file, loss curve and report destinations and the accuracy outputs."""
         dest = QgsProcessingParameterFileDestination
         self.addParameter(_help(dest(self.MODEL, tr("Model file"), MODEL_FILTER),
             "The trained network with its bands, classes and settings (.safetensors); "
@@ -55,7 +67,27 @@ class TrainAlgorithm(LandCoverAlgorithm):
         self.addOutput(QgsProcessingOutputNumber(self.OVERALL_ACCURACY, tr("Overall accuracy")))
         self.addOutput(QgsProcessingOutputNumber(self.KAPPA, tr("Kappa")))
 
-    def training_outputs(self, parameters, context, feedback):
+    def training_outputs(
+        self,
+        parameters: dict[str, Any],
+        context: QgsProcessingContext,
+        feedback: QgsProcessingFeedback,
+    ) -> tuple[TrainResult, dict[str, Any]]:
+        """Train, save the model and write the loss curves and report.
+
+        Args:
+            parameters: the run's parameter values, by name.
+            context: the Processing context (project, layers).
+            feedback: progress, cancel and log of the run.
+
+        Returns:
+            ``(result, outputs)``: the training result and the outputs by name (MODEL,
+            OVERALL_ACCURACY, KAPPA, ...).
+
+        Raises:
+            QgsProcessingException: an input is invalid or training fails, with a sentence
+                for the user.
+        """
         request = self.train_request(parameters, context, feedback)
         layer = self.parameterAsVectorLayer(parameters, self.POLYGONS, context)
         colours = colours_from_symbology(layer, request.sampling.class_field)
@@ -64,6 +96,12 @@ class TrainAlgorithm(LandCoverAlgorithm):
         report = self.parameterAsFileOutput(parameters, self.REPORT, context) or None
         return train_and_save(request, colours, model_path, curve, report, feedback)
 
-    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 - QGIS virtual
+    def processAlgorithm(  # noqa: N802 - QGIS virtual
+        self,
+        parameters: dict[str, Any],
+        context: QgsProcessingContext,
+        feedback: QgsProcessingFeedback,
+    ) -> dict[str, Any]:
+        """Run the algorithm; the outputs by name (see :meth:`training_outputs`)."""
         _, outputs = self.training_outputs(parameters, context, feedback)
         return outputs

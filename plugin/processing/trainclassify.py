@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from qgis.core import QgsProcessingException, QgsProcessingMultiStepFeedback
+from typing import Any
+
+from qgis.core import (
+    QgsProcessingContext,
+    QgsProcessingException,
+    QgsProcessingFeedback,
+    QgsProcessingMultiStepFeedback,
+)
 
 from ...core import settings
 from ...core.distributed import SCHEDULER
@@ -17,12 +24,15 @@ class TrainClassifyAlgorithm(TrainAlgorithm):
     """Train a model, then classify the same raster with it."""
 
     def name(self) -> str:
+        """The algorithm id within the provider (``landcover_mlp:trainclassify``)."""
         return "trainclassify"
 
     def displayName(self) -> str:  # noqa: N802 - QGIS virtual
+        """The translated name shown in the toolbox."""
         return tr("Train and classify")
 
     def summary(self) -> str:
+        """What the algorithm does, the first paragraph of its help."""
         return tr(
             "Trains an ensemble of multilayer perceptrons on the pixels under the training "
             "polygons, distils it into one network (whole polygons held out to measure "
@@ -30,14 +40,30 @@ class TrainClassifyAlgorithm(TrainAlgorithm):
             "raster, the loss curves, the validation report, overall accuracy and kappa."
         )
 
-    def initAlgorithm(self, config=None) -> None:  # noqa: N802 - QGIS virtual
+    def initAlgorithm(self, config: dict[str, Any] | None = None) -> None:  # noqa: N802
+        """Add the parameters (QGIS virtual; ``config`` is unused)."""
         self.add_raster_parameters()
         self.add_training_parameters()
         self.add_model_outputs()
         add_classify_outputs(self)
         add_settings(self, (settings.setting("memory_mb"), SCHEDULER))
 
-    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 - QGIS virtual
+    def processAlgorithm(  # noqa: N802 - QGIS virtual
+        self,
+        parameters: dict[str, Any],
+        context: QgsProcessingContext,
+        feedback: QgsProcessingFeedback,
+    ) -> dict[str, Any]:
+        """Train, save, then classify the raster with the saved model.
+
+        Returns:
+            The outputs by name: the training's (MODEL, OVERALL_ACCURACY, ...) and the
+            classification's (CLASSIFIED, ...).
+
+        Raises:
+            QgsProcessingException: an input is invalid, a step fails, or the user cancelled
+                after training.
+        """
         steps = QgsProcessingMultiStepFeedback(2, feedback)
         steps.setCurrentStep(0)
         result, outputs = self.training_outputs(parameters, context, steps)

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from qgis.core import (
+    QgsProcessingContext,
     QgsProcessingException,
+    QgsProcessingFeedback,
     QgsProcessingOutputNumber,
     QgsProcessingOutputString,
     QgsProcessingParameterFileDestination,
@@ -31,12 +34,15 @@ class TuneAlgorithm(TrainAlgorithm):
     BEST_CONFIGURATION = "BEST_CONFIGURATION"
 
     def name(self) -> str:
+        """The algorithm id within the provider (``landcover_mlp:tune``)."""
         return "tune"
 
     def displayName(self) -> str:  # noqa: N802 - QGIS virtual
+        """The translated name shown in the toolbox."""
         return tr("Find the best settings (grouped cross-validation)")
 
     def summary(self) -> str:
+        """What the algorithm does, the first paragraph of its help."""
         return tr(
             "Neural networks overfit easily: this tries every combination of the hidden "
             "layers, learning rates and momentums given (or a random subset), scoring each by "
@@ -46,7 +52,8 @@ class TuneAlgorithm(TrainAlgorithm):
             "and saved. A time budget or a cancel keeps the configurations already finished."
         )
 
-    def initAlgorithm(self, config=None) -> None:  # noqa: N802 - QGIS virtual
+    def initAlgorithm(self, config: dict[str, Any] | None = None) -> None:  # noqa: N802
+        """Add the parameters (QGIS virtual; ``config`` is unused)."""
         self.add_raster_parameters()
         self.add_training_parameters()
         add_settings(self, settings.SEARCH)
@@ -69,7 +76,22 @@ class TuneAlgorithm(TrainAlgorithm):
         )
         self.addOutput(QgsProcessingOutputNumber(self.KAPPA, tr("Best mean kappa")))
 
-    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 - QGIS virtual
+    def processAlgorithm(  # noqa: N802 - QGIS virtual
+        self,
+        parameters: dict[str, Any],
+        context: QgsProcessingContext,
+        feedback: QgsProcessingFeedback,
+    ) -> dict[str, Any]:
+        """Search, then retrain and save the best configuration.
+
+        Returns:
+            The outputs by name: MODEL, TABLE, TABLE_HTML, BEST_CONFIGURATION,
+            OVERALL_ACCURACY and KAPPA (the best configuration's mean over the folds).
+
+        Raises:
+            QgsProcessingException: an input is invalid, the search fails, or no
+                configuration finished (time budget or cancel).
+        """
         request = self.train_request(parameters, context, feedback)
         names = settings.SEARCH + (settings.setting("seed"),)
         try:
