@@ -70,7 +70,10 @@ def install_command() -> str:
     own interpreter, as plugin/torch_check.py names it; neither package touches numpy)."""
     packages = f"dask=={DASK_VERSION} distributed=={DASK_VERSION}"
     python = sys.executable
-    if not Path(python).name.lower().startswith("python"):  # inside QGIS: qgis, not python
+    # inside QGIS sys.executable is qgis, or whatever python3 is first on PATH (pyenv, conda):
+    # never trust it there (the trap plugin/torch_setup.py documents)
+    inside_qgis = "qgis.core" in sys.modules
+    if inside_qgis or not Path(python).name.lower().startswith("python"):
         if sys.platform.startswith("win"):
             return f"in the OSGeo4W Shell: python -m pip install {packages}"
         if sys.platform == "darwin":
@@ -168,16 +171,35 @@ def dask_client(scheduler: str = "", workers: int = 0) -> Iterator[Client]:
         yield client
 
 
+#: Seconds to wait for a scheduler without workers to get one before the run is refused.
+WORKER_WAIT_S = 10.0
+
+
 def _connect(distributed: ModuleType, scheduler: str) -> Client:
-    """A client of the scheduler at ``scheduler``, or a sentence why not."""
+    """A client of the scheduler at ``scheduler`` that has workers, or a sentence why not.
+
+    Anything that answers but is no Dask scheduler (an SSH server, the dashboard's HTTP port)
+    fails the handshake in many ways (a decoding error, a 2.8 EiB allocation, a timeout):
+    every one is the same sentence.
+    """
     try:
         client: Client = distributed.Client(scheduler, set_as_default=False)
-        return client
-    except (OSError, TimeoutError, ValueError, TypeError) as exc:
+    except Exception as exc:  # noqa: BLE001 - any failure of the handshake: one sentence
         raise LandCoverError(
-            f"Could not reach the Dask scheduler at '{scheduler}' ({exc}): start it (dask "
-            "scheduler, then dask worker on each machine) or check the address."
+            f"Could not reach the Dask scheduler at '{scheduler}' ({type(exc).__name__}: "
+            f"{str(exc)[:200]}): start it (dask scheduler, then dask worker on each machine) "
+            "and give its address (tcp://host:8786, not the dashboard's)."
         ) from None
+    try:
+        client.wait_for_workers(1, timeout=WORKER_WAIT_S)
+    except (TimeoutError, OSError) as exc:
+        client.close()
+        raise LandCoverError(
+            f"The Dask scheduler at '{scheduler}' has no worker ({exc}): start at least one "
+            f"(dask worker {scheduler}) on a machine that reads the rasters and the model by "
+            "the same paths and has landcover_mlp on its PYTHONPATH."
+        ) from None
+    return client
 
 
 @contextmanager

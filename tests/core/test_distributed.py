@@ -394,3 +394,56 @@ def test_the_command_line_classifies_several_rasters_on_a_local_cluster(
         conf = _read(out / f"{stem}_classes_confidence.tif")
         np.testing.assert_allclose(conf, local_map[1], atol=1e-6)
     assert _leftovers(out) == []
+
+
+def test_an_address_that_is_no_scheduler_and_a_scheduler_without_workers(monkeypatch) -> None:
+    """Trial: an SSH banner on the port gave a traceback (a 2.8 EiB allocation in dask's
+    handshake); a scheduler without workers made the run wait forever, silently."""
+    import socket
+    import threading
+
+    import dask
+    import distributed
+
+    from landcover_mlp.core import distributed as dist
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    held: list[socket.socket] = []
+
+    def answer() -> None:  # not a scheduler: a banner, then silence
+        for _ in range(20):
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            conn.sendall(b"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n" * 4)
+            held.append(conn)
+
+    threading.Thread(target=answer, daemon=True).start()
+    address = f"tcp://127.0.0.1:{server.getsockname()[1]}"
+    with dask.config.set({"distributed.comm.timeouts.connect": "2s"}):
+        with pytest.raises(
+            LandCoverError, match=f"Could not reach the Dask scheduler at '{address}'"
+        ):
+            with dist.dask_client(address):
+                pass
+    server.close()
+    monkeypatch.setattr(dist, "WORKER_WAIT_S", 0.5)
+    with distributed.LocalCluster(n_workers=0, processes=False, dashboard_address=None) as empty:
+        with pytest.raises(LandCoverError, match="has no worker .* start at least one"):
+            with dist.dask_client(empty.scheduler_address):
+                pass
+
+
+def test_the_install_command_inside_qgis_is_qgis_python(monkeypatch) -> None:
+    """Trial: inside QGIS sys.executable was the pyenv python3 first on PATH."""
+    import types
+
+    from landcover_mlp.core.distributed import install_command
+
+    monkeypatch.setattr(sys, "executable", "/root/.pyenv/shims/python3")
+    monkeypatch.setitem(sys.modules, "qgis.core", types.ModuleType("qgis.core"))
+    command = install_command()
+    assert "pyenv" not in command and command.startswith(sys.base_prefix)

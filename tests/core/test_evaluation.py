@@ -97,11 +97,33 @@ def test_against_polygons_integer_field(case, tmp_path, make_raster):
     assert by_int.overall_accuracy == by_text.overall_accuracy
 
 
-def test_all_touched_rule_takes_more_pixels(case):
-    classified, polygons = case
-    centre = evaluate(classified, polygons, "class_name")
-    touched = evaluate(classified, polygons, "class_name", all_touched=True)
-    assert touched.n_pixels >= centre.n_pixels
+def test_pixel_rules_count_the_pixels_gdal_burns(tmp_path, make_raster, make_polygons, rect,
+                                                gdal_rasterize):  # fmt: skip
+    """Polygons whose edges cut pixels: each rule's confusion matrix is the one of the pixels
+    GDAL burns with that rule (ALL_TOUCHED or not), pixel for pixel, and the rules differ."""
+    classified = _write_class_raster(tmp_path / "classified.tif", _classified(), make_raster)
+    gt = gdal.Open(str(classified)).GetGeoTransform()
+    x, y = (lambda col: gt[0] + col * gt[1]), (lambda row: gt[3] + row * gt[5])
+    triangle = (f"POLYGON (({x(15.3)} {y(5.2)}, {x(19.8)} {y(5.6)}, {x(19.4)} {y(9.9)}, "
+                f"{x(15.3)} {y(5.2)}))")  # fmt: skip
+    polygons = make_polygons(
+        tmp_path / "ref.gpkg",
+        [
+            (rect(0.6, 0.3, 9.4, 9.7), {"class_id": 1, "class_name": "forest"}),
+            (rect(10.2, 0.7, 19.6, 4.4), {"class_id": 2, "class_name": "water"}),
+            (triangle, {"class_id": 3, "class_name": "urban"}),
+        ],
+    )
+    counts = {}
+    for all_touched in (False, True):
+        rep = evaluate(classified, polygons, "class_name", all_touched=all_touched)
+        reference = gdal_rasterize(classified, polygons, "class_id", all_touched)
+        expected = _expected_matrix(reference, _classified())
+        assert rep.confusion_matrix == expected.tolist(), all_touched
+        assert rep.n_pixels == int(expected.sum())
+        counts[all_touched] = rep.n_pixels
+    # forest, water, urban (the triangle); forest less the nodata pixels of row 9 under it
+    assert counts == {False: (80 - 3) + 30 + 12, True: (100 - 4) + 50 + 19}
 
 
 def test_unknown_reference_class(tmp_path, make_raster, make_polygons, rect):

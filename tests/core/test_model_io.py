@@ -50,20 +50,24 @@ def test_round_trip(scene_model, tmp_path):
 
 
 def test_file_is_plain_safetensors(scene_model, tmp_path):
+    """The real ``safetensors`` package (Hugging Face's reader, not our own parser) reads
+    every tensor of our file, bit for bit, and our description in its metadata."""
+    from safetensors import safe_open
+    from safetensors.numpy import load_file
+
     path = save_model(scene_model, tmp_path / "m.safetensors")
-    raw = path.read_bytes()
-    (n,) = struct.unpack("<Q", raw[:8])
-    header = json.loads(raw[8 : 8 + n])
-    meta = json.loads(header.pop("__metadata__")["landcover_mlp"])
-    assert meta["format"] == "landcover_mlp"
-    assert meta["bands"] == [1, 2, 3]
-    data = raw[8 + n :]
-    for name, spec in header.items():
-        assert spec["dtype"] == "F32"
-        begin, end = spec["data_offsets"]
-        arr = np.frombuffer(data[begin:end], dtype="<f4").reshape(spec["shape"])
-        np.testing.assert_array_equal(arr, scene_model.state[name])
-    assert max(s["data_offsets"][1] for s in header.values()) == len(data)
+    tensors = load_file(str(path))
+    assert tensors.keys() == scene_model.state.keys()
+    for name, array in tensors.items():
+        assert array.dtype == np.float32, name
+        np.testing.assert_array_equal(array, scene_model.state[name], err_msg=name)
+    with safe_open(str(path), framework="numpy") as fh:
+        assert set(fh.keys()) == set(scene_model.state)
+        metadata = fh.metadata()
+    assert metadata.keys() == {"landcover_mlp"}
+    meta = json.loads(metadata["landcover_mlp"])
+    assert meta == json.loads(json.dumps(scene_model.header(), allow_nan=True))
+    assert meta["format"] == "landcover_mlp" and meta["bands"] == [1, 2, 3]
 
 
 def test_nan_in_history_survives(scene_model, tmp_path):

@@ -15,7 +15,7 @@ from osgeo import gdal
 from landcover_mlp.core import CancelledError, LandCoverError
 from landcover_mlp.core import prediction as prediction_mod
 from landcover_mlp.core.callbacks import Hooks
-from landcover_mlp.core.classes import ClassInfo, hex_to_rgb
+from landcover_mlp.core.classes import ClassInfo, hex_to_rgb, output_encoding
 from landcover_mlp.core.config import PredictionConfig
 from landcover_mlp.core.network import MLP, load_state
 from landcover_mlp.core.prediction import classify_raster
@@ -167,6 +167,25 @@ def test_class_value_zero_uses_another_nodata(scene, scene_model, tmp_path):
     assert (arr[~scene.valid] == 255).all()
     assert set(np.unique(arr[scene.valid]).tolist()) <= {0, 1, 2}
     assert (arr[scene.valid] == 0).sum() > 0
+    # the palette: nodata 255 is transparent, class 0 is a real class drawn in its colour
+    table = band.GetRasterColorTable()
+    assert table.GetColorEntry(255) == (0, 0, 0, 0)
+    assert table.GetColorEntry(0) == (*hex_to_rgb(zero[0].colour), 255)
+    assert band.GetCategoryNames()[0] == zero[0].name
+
+
+@pytest.mark.parametrize(
+    ("values", "encoding"),
+    [((1, 2, 3), ("Byte", 0)), ((1, 255), ("Byte", 0)), ((1, 256), ("UInt16", 0)),
+     ((0, 1, 2), ("Byte", 255)), ((0, 254), ("Byte", 255)), ((0, 255), ("UInt16", 65535)),
+     ((0, 300), ("UInt16", 65535))],
+)  # fmt: skip
+def test_nodata_is_never_a_class_value(values, encoding):
+    """Nodata is 0 unless 0 is a class; then 255, unless 255 is a class too (then the map
+    needs UInt16 and nodata 65535): no class is ever drawn transparent or lost as nodata."""
+    classes = [ClassInfo(v, f"c{v}", "#123456") for v in values]
+    assert output_encoding(classes) == encoding
+    assert encoding[1] not in values
 
 
 def test_only_valid_pixels_classified(scene, scene_model, tmp_path):

@@ -102,15 +102,72 @@ def test_search_retrains_the_reported_best(request_: TrainRequest) -> None:
     assert "grouped 3-fold" in result.method
 
 
-def test_budget_keeps_finished_configurations(request_: TrainRequest) -> None:
-    space = SearchSpace(hidden_layers=((8,), (16,), (32,)), learning_rate=(0.01,), momentum=(0.9,))
-    result = tune_model(request_, SearchConfig(space, folds=2, time_budget_s=1e-9))
-    assert result.budget_exhausted and result.tried < result.planned == 3
-    assert result.final is None or result.final.model.model == result.best.model
+class _Clock:
+    """The search's clock, moved on by the test: the budget runs out at a chosen event (a
+    configuration or a fold finished), never by the machine's speed or load."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def perf_counter(self) -> float:
+        return self.now
+
+
+THREE = SearchSpace(hidden_layers=((8,), (16,), (32,)), learning_rate=(0.01,), momentum=(0.9,))
+
+
+def test_budget_keeps_finished_configurations(
+    request_: TrainRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The budget runs out as the first configuration finishes: it is kept, ranked and the
+    model is retrained with it; the other two never start."""
+    from landcover_mlp.core import selection
+
+    clock = _Clock()
+    monkeypatch.setattr(selection, "time", clock)
+
+    def finished(score: ConfigScore) -> None:
+        clock.now += 3600.0  # an hour later: far past the one-minute budget
+
+    result = tune_model(request_, SearchConfig(THREE, folds=2, time_budget_s=60.0),
+                        on_score=finished)  # fmt: skip
+    assert result.budget_exhausted and not result.cancelled
+    assert (result.tried, result.planned) == (1, 3)
+    assert [s.model.hidden_layers for s in result.scores] == [(8,)]
+    assert result.best is result.scores[0] and result.best.folds == 2
+    assert result.final is not None
+    assert result.final.model.model.hidden_layers == (8,)
+
+
+def test_budget_ending_inside_a_configuration_keeps_the_finished_ones(
+    request_: TrainRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The budget runs out during the second configuration's first fold: its second fold
+    never starts, it is left out (a half-scored configuration is no score), and the first
+    one is kept and retrained."""
+    from landcover_mlp.core import selection
+
+    clock = _Clock()
+    monkeypatch.setattr(selection, "time", clock)
+    folds: list[str] = []
+
+    def log(message: str) -> None:
+        if ": fold " in message:
+            folds.append(message)
+            if message.startswith("Configuration 2 of 3") and message.endswith("fold 1 of 2"):
+                clock.now += 3600.0
+
+    result = tune_model(request_, SearchConfig(THREE, folds=2, time_budget_s=60.0), Hooks(log=log))
+    assert [m.rsplit(": ", 1)[1] for m in folds] == ["fold 1 of 2", "fold 2 of 2", "fold 1 of 2"]
+    assert result.budget_exhausted and not result.cancelled
+    assert (result.tried, result.planned) == (2, 3)
+    assert [s.model.hidden_layers for s in result.scores] == [(8,)]
+    assert result.final is not None
+    assert result.final.model.model.hidden_layers == (8,)
 
 
 def test_cancel_keeps_finished_configurations(request_: TrainRequest) -> None:
-    space = SearchSpace(hidden_layers=((8,), (16,), (32,)), learning_rate=(0.01,), momentum=(0.9,))
+    space = THREE
     scores: list[ConfigScore] = []
     hooks = Hooks(cancelled=lambda: len(scores) >= 1)
     result = tune_model(request_, SearchConfig(space, folds=2), hooks, on_score=scores.append)
@@ -177,6 +234,46 @@ def test_cross_validation_trains_the_final_models_schedule(samples, monkeypatch)
     assert used[0].batch_size > 16 and used[0].epochs < 20
     # each fold holds fewer than all samples, yet trains the final model's one network
     assert members == [1] * len(used)
+
+
+def test_early_stopping_in_cross_validation_never_watches_the_fold_scored(
+    samples, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With patience, each fold's network stops on an inner polygon split of the fold's
+    training part: its training and stopping pixels are exactly the other folds' pixels,
+    never one of the fold it is scored on, and no polygon is on both sides."""
+    from landcover_mlp.core import training
+    from landcover_mlp.core.selection import cross_validate
+
+    calls: list[tuple[np.ndarray, np.ndarray | None]] = []
+    real = training.train_network
+
+    def spy(x, y, xv, yv, *args, **kw):
+        calls.append((x, xv))
+        return real(x, y, xv, yv, *args, **kw)
+
+    monkeypatch.setattr(training, "train_network", spy)
+    polygon_of = {row.tobytes(): p for row, p in zip(samples.x, samples.polygon_id)}
+    assert len(polygon_of) == len(samples), "every pixel is told apart by its values"
+    fold, _ = grouped_stratified_folds(samples, 3, seed=0)
+    patient = TrainingConfig(epochs=4, patience=2, device="cpu", batch_size=64)
+    score = cross_validate(samples, fold, ModelConfig((8,), ensemble=1), patient)
+    assert score is not None and score.folds == 3 and len(calls) == 3
+
+    def rows(a: np.ndarray) -> set[bytes]:
+        return {r.tobytes() for r in a}
+
+    for f, (fit, stop) in enumerate(calls):
+        assert stop is not None and len(stop) > 0, "patience > 0: an inner split to stop on"
+        scored, others = rows(samples.x[fold == f]), rows(samples.x[fold != f])
+        watched = len(rows(stop) & scored)
+        assert watched == 0, f"fold {f + 1}: {watched} stopping pixels are of the fold scored"
+        assert len(rows(fit) & rows(stop)) == 0
+        assert len(rows(fit) | rows(stop)) == len(others) == len(fit) + len(stop)
+        assert rows(fit) | rows(stop) == others
+        fit_polygons = {polygon_of[r] for r in rows(fit)}
+        stop_polygons = {polygon_of[r] for r in rows(stop)}
+        assert not fit_polygons & stop_polygons, "the inner split is by polygon"
 
 
 def test_tune_on_a_full_disk_keeps_the_previous_search(request_: TrainRequest, tmp_path,

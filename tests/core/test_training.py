@@ -409,14 +409,44 @@ def test_class_weights_match_sklearn():
 
 
 def test_constant_band_does_not_break_standardisation():
+    """The saved buffers are the training pixels' mean and spread (the buffers start at 0
+    and 1: a value that stayed there would pass for a constant band); a constant band's
+    spread becomes 1, so its standardised value is 0, not a division by zero."""
     x, y = _blobs(200)
     x[:, 1] = 1234.0  # a constant band
     net = train_network(
         x, y, None, None, 3, ModelConfig((8,)), TrainingConfig(epochs=3, device="cpu")
     )
     assert np.isfinite(net.history[-1]["train_loss"])
-    assert net.state["std"][1] == 1.0
+    expected_std = x.std(0, dtype=np.float64)
+    assert expected_std[1] == 0.0 and (expected_std[[0, 2, 3]] > 100).all()
+    expected_std[1] = 1.0
+    np.testing.assert_allclose(net.state["mean"], x.mean(0, dtype=np.float64), rtol=1e-6)
+    np.testing.assert_allclose(net.state["std"], expected_std, rtol=1e-6)
+    assert net.state["mean"][1] == 1234.0 and net.state["std"][1] == 1.0
     assert all(np.isfinite(v).all() for v in net.state.values())
+
+
+def test_weight_decay_reaches_the_optimiser():
+    """One full-batch step of plain gradient descent (no momentum, constant rate): weight
+    decay wd takes lr * wd * w0 more off every weight and bias than the same step without
+    it (w1 = w0 - lr * (grad + wd * w0)), w0 being the seeded first weights."""
+    x, y = _blobs(64)
+    lr, wd = 0.1, 0.05
+    cfg = TrainingConfig(epochs=1, batch_size=64, patience=0, learning_rate=lr, momentum=0.0,
+                         lr_schedule="constant", weight_decay=0.0, seed=4, device="cpu")  # fmt: skip
+    model = ModelConfig((8,), dropout=0.0, ensemble=1)
+    plain = train_network(x, y, None, None, 3, model, cfg)
+    decayed = train_network(x, y, None, None, 3, model, replace(cfg, weight_decay=wd))
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(4)
+        first = MLP(4, (8,), 3, members=1)
+    layers = [k for k in plain.state if k.startswith("layers.")]
+    assert len(layers) == 4  # two weight matrices, two bias vectors
+    for k in layers:
+        w0 = first.state_dict()[k].numpy()
+        np.testing.assert_allclose(plain.state[k] - decayed.state[k], lr * wd * w0,
+                                   rtol=1e-4, atol=1e-7, err_msg=k)  # fmt: skip
 
 
 @pytest.mark.parametrize(

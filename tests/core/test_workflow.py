@@ -145,15 +145,38 @@ def test_cancel_during_sampling(scene):
         train_model(_request(scene), Hooks(cancelled=lambda: True))
 
 
-def test_predict_samples_matches_validation_report(scene):
-    result = train_model(_request(scene, split=SplitConfig(0.34, seed=2)))
+def test_predict_samples_matches_validation_report(scene, tmp_path, make_polygons, rect):
+    """With a separate validation layer the saved model itself is scored: the report written
+    to disk is the confusion matrix (rows = reference) of the saved model's predictions of
+    that layer's pixels, and its overall accuracy theirs."""
+    import json
+
+    from sklearn import metrics
+
+    from landcover_mlp.core.outputs import save_training_outputs
     from landcover_mlp.core.sampling import collect_samples
 
-    samples = collect_samples(str(scene.raster), str(scene.polygons), SamplingConfig("class_name"))
+    # one box per class, away from the training polygons; the "forest" one reaches 4 columns
+    # into the urban stripe (columns 43-46): those pixels are mapped urban, the matrix is
+    # not symmetric and a transposed one would show
+    boxes = {"water": (12, 5, 20, 18), "forest": (36, 30, 47, 33), "urban": (56, 3, 63, 15)}
+    validation = make_polygons(tmp_path / "validation.gpkg", [
+        (rect(*box), {"class_name": name}) for name, box in boxes.items()
+    ])  # fmt: skip
+    result = train_model(_request(scene, validation_polygons=str(validation)))
+    save_training_outputs(result, tmp_path / "m.safetensors", report=tmp_path / "m_report.html")
+    report = json.loads((tmp_path / "m_report.json").read_text(encoding="utf-8"))
+
+    samples = collect_samples(str(scene.raster), str(validation), SamplingConfig("class_name"),
+                              classes=result.model.classes)  # fmt: skip
     predicted = predict_samples(result.model, samples.x)
-    assert predicted.shape == samples.y.shape
-    assert (predicted == samples.y).mean() > 0.9
-    assert set(np.unique(predicted).tolist()) <= {0, 1, 2}
+    assert [c["name"] for c in report["classes"]] == ["forest", "urban", "water"]
+    expected = metrics.confusion_matrix(samples.y, predicted, labels=[0, 1, 2])
+    assert report["confusion_matrix"] == expected.tolist()
+    assert report["n_pixels"] == len(samples) == sum((b[2] - b[0]) * (b[3] - b[1])
+                                                     for b in boxes.values())  # fmt: skip
+    assert report["overall_accuracy"] == pytest.approx((predicted == samples.y).mean())
+    assert expected[0, 1] >= 10 and expected[1, 0] == 0  # forest mapped urban, not the reverse
 
 
 def test_landsat_workflow(landsat7):

@@ -33,7 +33,8 @@ QGIS_PROCESS = Path("/usr/bin/qgis_process.bin")
 
 
 class RecordingFeedback(QgsProcessingFeedback):
-    """Keeps every message; ``cancel_at`` cancels when a message starts with that text.
+    """Keeps every message; ``cancel_at`` cancels when a message starts with that text
+    (``cancelled_at``: the index in ``infos`` of the message that cancelled).
 
     Cancelling calls ``cancel()`` (not an ``isCanceled`` override): ``isCanceled`` is not virtual
     in C++, and the multi-step feedback of trainclassify follows the parent's ``canceled``
@@ -46,12 +47,12 @@ class RecordingFeedback(QgsProcessingFeedback):
         self.warnings: list[str] = []
         self.errors: list[str] = []
         self.cancel_at = cancel_at
-        self.cancelled_at: float | None = None
+        self.cancelled_at: int | None = None
 
     def pushInfo(self, info: str) -> None:  # noqa: N802 - QGIS virtual
         self.infos.append(info)
         if self.cancel_at and info.startswith(self.cancel_at) and not self.isCanceled():
-            self.cancelled_at = time.perf_counter()
+            self.cancelled_at = len(self.infos) - 1
             self.cancel()
 
     def pushWarning(self, warning: str) -> None:  # noqa: N802 - QGIS virtual
@@ -63,6 +64,52 @@ class RecordingFeedback(QgsProcessingFeedback):
     def epochs(self) -> list[str]:
         """The per-epoch loss lines."""
         return [m for m in self.infos if m.startswith("Epoch ")]
+
+
+class BatchCounter:
+    """Counts training's batches (gradient steps) by what had happened when each ran:
+    ``before`` the watched cancel, ``after_cancel`` it, and ``after_close`` (once the test
+    called :meth:`close`: none may run then). A cancel is judged by batches, never seconds.
+
+    Counted in the worker thread, read by the test once the work has ended.
+    """
+
+    def __init__(self) -> None:
+        self.before = self.after_cancel = self.after_close = 0
+        self._cancelled: Callable[[], bool] = lambda: False
+        self._closed = False
+
+    def watch(self, cancelled: Callable[[], bool]) -> None:
+        """Judge each batch by ``cancelled()`` (a feedback's or task's ``isCanceled``)."""
+        self._cancelled = cancelled
+
+    def close(self) -> None:
+        """From now on every batch counts as ``after_close``."""
+        self._closed = True
+
+    def count(self) -> None:
+        if self._closed:
+            self.after_close += 1
+        elif self._cancelled():
+            self.after_cancel += 1
+        else:
+            self.before += 1
+
+
+@pytest.fixture
+def batch_counter(monkeypatch: pytest.MonkeyPatch) -> BatchCounter:
+    """A :class:`BatchCounter` fed by every ``FlatSGD.step`` (one per batch) of this test."""
+    from landcover_mlp.core import training
+
+    counter = BatchCounter()
+    real_step = training.FlatSGD.step
+
+    def counting_step(self: Any, lr: float) -> None:
+        counter.count()
+        real_step(self, lr)
+
+    monkeypatch.setattr(training.FlatSGD, "step", counting_step)
+    return counter
 
 
 @pytest.fixture(scope="session")

@@ -400,12 +400,15 @@ def test_without_torch_the_dialog_opens_with_run_disabled_and_a_set_up_button(
 
 
 def test_shutdown_stops_a_running_task(
-    dialog: LandCoverDialog, layers: Any, tmp_path: Path
+    dialog: LandCoverDialog, layers: Any, tmp_path: Path, batch_counter: Any
 ) -> None:
+    """Plugin unload cancels the task, which stops within the batch in flight, and waits
+    for it: no batch trains once shutdown() has returned (batches counted, not seconds)."""
     fill(dialog, *layers, epochs=5000, patience=0, folder=tmp_path)
     ended: list[bool] = []
     dialog.training_finished.connect(ended.append)
     dialog.runButton.click()
+    batch_counter.watch(dialog.task.isCanceled)
     loop, timer, epochs = QEventLoop(), QTimer(), []
     dialog.task.epoch_ended.connect(lambda record: (epochs.append(record), loop.quit()))
     timer.timeout.connect(loop.quit)
@@ -414,14 +417,16 @@ def test_shutdown_stops_a_running_task(
     timer.stop()
     assert epochs, "training never started"
 
-    started = time.monotonic()
     dialog.shutdown()  # plugin unload: cancels and waits briefly, without an event loop
-    assert time.monotonic() - started < 5
+    batch_counter.close()
     assert dialog.task is None
     deadline = time.monotonic() + 10
     while QgsApplication.taskManager().countActiveTasks() and time.monotonic() < deadline:
         QCoreApplication.processEvents()  # the test only: let the manager finish the task
     assert QgsApplication.taskManager().countActiveTasks() == 0
+    assert batch_counter.before > 0, "training never ran a batch"
+    assert batch_counter.after_cancel <= 1, "more than the batch in flight ran after the cancel"
+    assert batch_counter.after_close == 0, "training went on after shutdown() returned"
     assert ended == [], "a shut-down dialog gets no more signals"
     assert list(tmp_path.iterdir()) == []
 

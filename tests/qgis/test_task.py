@@ -141,6 +141,32 @@ def test_task_trains_classifies_and_reports_every_epoch(landsat7: Any, tmp_path:
     assert 0.5 < result.training.report.overall_accuracy <= 1.0
 
 
+def test_tune_task_saves_its_model_in_the_training_layers_colours(
+    landsat7: Any, tmp_path: Path
+) -> None:
+    """The dialog's search task hands the training layer's class colours to the model it
+    retrains and saves (run in this thread: the colours are the claim, not the threading)."""
+    from landcover_mlp.core.model_io import load_model
+    from landcover_mlp.core.selection import SearchConfig, SearchSpace
+    from landcover_mlp.plugin.tasks import TuneTask
+
+    space = SearchSpace(hidden_layers=((8,),), learning_rate=(0.05,), momentum=(0.9,))
+    request = make_request(landsat7, epochs=3, patience=0)
+    task = TuneTask(request, SearchConfig(space, folds=2), tmp_path / "search.html",
+                    tmp_path / "tuned", COLOURS)  # fmt: skip
+    assert task.run(), task.error
+    outcome = task.result
+    assert outcome.model == tmp_path / "tuned.safetensors" and outcome.search.final is not None
+    saved = load_model(outcome.model)
+    assert {c.name: c.colour for c in saved.classes} == COLOURS
+    # the colours came from the task: the search's own model has the default ones
+    defaults = {c.name: c.colour for c in outcome.search.final.model.classes}
+    assert all(defaults[name] != colour for name, colour in COLOURS.items())
+    assert {p.name for p in tmp_path.iterdir()} == {
+        "tuned.safetensors", "search.html", "search.csv", "search.json",
+    }  # fmt: skip
+
+
 def test_cancel_after_the_first_epoch_leaves_no_output(landsat7: Any, tmp_path: Path) -> None:
     request = make_request(landsat7, epochs=5000, patience=0)
     task = TrainClassifyTask(request, make_outputs(tmp_path), "cpu", COLOURS)

@@ -218,7 +218,9 @@ def test_tiny_time_budget_stops_early_and_says_so(dialog: LandCoverDialog) -> No
     assert dialog.runButton.isEnabled()
 
 
-def test_shutdown_stops_a_running_search(dialog: LandCoverDialog) -> None:
+def test_shutdown_stops_a_running_search(dialog: LandCoverDialog, batch_counter: Any) -> None:
+    """Plugin unload cancels the search, which stops within the batch in flight, and waits
+    for it: no batch trains once shutdown() has returned (batches counted, not seconds)."""
     dialog.epochsSpin.setValue(400)
     dialog.patienceSpin.setValue(0)
     search(dialog)
@@ -226,6 +228,7 @@ def test_shutdown_stops_a_running_search(dialog: LandCoverDialog) -> None:
     dialog.tuning_finished.connect(ended.append)
     dialog.tuning.tuneButton.click()
     task = dialog.task
+    batch_counter.watch(task.isCanceled)
     loop, timer = QEventLoop(), QTimer()
     task.progressChanged.connect(lambda value: value > 5 and loop.quit())  # folds started
     timer.timeout.connect(loop.quit)
@@ -233,13 +236,16 @@ def test_shutdown_stops_a_running_search(dialog: LandCoverDialog) -> None:
     loop.exec()
     timer.stop()
 
-    started = time.monotonic()
     dialog.shutdown()  # plugin unload: cancels and waits briefly, without an event loop
-    assert time.monotonic() - started < 5 and dialog.task is None
+    batch_counter.close()
+    assert dialog.task is None
     deadline = time.monotonic() + 10
     while QgsApplication.taskManager().countActiveTasks() and time.monotonic() < deadline:
         QCoreApplication.processEvents()  # the test only: let the manager finish the task
     assert QgsApplication.taskManager().countActiveTasks() == 0
+    assert batch_counter.before > 0, "the search never ran a batch"
+    assert batch_counter.after_cancel <= 1, "more than the batch in flight ran after the cancel"
+    assert batch_counter.after_close == 0, "the search went on after shutdown() returned"
     assert ended == [], "a shut-down dialog gets no more signals"
 
 
