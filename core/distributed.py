@@ -171,8 +171,17 @@ def dask_client(scheduler: str = "", workers: int = 0) -> Iterator[Client]:
         yield client
 
 
+#: Seconds beyond dask's connect timeout that the handshake with a scheduler may take.
+HANDSHAKE_GRACE_S = 10.0
 #: Seconds to wait for a scheduler without workers to get one before the run is refused.
 WORKER_WAIT_S = 10.0
+
+
+def _seconds(value: str | float) -> float:
+    """A dask timeout setting ("30s", "1 minute", 10) in seconds."""
+    from dask.utils import parse_timedelta
+
+    return float(parse_timedelta(value, default="seconds") or 0.0)
 
 
 def _connect(distributed: ModuleType, scheduler: str) -> Client:
@@ -182,14 +191,33 @@ def _connect(distributed: ModuleType, scheduler: str) -> Client:
     fails the handshake in many ways (a decoding error, a 2.8 EiB allocation, a timeout):
     every one is the same sentence.
     """
-    try:
-        client: Client = distributed.Client(scheduler, set_as_default=False)
-    except Exception as exc:  # noqa: BLE001 - any failure of the handshake: one sentence
+    outcome: dict[str, Any] = {}
+
+    def connect() -> None:  # in a thread: a peer that never answers must not hang the run
+        try:
+            outcome["client"] = distributed.Client(scheduler, set_as_default=False)
+        except Exception as exc:  # noqa: BLE001 - any failure of the handshake: one sentence
+            outcome["error"] = exc
+
+    import dask
+
+    limit = _seconds(dask.config.get("distributed.comm.timeouts.connect")) + HANDSHAKE_GRACE_S
+    thread = threading.Thread(target=connect, name="landcover_mlp_dask_connect", daemon=True)
+    thread.start()
+    thread.join(limit)
+    if thread.is_alive():  # e.g. the dashboard's HTTP port: it accepts and never answers
+        raise LandCoverError(
+            f"'{scheduler}' did not answer as a Dask scheduler within {limit:.0f} s: give the "
+            "scheduler's address (tcp://host:8786, not the dashboard's) and check it runs."
+        )
+    if "error" in outcome:
+        exc = outcome["error"]
         raise LandCoverError(
             f"Could not reach the Dask scheduler at '{scheduler}' ({type(exc).__name__}: "
             f"{str(exc)[:200]}): start it (dask scheduler, then dask worker on each machine) "
             "and give its address (tcp://host:8786, not the dashboard's)."
         ) from None
+    client: Client = outcome["client"]
     try:
         client.wait_for_workers(1, timeout=WORKER_WAIT_S)
     except (TimeoutError, OSError) as exc:

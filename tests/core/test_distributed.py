@@ -447,3 +447,38 @@ def test_the_install_command_inside_qgis_is_qgis_python(monkeypatch) -> None:
     monkeypatch.setitem(sys.modules, "qgis.core", types.ModuleType("qgis.core"))
     command = install_command()
     assert "pyenv" not in command and command.startswith(sys.base_prefix)
+
+
+def test_a_port_that_accepts_and_never_answers_is_one_sentence(monkeypatch) -> None:
+    """Trial: --scheduler at the dashboard's HTTP port hung with no output until Ctrl-C."""
+    import socket
+    import threading
+
+    import dask
+
+    from landcover_mlp.core import distributed as dist
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    held: list[socket.socket] = []
+
+    def accept_and_wait() -> None:  # like an HTTP server waiting for a request line
+        while True:
+            try:
+                held.append(server.accept()[0])
+            except OSError:
+                return
+
+    threading.Thread(target=accept_and_wait, daemon=True).start()
+    address = f"tcp://127.0.0.1:{server.getsockname()[1]}"
+    monkeypatch.setattr(dist, "HANDSHAKE_GRACE_S", 1.0)
+    try:
+        with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
+            with pytest.raises(LandCoverError, match="scheduler"):
+                with dist.dask_client(address):
+                    pass
+    finally:
+        server.close()
+        for conn in held:
+            conn.close()
