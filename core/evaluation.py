@@ -220,17 +220,29 @@ def _pairs_from_polygons(ds: gdal.Dataset, info: RasterInfo, classified: str | P
     return _Pairs(ref, np.concatenate(preds), classes, method, log)
 
 
+def _on_the_grid(
+    path: str | Path, what: str, info: RasterInfo, classified: str | Path
+) -> tuple[gdal.Dataset, RasterInfo]:
+    """Open a raster that must lie on the map's grid (a reference or strata raster).
+
+    Raises:
+        LandCoverError: it cannot be read, or its grid is not the map's.
+    """
+    ds = open_raster(path)
+    other = raster_info(ds)
+    if not same_grid(info, other):
+        raise LandCoverError(
+            f"{what} '{Path(path).name}' is not on the grid of '{Path(classified).name}' "
+            f"({other.width}x{other.height} vs {info.width}x{info.height}): resample it to "
+            "the same grid first."
+        )
+    return ds, other
+
+
 def _pairs_from_raster(ds: gdal.Dataset, info: RasterInfo, classified: str | Path,
                        reference: str | Path, hooks: Hooks) -> _Pairs:  # fmt: skip
     """The reference raster's labelled pixels; classes matched by name when both have names."""
-    rds = open_raster(reference)
-    rinfo = raster_info(rds)
-    if not same_grid(info, rinfo):
-        raise LandCoverError(
-            f"Reference raster '{Path(reference).name}' is not on the grid of "
-            f"'{Path(classified).name}' ({rinfo.width}x{rinfo.height} vs "
-            f"{info.width}x{info.height}): resample it to the same grid first."
-        )
+    rds, rinfo = _on_the_grid(reference, "Reference raster", info, classified)
     rband, band = rds.GetRasterBand(1), ds.GetRasterBand(1)
     rnodata = rinfo.nodata[0]  # None also when the band cannot hold its tag (then 0 = none)
     refs, preds = [], []
@@ -273,13 +285,7 @@ def _point_sample_report(
     points = read_sample_points(reference, class_field, ds, info, classes, layer)
     name = Path(reference).name
     if strata is not None:
-        sds = open_raster(strata)
-        sinfo = raster_info(sds)
-        if not same_grid(info, sinfo):
-            raise LandCoverError(
-                f"Strata raster '{Path(strata).name}' is not on the grid of "
-                f"'{Path(classified).name}': resample it to the map's grid first."
-            )
+        sds, sinfo = _on_the_grid(strata, "Strata raster", info, classified)
         at_points = values_at(sds, points.rows, points.cols)
         if points.stratum is not None and (points.stratum != at_points).any():
             bad = int((points.stratum != at_points).sum())
