@@ -25,6 +25,7 @@ import os
 import socket
 import sys
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -86,8 +87,10 @@ def install_command() -> str:
 SCHEDULER = Setting(
     "scheduler", "text", "", "Dask scheduler",
     "Address of a running dask.distributed scheduler (e.g. tcp://10.0.0.5:8786): its workers "
-    "classify the windows and this computer writes the outputs. The workers must read the "
-    "rasters and the model file by the same paths as this computer. Empty: classify here. "
+    "classify the windows and this computer writes the outputs. The scheduler and the "
+    "workers must import landcover_mlp (its folder on their PYTHONPATH), and the workers "
+    "read the rasters and the model file by the same paths as this computer. Empty: "
+    "classify here. "
     f"Needs dask and distributed: {install_command()}.",
     group="prediction",
 )  # fmt: skip
@@ -160,15 +163,31 @@ def dask_client(scheduler: str = "", workers: int = 0) -> Iterator[Client]:
         else:
             import dask
 
+            # The workers' logs stay quiet: a task's failure reaches the client as its
+            # sentence, and "Compute Failed" or a cancelled task's warning would repeat it.
             with dask.config.set({WORKER_MALLOC: MMAP_THRESHOLD}):
                 cluster = distributed.LocalCluster(
                     n_workers=workers, threads_per_worker=1, processes=True,
-                    dashboard_address=None, silence_logs=logging.WARNING,
+                    dashboard_address=None, silence_logs=logging.CRITICAL,
+                    preload=[__name__],  # dask_setup below: Ctrl+C is this process's
                 )  # fmt: skip
             stack.callback(cluster.close)
             client = distributed.Client(cluster, set_as_default=False)
         stack.callback(client.close)  # first: the cluster closes after
         yield client
+
+
+def dask_setup(worker: object) -> None:
+    """Run by each worker of a local cluster as it starts (dask's preload hook): the worker
+    ignores SIGINT. Ctrl+C in a terminal reaches the whole process group; the client cancels
+    the run and closes the cluster, and the workers' own KeyboardInterrupt tracebacks would
+    bury its one sentence."""
+    import signal
+
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except ValueError:  # not the main thread (a worker inside this process): nothing to do
+        pass
 
 
 #: Seconds beyond dask's connect timeout that the handshake with a scheduler may take.
@@ -368,11 +387,20 @@ def classify_window(task: WindowTask) -> WindowResult:
         probs = np.empty((net.n_classes, n), np.float32) if task.probabilities else None
         net.predict(x, labels, top, probs)
     except Exception as exc:  # noqa: BLE001 - every failure gets the worker's sentence
+        text = str(exc)
+        about_files = isinstance(exc, OSError | RuntimeError) or any(
+            Path(p).name in text for p in (task.raster, task.model)
+        )
+        hint = (
+            " (workers read the rasters and the model file by the same paths as the "
+            "computer that runs the classification)"
+            if about_files
+            else ""
+        )
         raise LandCoverError(
             f"A Dask worker on '{socket.gethostname()}' could not classify a window of "
-            f"'{Path(task.raster).name}' with '{Path(task.model).name}': {exc} (workers read "
-            "the rasters and the model file by the same paths as the computer that runs the "
-            "classification)."
+            f"'{Path(task.raster).name}' with '{Path(task.model).name}': "
+            f"{text.rstrip('.')}{hint}."
         ) from None
     global _windows_done
     with _lock:
@@ -396,6 +424,64 @@ def worker_figures() -> dict[str, float]:
 
 
 # -- the client's side ---------------------------------------------------------------------
+
+
+def _count(n: int, noun: str) -> str:
+    """``1 worker``, ``2 workers``."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+#: The package the tasks name (``landcover_mlp.core.distributed.classify_window``): the
+#: scheduler unpickles the task graph and the workers the tasks, so both must import it.
+PACKAGE = __name__.split(".")[0]
+
+
+def package_folder() -> str:
+    """The folder that holds this package here (what the cluster's PYTHONPATH must name)."""
+    # not resolved: the package may be a link (a plugin folder linked to a checkout)
+    return str(Path(os.path.abspath(__file__)).parent.parent.parent)
+
+
+def check_cluster_environment(client: Client) -> None:
+    """Refuse a cluster whose scheduler or workers cannot import this package.
+
+    Without it the scheduler fails every task with "Error during deserialization of the
+    task graph" and a worker closes on its first task (the client would then wait for
+    workers forever). The check asks with a function of the standard library
+    (``importlib.util.find_spec``), which any Python can unpickle.
+
+    Args:
+        client: a connected client.
+
+    Raises:
+        LandCoverError: the scheduler or some workers lack the package (naming them and the
+            PYTHONPATH to give them).
+    """
+    import importlib.util
+
+    hint = (
+        f"start it with PYTHONPATH={package_folder()} (the folder holding {PACKAGE}, at the "
+        "same path on every machine) or install the plugin there"
+    )
+    try:
+        on_scheduler = client.run_on_scheduler(importlib.util.find_spec, PACKAGE)
+        on_workers = client.run(importlib.util.find_spec, PACKAGE)
+    except Exception:  # noqa: BLE001 - a cluster that refuses the check: the tasks will tell
+        return
+    if on_scheduler is None:
+        raise LandCoverError(
+            f"The Dask scheduler cannot import {PACKAGE}, which it needs to read the "
+            f"tasks: {hint}."
+        )
+    missing = sorted(address for address, spec in on_workers.items() if spec is None)
+    if missing:
+        shown = ", ".join(missing[:3]) + (
+            f" and {len(missing) - 3} more" if len(missing) > 3 else ""
+        )
+        raise LandCoverError(
+            f"{_count(len(missing), 'Dask worker')} of {len(on_workers)} cannot import "
+            f"{PACKAGE} ({shown}): {hint.replace('start it', 'restart them')}."
+        )
 
 
 def _shared_path(path: str) -> str:
@@ -435,9 +521,10 @@ class DaskRunner:
         self.threads = sum(int(w.get("nthreads", 1)) for w in workers.values())
         self.in_flight = in_flight or max(2, 2 * self.threads)
         self.device_name = (
-            f"the Dask cluster at {info.get('address', '?')} ({len(workers)} workers, "
-            f"{self.threads} threads)"
+            f"the Dask cluster at {info.get('address', '?')} ({_count(len(workers), 'worker')}, "
+            f"{_count(self.threads, 'thread')})"
         )
+        check_cluster_environment(client)
 
     def _task(self, raster: str, info: RasterInfo, bands: tuple[int, ...], window: Window,
               out: _OutputRasters) -> WindowTask:  # fmt: skip
@@ -488,6 +575,7 @@ class DaskRunner:
         """
         distributed = import_distributed()
         written = 0
+        no_worker_since: float | None = None
         while pending:
             hooks.check()
             # wait() with a timeout rather than as_completed(): a cancel is seen within
@@ -495,7 +583,9 @@ class DaskRunner:
             try:
                 done = distributed.wait(pending, timeout=0.5, return_when="FIRST_COMPLETED")
             except TimeoutError:
+                no_worker_since = self._check_workers(no_worker_since)
                 continue
+            no_worker_since = None
             for future in done.done:
                 result = self._result(future, distributed)  # a failed one stays pending
                 pending.discard(future)
@@ -506,6 +596,26 @@ class DaskRunner:
                 hooks.check()
                 submit_next()
         return written
+
+    def _check_workers(self, since: float | None) -> float | None:
+        """When the cluster first had no worker (None: it has some now).
+
+        Raises:
+            LandCoverError: it has had none for :data:`WORKER_WAIT_S` (workers that died
+                and were not restarted, or stopped): the tasks would wait forever.
+        """
+        if self.client.nthreads():
+            return None
+        now = time.monotonic()
+        if since is None:
+            return now
+        if now - since >= WORKER_WAIT_S:
+            raise LandCoverError(
+                f"The Dask cluster has had no worker for {WORKER_WAIT_S:.0f} s (they died or "
+                "were stopped; their logs say why): start workers again and rerun; the "
+                "outputs of this raster were not written."
+            )
+        return since
 
     def _result(self, future: Future[WindowResult], distributed: ModuleType) -> WindowResult:
         """The finished task's result, fetched here and released on the cluster."""
@@ -523,6 +633,14 @@ class DaskRunner:
             raise LandCoverError(
                 f"Lost the connection to the Dask scheduler ({exc}); the outputs of this "
                 "raster were not written."
+            ) from None
+        except LandCoverError:
+            raise  # the worker's own sentence
+        except Exception as exc:  # noqa: BLE001 - e.g. the scheduler could not read the task
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            raise LandCoverError(
+                f"The Dask cluster failed a window ({type(exc).__name__}: {first[:200]}); the "
+                "outputs of this raster were not written."
             ) from None
         return result
 

@@ -143,6 +143,9 @@ def test_local_workers_run_one_torch_thread_and_keep_a_window_s_arrays_in_their_
     # window fresh pages: 2.3x the CPU); the local cluster's workers raise it to 32 MiB.
     found = cluster.run(os.environ.get, "MALLOC_MMAP_THRESHOLD_")
     assert list(found.values()) == [str(32 * 1024 * 1024)] * 2
+    # Trial: Ctrl+C in a terminal reached the workers too, each printing a KeyboardInterrupt
+    # traceback around the run's one sentence; the client alone handles it.
+    assert list(cluster.run(signal.getsignal, signal.SIGINT).values()) == [signal.SIG_IGN] * 2
 
 
 def test_a_worker_killed_mid_run_loses_no_window(
@@ -482,3 +485,85 @@ def test_a_port_that_accepts_and_never_answers_is_one_sentence(monkeypatch) -> N
         server.close()
         for conn in held:
             conn.close()
+
+
+def _start(*command: str, pythonpath: str | None) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    if pythonpath:
+        env["PYTHONPATH"] = pythonpath
+    return subprocess.Popen([str(Path(sys.executable).parent / "dask"), *command], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.parametrize("lacking", ["scheduler", "worker"])
+def test_a_cluster_that_cannot_import_the_package_is_one_sentence(
+    lacking, big_scene, scene_model, model_file, tmp_path
+) -> None:
+    """Trial: a scheduler started without landcover_mlp on its PYTHONPATH failed the run as
+    "Could not write ... check the folder and free disk space"; a worker without it closed on
+    its first task and the run waited at 0 % forever."""
+    plugins = str(REPO / "build" / "plugins")
+    address = f"tcp://127.0.0.1:{_free_port()}"
+    started = [_start("scheduler", "--host", "127.0.0.1", "--port", address.rsplit(":", 1)[1],
+                      "--dashboard-address", ":0",
+                      pythonpath=None if lacking == "scheduler" else plugins)]  # fmt: skip
+    try:
+        for path in (plugins, None if lacking == "worker" else plugins):
+            started.append(_start("worker", address, "--nthreads", "1", "--no-nanny",
+                                  pythonpath=path))  # fmt: skip
+        with dask_client(address) as client:
+            client.wait_for_workers(2, timeout=60)
+            sentence = (
+                "The Dask scheduler cannot import landcover_mlp"
+                if lacking == "scheduler"
+                else r"1 Dask worker of 2 cannot import landcover_mlp \(tcp://"
+            )
+            with pytest.raises(LandCoverError, match=f"{sentence}.*PYTHONPATH={plugins} "):
+                DaskRunner(client, model_file, CPU, max_window_pixels=TASK)
+    finally:
+        for proc in reversed(started):  # workers first: they wait for a scheduler that left
+            proc.kill()
+            proc.wait(30)
+
+
+@pytest.mark.timeout(180)  # broken, it waits forever
+def test_a_cluster_left_without_workers_mid_run_is_one_sentence(
+    big_scene, scene_model, model_file, tmp_path, monkeypatch
+) -> None:
+    """Trial: workers that died on their tasks and were not restarted (no nanny) left the run
+    waiting at 0 % forever."""
+    import distributed
+
+    from landcover_mlp.core import distributed as dist
+
+    seen: list[float] = []
+    with distributed.LocalCluster(n_workers=0, processes=False, protocol="tcp://",
+                                  host="127.0.0.1", dashboard_address=None) as local:  # fmt: skip
+        worker = _start("worker", local.scheduler_address, "--nthreads", "1", "--no-nanny",
+                        pythonpath=str(REPO / "build" / "plugins"))  # fmt: skip
+        try:
+            with dask_client(local.scheduler_address) as client:
+                monkeypatch.setattr(dist, "WORKER_WAIT_S", 1.0)
+
+                def kill_after_first(percent: float) -> None:
+                    seen.append(percent)
+                    if len(seen) == 1:
+                        worker.kill()
+
+                runner = DaskRunner(client, model_file, CPU, max_window_pixels=TASK, in_flight=2)
+                with pytest.raises(LandCoverError, match="no worker for 1 s .* not written"):
+                    classify_raster(big_scene, scene_model, tmp_path / "x.tif", config=CPU,
+                                    hooks=Hooks(progress=kill_after_first),
+                                    runner=runner)  # fmt: skip
+        finally:
+            worker.kill()
+            worker.wait(30)
+    assert list(tmp_path.iterdir()) == [] and 1 <= len(seen) < 24
