@@ -587,7 +587,7 @@ class DaskRunner:
                 continue
             no_worker_since = None
             for future in done.done:
-                result = self._result(future, distributed)  # a failed one stays pending
+                result = self._result(future, distributed, hooks)  # a failed one stays pending
                 pending.discard(future)
                 out.write(result.window, result.valid, result.labels, result.top,
                           result.probs)  # fmt: skip
@@ -617,10 +617,22 @@ class DaskRunner:
             )
         return since
 
-    def _result(self, future: Future[WindowResult], distributed: ModuleType) -> WindowResult:
-        """The finished task's result, fetched here and released on the cluster."""
+    def _result(self, future: Future[WindowResult], distributed: ModuleType,
+                hooks: Hooks) -> WindowResult:  # fmt: skip
+        """The finished task's result, fetched here and released on the cluster.
+
+        A worker that dies holding the result makes the scheduler compute it again: the
+        fetch waits for that, checking for a cancel and for workers meanwhile.
+        """
+        no_worker_since: float | None = None
         try:
-            result: WindowResult = future.result()
+            while True:
+                try:
+                    result: WindowResult = future.result(timeout=0.5)
+                    break
+                except TimeoutError:
+                    hooks.check()
+                    no_worker_since = self._check_workers(no_worker_since)
             future.release()
         except distributed.KilledWorker as exc:
             raise LandCoverError(

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import CLASS_STRIPES, HEIGHT, POLYGON_BOXES, WIDTH, Scene
 from osgeo import gdal
+from synthetic_scene import CLASS_STRIPES, HEIGHT, POLYGON_BOXES, WIDTH, Scene
 
 from landcover_mlp.core.config import (
     ModelConfig,
