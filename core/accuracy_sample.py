@@ -119,8 +119,9 @@ def parse_accuracies(text: str | Sequence[float]) -> tuple[float, ...]:
 
 
 def sample_design(values: Mapping[str, Any]) -> SampleDesign:
-    """The design from setting values by name (``settings.ACCURACY_SAMPLE``; missing ones take
-    their default), checked against the settings table.
+    """The design from setting values by name, checked against the settings table.
+
+    The settings are those of ``settings.ACCURACY_SAMPLE``; missing ones take their default.
 
     Raises:
         LandCoverError: a value out of range, or settings that contradict each other.
@@ -140,8 +141,9 @@ def sample_size(
     expected_users_accuracy: ArrayLike,
     target_se: float,
 ) -> int:
-    """Sample size of a stratified random sample for a target standard error of overall
-    accuracy: Olofsson et al. (2014) eq. 13, n = (sum_i W_i S_i / S(O))^2 with
+    """Sample size of a stratified random sample for a target standard error of overall accuracy.
+
+    Olofsson et al. (2014) eq. 13, n = (sum_i W_i S_i / S(O))^2 with
     S_i = sqrt(U_i (1 - U_i)) (Cochran 1977, eq. 5.25), rounded up.
 
     Their example (section 5.1): W = 0.02, 0.015, 0.32, 0.645, U = 0.70, 0.60, 0.90, 0.95
@@ -400,8 +402,11 @@ def count_classes(
 
 
 def map_classes(ds: gdal.Dataset, values: Sequence[int]) -> tuple[ClassInfo, ...]:
-    """The classes of the values found in the map: names and colours from the raster's
-    category names and colour table, else the value as name and a default colour."""
+    """The classes of the values found in the map, with their names and colours.
+
+    Names and colours come from the raster's category names and colour table, else the value
+    is the name and the colour a default one.
+    """
     named = {c.value: c for c in raster_classes(ds)}
     out: list[ClassInfo] = []
     for v in sorted(values):
@@ -417,8 +422,10 @@ def draw_sample(
     window_pixels: int = WINDOW_PIXELS,
     counted: ClassCounts | None = None,
 ) -> SamplePoints:
-    """A stratified random sample of pixel centres: ``allocation[value]`` pixels of each map
-    class, drawn uniformly without replacement among its valid pixels (nodata excluded).
+    """A stratified random sample of pixel centres: ``allocation[value]`` of each map class.
+
+    Each class's pixels are drawn uniformly without replacement among its valid pixels (nodata
+    excluded).
 
     Two passes over the raster, one window at a time: the pixels of each class per window
     (skipped when ``counted`` holds them), then the drawn ranks of each class (random,
@@ -512,10 +519,12 @@ def write_sample(
     crs: str,
     metadata: Mapping[str, str] | None = None,
 ) -> Path:
-    """Write the points as a GeoPackage point layer named after the file, committed whole
-    (core/fileio.py): fields ``sample_id`` (int), ``map_class`` (int), ``map_class_name``
-    (text), ``stratum`` (int, the map class), ``reference`` (empty text, for the user to fill
-    with class names), ``x`` and ``y`` (the point in the map's CRS), in ``sample_id`` order.
+    """Write the points as a GeoPackage point layer named after the file, committed whole.
+
+    The file is committed whole through core/fileio.py. Fields: ``sample_id`` (int),
+    ``map_class`` (int), ``map_class_name`` (text), ``stratum`` (int, the map class),
+    ``reference`` (empty text, for the user to fill with class names), ``x`` and ``y`` (the
+    point in the map's CRS); the points in ``sample_id`` order.
 
     Args:
         points: the drawn points.

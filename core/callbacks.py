@@ -81,8 +81,11 @@ class Hooks:
 
 def merge_records(first: list[dict[str, Any]], second: list[dict[str, Any]],
                   names: dict[str, str]) -> list[dict[str, Any]]:  # fmt: skip
-    """Epoch records of ``first`` with the keys ``names`` lists of ``second``'s records added,
-    renamed (old -> new), matched by epoch; in epoch order."""
+    """Epoch records of ``first`` with keys of ``second``'s records added, matched by epoch.
+
+    The keys added are those ``names`` lists, renamed (old -> new); the records are in epoch
+    order.
+    """
     merged = {int(r["epoch"]): dict(r) for r in first}
     for r in second:
         merged.setdefault(int(r["epoch"]), {"epoch": r["epoch"]}).update(
@@ -92,9 +95,12 @@ def merge_records(first: list[dict[str, Any]], second: list[dict[str, Any]],
 
 
 def describe_epoch(rec: dict[str, Any]) -> str:
-    """One line per epoch record for logs, e.g. "Epoch 3: training loss 0.4120, validation
-    loss 0.5010, accuracy 81.0%", "Epoch 3 (distilled network): distillation loss 0.3010, ..."
-    or "Epoch 3 (all polygons): training loss 0.4010"."""
+    """One line per epoch record for logs.
+
+    E.g. "Epoch 3: training loss 0.4120, validation loss 0.5010, accuracy 81.0%",
+    "Epoch 3 (distilled network): distillation loss 0.3010, ..." or
+    "Epoch 3 (all polygons): training loss 0.4010".
+    """
     if "final_train_loss" in rec and "train_loss" not in rec:
         return f"Epoch {rec['epoch']} (all polygons): training loss {rec['final_train_loss']:.4f}"
     if "final_distill_loss" in rec and "distill_loss" not in rec:

@@ -1,5 +1,7 @@
-"""Command line: ``python -m landcover_mlp.core train | classify | evaluate | tune |
-accuracy-sample | explore | explain | demo`` (explore and explain: core/cli_learning.py).
+"""Command line: ``python -m landcover_mlp.core <command>``.
+
+Commands: ``train | classify | evaluate | tune | accuracy-sample | explore | explain | demo``
+(explore and explain: core/cli_learning.py).
 
 Bad input ends with a one-line reason and a non-zero exit status, never a traceback.
 """
@@ -42,8 +44,10 @@ def _hooks(label: str, quiet: bool, verbose_epochs: bool = False) -> Hooks:
 
 
 def add_setting_arguments(p: argparse.ArgumentParser, table: tuple[settings.Setting, ...]) -> None:
-    """One option per setting of the table (core/settings.py): flag, type, default, choices,
-    unit and help all come from there."""
+    """One option per setting of the table (core/settings.py).
+
+    Flag, type, default, choices, unit and help all come from there.
+    """
     for s in table:
         allowed = f"; {s.range_text()}" if s.kind in ("int", "float") else ""
         shown = "%(default)s" if s.default != "" else "empty"
@@ -125,8 +129,10 @@ def request_from_args(a: argparse.Namespace) -> TrainRequest:
 
 
 def _writable_first(*named: object) -> None:
-    """Check every output path of these name sets (naming.py dataclasses) before the work:
-    a folder given as a file or an unwritable folder is refused at once, not after training."""
+    """Check every output path of these name sets (naming.py dataclasses) before the work.
+
+    A folder given as a file or an unwritable folder is refused at once, not after training.
+    """
     for names in named:
         for value in vars(names).values():
             if isinstance(value, Path):
@@ -359,9 +365,11 @@ def _interrupt(signum: int, frame: object) -> None:
 
 
 def _stop_on_signals() -> dict[int, Any]:
-    """SIGTERM (``kill``, a batch system's time limit) and SIGHUP (the terminal closed) end a
-    run as Ctrl+C does: the stage's part files are removed and no output is replaced. Only in
-    the command line's main thread: inside QGIS the host owns the signals.
+    """SIGTERM and SIGHUP end a run as Ctrl+C does.
+
+    SIGTERM (``kill``, a batch system's time limit) and SIGHUP (the terminal closed): the
+    stage's part files are removed and no output is replaced. Only in the command line's main
+    thread: inside QGIS the host owns the signals.
 
     Returns:
         The previous handler of each signal set, to put back.

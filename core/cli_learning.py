@@ -1,6 +1,9 @@
-"""The command line of the teaching views: ``explore`` (learning rates x momentums, every loss
-curve in one figure) and ``explain`` (decision regions of a perceptron and the model on two
-bands). :func:`core.cli.build_parser` adds them with :func:`add_learning_commands`."""
+"""The command line of the teaching views: ``explore`` and ``explain``.
+
+``explore``: learning rates x momentums, every loss curve in one figure. ``explain``: decision
+regions of a perceptron and the model on two bands. :func:`core.cli.build_parser` adds them
+with :func:`add_learning_commands`.
+"""
 
 from __future__ import annotations
 
@@ -18,8 +21,11 @@ log = logging.getLogger("landcover_mlp")
 
 
 def describe_record(rec: dict[str, Any]) -> str:
-    """One log line per epoch of a run: "lr 0.1, momentum 0.5, epoch 3: training loss 0.4120,
-    validation loss 0.5010" (or "... diverged")."""
+    """One log line per epoch of a run.
+
+    E.g. "lr 0.1, momentum 0.5, epoch 3: training loss 0.4120, validation loss 0.5010" (or
+    "... diverged").
+    """
     head = f"lr {rec['learning_rate']:g}, momentum {rec['momentum']:g}, epoch {rec['epoch']}"
     if rec.get("diverged"):
         return f"{head}: diverged (the loss is no longer a number)"

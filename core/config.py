@@ -32,8 +32,10 @@ __all__ = [
 
 
 def parse_hidden_layers(text: str | tuple[int, ...] | list[int]) -> tuple[int, ...]:
-    """Parse hidden layer sizes such as "64,64": the one reader of the ``hidden_layers``
-    setting on every route (command line, Processing, dialog, model files).
+    """Parse hidden layer sizes such as "64,64".
+
+    The one reader of the ``hidden_layers`` setting on every route (command line, Processing,
+    dialog, model files).
 
     "0", "none" and "" (any case, spaces ignored; :data:`core.settings.ZERO_TEXTS`) mean no
     hidden layer: the perceptron, returned as ``()``.
@@ -171,8 +173,10 @@ class ModelConfig:
 
     @property
     def distils(self) -> bool:
-        """An ensemble is trained and one network distilled from it is saved (of a resolved
-        ensemble size: see :func:`core.training.ensemble_for`)."""
+        """An ensemble is trained and one network distilled from it is saved.
+
+        Of a resolved ensemble size: see :func:`core.training.ensemble_for`.
+        """
         return self.distill and self.ensemble > 1
 
     @property

@@ -109,8 +109,10 @@ def _lr(value: float) -> str:
 
 
 def diverged_advice(learning_rate: float) -> str:
-    """What to change after a divergence: "Lower the learning rate: try 1 (now 10), or lower
-    the momentum."."""
+    """What to change after a divergence.
+
+    E.g. "Lower the learning rate: try 1 (now 10), or lower the momentum.".
+    """
     tried = learning_rate / DIVERGED_LR_DIVISOR
     return (
         f"Lower the learning rate: try {_lr(tried)} (now {_lr(learning_rate)}), or lower the "
@@ -180,11 +182,14 @@ def _oscillating(series: list[tuple[int, float]], name: str, lr: float) -> dict[
 
 
 def _accuracy_still_rises(accuracy: list[tuple[int, float]], epoch: int) -> bool:
-    """The validation accuracy at the end (mean of the last :data:`OVERFIT_SMOOTH` epochs)
-    is above its value around ``epoch`` by more than :data:`OVERFIT_ACCURACY_GAIN`: a rising
-    validation loss is then the network growing over-confident on the pixels it gets wrong,
-    not a network that maps worse (many bands, few pixels: Indian Pines went from 34 % at
-    epoch 1 to 58 % at epoch 100 while its validation loss rose from epoch 1 on)."""
+    """The validation accuracy at the end is above its value around ``epoch`` by a margin.
+
+    The accuracy at the end is the mean of the last :data:`OVERFIT_SMOOTH` epochs; the margin
+    is :data:`OVERFIT_ACCURACY_GAIN`. A rising validation loss is then the network growing
+    over-confident on the pixels it gets wrong, not a network that maps worse (many bands, few
+    pixels: Indian Pines went from 34 % at epoch 1 to 58 % at epoch 100 while its validation
+    loss rose from epoch 1 on).
+    """
     if len(accuracy) < OVERFIT_SMOOTH:
         return False
     values = dict(accuracy)
@@ -313,9 +318,12 @@ def diagnose(
 
 
 def diagnose_model(model: LandCoverModel) -> list[dict[str, Any]]:
-    """:func:`diagnose` of a trained model's stored history (the records of the run that
-    chose the epochs: the assessment run after held-out polygons), with its learning rate,
-    classes, kept epoch and architecture."""
+    """:func:`diagnose` of a trained model's stored history.
+
+    The history is the records of the run that chose the epochs (the assessment run after
+    held-out polygons), read with the model's learning rate, classes, kept epoch and
+    architecture.
+    """
     training = model.training
     patience = int(training.get("patience") or 0)
     best = model.info.get("best_epoch")
@@ -330,8 +338,10 @@ def diagnose_model(model: LandCoverModel) -> list[dict[str, Any]]:
 
 
 def diagnosis_lines(diagnosis: Sequence[Mapping[str, Any]]) -> list[str]:
-    """One line per finding for logs ("Diagnosis (overfitting, from epoch 12): ..."), or the
-    :data:`HEALTHY` line."""
+    """One line per finding for logs, or the :data:`HEALTHY` line.
+
+    E.g. "Diagnosis (overfitting, from epoch 12): ...".
+    """
     if not diagnosis:
         return [f"Diagnosis: {HEALTHY}"]
     return [

@@ -1,5 +1,6 @@
-"""The network as a diagram: layers, neurons, activations, parameter count and the softmax
-output classes, as an inline SVG for the training report.
+"""The network as a diagram, an inline SVG for the training report.
+
+The diagram shows layers, neurons, activations, parameter count and the softmax output classes.
 
 Drawn as the lecture draws a multilayer perceptron: one column of neurons per layer, every
 neuron joined to every neuron of the next layer (a weighted sum), the inputs on the left (the
@@ -36,9 +37,11 @@ _FILL = {"input": "#dce6f2", "hidden": "#fde3c8"}
 def parameter_count(
     n_inputs: int, hidden_layers: Sequence[int], n_classes: int, networks: int = 1
 ) -> int:
-    """Weights and biases of ``networks`` fully connected networks n_inputs-hidden-n_classes:
-    the sum over layers of (inputs + 1) x outputs, times ``networks`` (the input
-    standardisation's mean and standard deviation are not learnt, so not counted)."""
+    """Weights and biases of ``networks`` fully connected networks n_inputs-hidden-n_classes.
+
+    The sum over layers of (inputs + 1) x outputs, times ``networks`` (the input
+    standardisation's mean and standard deviation are not learnt, so not counted).
+    """
     sizes = [n_inputs, *hidden_layers, n_classes]
     return networks * sum((a + 1) * b for a, b in zip(sizes, sizes[1:]))
 

@@ -39,9 +39,12 @@ def _read(band: gdal.Band, w: Window) -> npt.NDArray[np.number[Any]]:
 
 
 def _names_from_metadata(ds: gdal.Dataset) -> list[str]:
-    """Category names (index = class value) from the metadata our class rasters carry inside
-    the file (``LANDCOVER_MLP_CLASSES`` and ``LANDCOVER_MLP_CLASS_VALUES``), for a copy that
-    lost its .aux.xml (gdalwarp, a file copied alone); [] when they are missing or disagree."""
+    """Category names (index = class value) from the metadata our class rasters carry inside.
+
+    The metadata items are ``LANDCOVER_MLP_CLASSES`` and ``LANDCOVER_MLP_CLASS_VALUES``, read
+    for a copy that lost its .aux.xml (gdalwarp, a file copied alone); [] when they are missing
+    or disagree.
+    """
     names = (ds.GetMetadataItem("LANDCOVER_MLP_CLASSES") or "").split(",")
     values = (ds.GetMetadataItem("LANDCOVER_MLP_CLASS_VALUES") or "").split(",")
     if not names or len(names) != len(values) or not all(v.isdigit() for v in values):
@@ -105,8 +108,10 @@ def _named(classes: tuple[ClassInfo, ...]) -> bool:
 def _match_by_name(
     ref: npt.NDArray[np.int64], own: tuple[ClassInfo, ...], theirs: tuple[ClassInfo, ...]
 ) -> tuple[npt.NDArray[np.int64], bool]:
-    """Recode reference values to the classified raster's values when both carry class names
-    (the same classes may be numbered differently, e.g. text classes numbered by name)."""
+    """Recode reference values to the classified raster's values when both carry class names.
+
+    The same classes may be numbered differently, e.g. text classes numbered by name.
+    """
     if not (_named(own) and _named(theirs)):
         return ref, False
     by_name = {c.name: c.value for c in own}
@@ -194,8 +199,10 @@ def _polygon_values(
 def _pairs_from_polygons(ds: gdal.Dataset, info: RasterInfo, classified: str | Path,
                          reference: str | Path, class_field: str, all_touched: bool,
                          hooks: Hooks, layer: str | None = None) -> _Pairs:  # fmt: skip
-    """The pixels under the reference polygons (of ``layer``, None = the only polygon
-    layer); text classes matched by class name."""
+    """The pixels under the reference polygons; text classes matched by class name.
+
+    The polygons of ``layer`` (None = the only polygon layer).
+    """
     source = open_polygons(reference, class_field, layer)
     classes = raster_classes(ds, _distinct_values(ds, info))
     refuse_numbers_for_names(classes, source.is_text, class_field, f"'{Path(classified).name}'")
@@ -274,10 +281,12 @@ def _point_sample_report(
     hooks: Hooks,
     layer: str | None,
 ) -> AccuracyReport:
-    """The accuracy of a map from its labelled stratified sample of points: the sample's
-    confusion matrix (counts of points) and the area-adjusted estimates of
+    """The accuracy of a map from its labelled stratified sample of points.
+
+    The sample's confusion matrix (counts of points) and the area-adjusted estimates of
     :func:`.area_estimation.area_adjusted` (Olofsson et al. 2014 with the map classes as
-    strata; Stehman 2014 with ``strata``)."""
+    strata; Stehman 2014 with ``strata``).
+    """
     from .area_estimation import area_adjusted, mapped_areas
 
     mapped = mapped_areas(classified, info.nodata[0], hooks.scaled(0, 80 if strata else 100))
@@ -347,8 +356,7 @@ def evaluate(
     layer: str | None = None,
     strata: str | Path | None = None,
 ) -> AccuracyReport:
-    """Compare a class raster with reference polygons, reference points or a reference
-    raster.
+    """Compare a class raster with reference polygons, reference points or a reference raster.
 
     Args:
         classified: class raster (e.g. written by :func:`classify_raster`).
@@ -408,12 +416,13 @@ def evaluation_provenance(
     layer: str | None = None,
     strata: str | Path | None = None,
 ) -> dict[str, Any]:
-    """What an accuracy report of :func:`evaluate` (same arguments) compared, for the
-    report's *Provenance* section and its JSON key ``provenance``: ``classified`` (the class
-    raster), ``reference`` (polygons, points or raster), for polygons ``reference_layer``,
-    ``class_field`` and ``pixel_rule``, for points ``reference_layer``, ``class_field`` and
-    ``strata`` (when given); then ``created`` (now, ISO 8601 with the UTC offset) and
-    ``plugin_version``.
+    """What an accuracy report of :func:`evaluate` (same arguments) compared.
+
+    For the report's *Provenance* section and its JSON key ``provenance``: ``classified`` (the
+    class raster), ``reference`` (polygons, points or raster), for polygons
+    ``reference_layer``, ``class_field`` and ``pixel_rule``, for points ``reference_layer``,
+    ``class_field`` and ``strata`` (when given); then ``created`` (now, ISO 8601 with the UTC
+    offset) and ``plugin_version``.
 
     Raises:
         LandCoverError: the reference polygon layer cannot be opened.

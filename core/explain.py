@@ -1,5 +1,6 @@
-"""Decision regions: what a trained model decides on a plane of two bands, beside a perceptron
-trained on the same pixels, the picture of the course's "combining regions".
+"""Decision regions: what a trained model decides on a plane of two bands, beside a perceptron.
+
+The perceptron is trained on the same pixels: the picture of the course's "combining regions".
 
 For two bands the model reads, a grid of their values covers the training pixels' range; every
 other band is held at its training mean, the ``mean`` the model standardises its inputs with
@@ -122,8 +123,10 @@ def region_grid(
     size: int = GRID_SIZE,
     device: str = "cpu",
 ) -> RegionGrid:
-    """The classes ``model`` assigns on the grid of :func:`grid_points`, its other bands at
-    the model's training mean (``state["mean"]``)."""
+    """The classes ``model`` assigns on the grid of :func:`grid_points`.
+
+    Its other bands are held at the model's training mean (``state["mean"]``).
+    """
     from .workflow import predict_samples
 
     xs, ys, points = grid_points(model.state["mean"], columns, x_range, y_range, size)
@@ -139,8 +142,9 @@ def explain_samples(
     layer: str | None = None,
     hooks: Hooks | None = None,
 ) -> Samples:
-    """The pixels under the polygons, sampled as for the model (its bands, pixel rule, cap and
-    seed), with the model's classes.
+    """The pixels under the polygons, sampled as for the model, with the model's classes.
+
+    Sampled as for the model: its bands, pixel rule, cap and seed.
 
     Raises:
         LandCoverError: the raster lacks the model's bands, or the polygons hold a class the
@@ -163,9 +167,10 @@ def explain_samples(
 def train_perceptron(
     model: LandCoverModel, samples: Samples, hooks: Hooks | None = None
 ) -> LandCoverModel:
-    """A perceptron (no hidden layer: softmax of a weighted sum of the bands) trained on
-    ``samples`` with the model's gradient-descent settings and seed, as one network, on the
-    CPU (a few weights: the same on every machine), without early stopping.
+    """A perceptron trained on ``samples`` with the model's gradient-descent settings and seed.
+
+    A perceptron: no hidden layer, softmax of a weighted sum of the bands. Trained as one
+    network, on the CPU (a few weights: the same on every machine), without early stopping.
 
     Returns:
         ``model`` with the perceptron's weights and architecture.

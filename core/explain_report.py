@@ -1,5 +1,8 @@
-"""The decision-regions figure: the perceptron's regions and the model's side by side, the
-training pixels over both (matplotlib, as :func:`core.reports.plot_loss_curves` uses it)."""
+"""The decision-regions figure: the perceptron's regions and the model's side by side.
+
+The training pixels are drawn over both (matplotlib, as :func:`core.reports.plot_loss_curves`
+uses it).
+"""
 
 from __future__ import annotations
 
@@ -33,8 +36,9 @@ def _network(model: LandCoverModel) -> str:
 def plot_regions(
     result: ExplainResult, model: LandCoverModel, samples: Samples, path: str | Path
 ) -> Path:
-    """Write the figure to ``path`` (PNG): left the perceptron, right the model; regions in
-    the model's class colours, lightened; the training pixels on top (at most
+    """Write the figure to ``path`` (PNG): left the perceptron, right the model.
+
+    Regions in the model's class colours, lightened; the training pixels on top (at most
     :data:`MAX_POINTS`, a seeded draw), in full colour.
 
     Returns:

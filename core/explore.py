@@ -1,6 +1,8 @@
-"""The learning-rate and momentum explorer: the same pixels trained with a small grid of
-learning rates x momentums, every loss curve in one figure (the course's worked example:
-"learning rate 1: more than 100 iterations, 0.1: 52, 0.1 with momentum 0.5: 29").
+"""The learning-rate and momentum explorer: every loss curve of a grid of runs in one figure.
+
+The same pixels are trained with a small grid of learning rates x momentums (the course's
+worked example: "learning rate 1: more than 100 iterations, 0.1: 52, 0.1 with momentum 0.5:
+29").
 
 The command line (``explore``), the Processing algorithm ``landcover_mlp:explore`` and the
 dialog's "Explore learning rate" tab all call :func:`explore_request` (or
@@ -132,8 +134,9 @@ class ExploreConfig:
 
 
 def explore_config(values: Mapping[str, Any]) -> ExploreConfig:
-    """The grid of every route from the explorer's settings' values (missing ones take their
-    default).
+    """The grid of every route from the explorer's settings' values.
+
+    Missing values take their default.
 
     Raises:
         LandCoverError: a value that cannot be read or lies outside its setting's range.
@@ -157,8 +160,10 @@ def explore_request(
     bands: tuple[int, ...] = (),
     polygons_layer: str | None = None,
 ) -> tuple[TrainRequest, ExploreConfig]:
-    """The training request (data, network, split, seed, device) and the grid of an
-    exploration, from the inputs and the values of :data:`SETTINGS` (by setting name).
+    """The training request and the grid of an exploration, from the inputs and settings.
+
+    The request holds data, network, split, seed and device; the settings are the values of
+    :data:`SETTINGS` (by setting name).
 
     Raises:
         LandCoverError: an unknown setting, or a value its setting refuses.
@@ -174,10 +179,12 @@ def explore_request(
 
 
 def epochs_to_threshold(history: Sequence[Mapping[str, Any]], threshold: float) -> int | None:
-    """The epochs a run needed to converge: the first epoch from which the training loss
-    stays at most ``threshold`` up to the last epoch; None when the last epoch's is above it
-    or not a number (a diverged run). A run that dips under the threshold and climbs back
-    out (it oscillates) has not converged: the course's learning rate 1 "never converges".
+    """The epochs a run needed to converge, or None.
+
+    The first epoch from which the training loss stays at most ``threshold`` up to the last
+    epoch; None when the last epoch's is above it or not a number (a diverged run). A run
+    that dips under the threshold and climbs back out (it oscillates) has not converged: the
+    course's learning rate 1 "never converges".
 
     Args:
         history: one record per epoch, in order, with ``epoch`` and ``train_loss``.
@@ -233,8 +240,11 @@ class ExploreRun:
         return self._last("val_loss")
 
     def outcome(self, epochs: int) -> str:
-        """In words: "converged in 26 epochs", "not converged in 100 epochs" or "diverged at
-        epoch 12" (converged: see :func:`epochs_to_threshold`)."""
+        """The run's outcome in words.
+
+        "converged in 26 epochs", "not converged in 100 epochs" or "diverged at epoch 12"
+        (converged: see :func:`epochs_to_threshold`).
+        """
         if self.diverged:
             return f"diverged at epoch {len(self.history)}"
         if self.epochs_to_threshold is None:
@@ -269,8 +279,10 @@ class ExploreResult:
 
 @dataclass(frozen=True)
 class ExploreOutputs:
-    """The files of an exploration: ``csv`` (one row per run and epoch) and ``png`` (all the
-    loss curves)."""
+    """The files of an exploration: ``csv`` and ``png``.
+
+    ``csv``: one row per run and epoch; ``png``: all the loss curves.
+    """
 
     csv: Path
     png: Path
@@ -283,8 +295,9 @@ def explore_outputs(folder: str | Path) -> ExploreOutputs:
 
 
 def prepare_folder(folder: str | Path) -> ExploreOutputs:
-    """Create the output folder when missing and check both outputs can be written, before
-    any work.
+    """Create the output folder when missing and check both outputs can be written.
+
+    Done before any work.
 
     Raises:
         LandCoverError: the folder cannot be created, or an output is a folder or unwritable.
@@ -374,8 +387,9 @@ def explore_learning(
     hooks: Hooks | None = None,
     on_run: Callable[[ExploreRun], None] | None = None,
 ) -> ExploreResult:
-    """Sample once, hold out whole polygons as training does, then train every run of the
-    grid (see the module's notes for how, and why).
+    """Sample once, hold out whole polygons as training does, then train every run of the grid.
+
+    See the module's notes for how, and why.
 
     Args:
         request: raster, polygons, bands, network (hidden layers, activation), validation
@@ -427,8 +441,9 @@ def explore_learning(
 
 
 def save_explore_outputs(result: ExploreResult, folder: str | Path) -> ExploreOutputs:
-    """Write ``explore.csv`` and ``explore.png`` into ``folder`` as one stage (both or
-    neither; core/fileio.py).
+    """Write ``explore.csv`` and ``explore.png`` into ``folder`` as one stage.
+
+    Both or neither are written (core/fileio.py).
 
     Raises:
         LandCoverError: a file cannot be written.

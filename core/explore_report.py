@@ -1,5 +1,7 @@
-"""The explorer's files: every run's losses per epoch as CSV, and all the loss curves in one
-figure (PNG, matplotlib as :func:`core.reports.plot_loss_curves` uses it)."""
+"""The explorer's files: every run's losses per epoch as CSV, and all the loss curves as PNG.
+
+The loss curves are one figure (matplotlib as :func:`core.reports.plot_loss_curves` uses it).
+"""
 
 from __future__ import annotations
 
@@ -28,9 +30,11 @@ def _number(value: float | None) -> float | str:
 def write_explore_csv(
     result: ExploreResult, path: str | Path, *, stage: OutputStage | None = None
 ) -> Path:
-    """One row per run and epoch: learning_rate, momentum, epoch, train_loss, val_loss
-    (empty without validation pixels; "nan" on the epoch a run diverged) and diverged (1 on
-    every row of a run that diverged, else 0).
+    """Write the exploration as CSV, one row per run and epoch.
+
+    Columns: learning_rate, momentum, epoch, train_loss, val_loss (empty without validation
+    pixels; "nan" on the epoch a run diverged) and diverged (1 on every row of a run that
+    diverged, else 0).
 
     Args:
         result: the exploration.
@@ -53,17 +57,23 @@ def write_explore_csv(
 
 
 def run_style(result: ExploreResult, run: ExploreRun) -> tuple[str, str]:
-    """(colour, matplotlib line style) of a run: the colour says the learning rate, the style
-    the momentum (the dialog's plot uses the same)."""
+    """(colour, matplotlib line style) of a run.
+
+    The colour says the learning rate, the style the momentum (the dialog's plot uses the
+    same).
+    """
     i = result.config.learning_rates.index(run.learning_rate)
     j = result.config.momentums.index(run.momentum)
     return COLOURS[i % len(COLOURS)], STYLES[j % len(STYLES)]
 
 
 def loss_axis_top(result: ExploreResult) -> float:
-    """Top of the loss axis: 1.3 times the loss of a uniform guess, ln(classes), which every
-    run starts near (a run that climbs above it is oscillating or diverging: it leaves the
-    plot), or the highest loss when all stay lower."""
+    """Top of the loss axis.
+
+    1.3 times the loss of a uniform guess, ln(classes), which every run starts near (a run
+    that climbs above it is oscillating or diverging: it leaves the plot), or the highest loss
+    when all stay lower.
+    """
     guess = 1.3 * math.log(max(2, len(result.classes)))
     finite = [
         v
@@ -78,8 +88,9 @@ def loss_axis_top(result: ExploreResult) -> float:
 def plot_explore(
     result: ExploreResult, path: str | Path, *, stage: OutputStage | None = None
 ) -> Path:
-    """Training loss (left) and validation loss (right) per epoch of every run in one PNG;
-    the legend gives each run's learning rate, momentum and the epochs it needed to reach the
+    """Training loss (left) and validation loss (right) per epoch of every run in one PNG.
+
+    The legend gives each run's learning rate, momentum and the epochs it needed to reach the
     loss threshold (or where it diverged, marked x).
 
     Args:

@@ -90,10 +90,12 @@ def describe_os_error(exc: BaseException, path: Path) -> str:
 
 @contextmanager
 def quiet_gdal_destructors() -> Iterator[None]:
-    """Within this block, GDAL errors raised while a dataset is deleted (a failed write on a
-    full disk, repeated as each file closes) are not printed: the run has already said what
-    failed in one sentence, and Python would print "Exception ignored ... Traceback" after
-    it. Other unraisable exceptions go to the hook that was in place."""
+    """Within this block, GDAL errors raised while a dataset is deleted are not printed.
+
+    Such errors come from a failed write on a full disk, repeated as each file closes: the run
+    has already said what failed in one sentence, and Python would print "Exception ignored
+    ... Traceback" after it. Other unraisable exceptions go to the hook that was in place.
+    """
     previous = sys.unraisablehook
 
     def hook(info: sys.UnraisableHookArgs) -> None:
@@ -447,8 +449,10 @@ class OutputStage:
 
 @contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
-    """A one-file stage: yield a temporary path, moved (with its sidecars) onto ``path`` on
-    success; on any exception it is removed and an existing ``path`` is untouched.
+    """A one-file stage: yield a temporary path, moved onto ``path`` on success.
+
+    The temporary file is moved with its sidecars; on any exception it is removed and an
+    existing ``path`` is untouched.
 
     Raises:
         LandCoverError: unwritable folder, full disk or another failed write.

@@ -95,18 +95,23 @@ class LandCoverModel:
 
     @property
     def early_stopping_epoch(self) -> int | None:
-        """The epoch early stopping chose (to mark on loss curves), or None without early
-        stopping (the schedule's last epoch was kept)."""
+        """The epoch early stopping chose (to mark on loss curves), or None.
+
+        None without early stopping (the schedule's last epoch was kept).
+        """
         if not self.training.get("patience"):
             return None
         best = self.info.get("best_epoch")
         return int(best) if best else None
 
     def describe_network(self) -> str:
-        """E.g. "one network 7-32-32-5 (relu), distilled from an ensemble of 5", "ensemble of
+        """The network in words.
+
+        E.g. "one network 7-32-32-5 (relu), distilled from an ensemble of 5", "ensemble of
         5 networks 7-64-64-5 (relu), class probabilities averaged" or "one network 7-64-64-5
         (relu)"; a perceptron's starts with :data:`core.config.PERCEPTRON`: "Perceptron
-        (linear: ...): one network 7-5"."""
+        (linear: ...): one network 7-5".
+        """
         sizes = "-".join(map(str, (len(self.bands), *self.model.hidden_layers, len(self.classes))))
         k = self.model.ensemble
         if self.model.is_perceptron:
@@ -406,8 +411,10 @@ _MAX_WEIGHT = 1e6
 
 
 def _check_values(model: LandCoverModel, path: Path) -> None:
-    """Every weight finite and every standard deviation > 0 (a damaged or crafted file
-    otherwise loads and maps nonsense or NaN)."""
+    """Every weight finite and every standard deviation > 0.
+
+    A damaged or crafted file otherwise loads and maps nonsense or NaN.
+    """
     for name, array in model.state.items():
         if not np.isfinite(array).all():
             raise _not_a_model(path, f"tensor '{name}' holds NaN or infinite values; it is damaged")

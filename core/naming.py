@@ -31,8 +31,11 @@ CONFUSION_ORIENTATION = "rows = reference (truth), columns = predicted"
 
 
 def side_file(path: str | Path, tail: str) -> Path:
-    """``path`` with its last suffix replaced by ``tail``: ``a.v2.safetensors`` + ``_loss.png``
-    gives ``a.v2_loss.png`` (the full name is kept, never cut at its first dot)."""
+    """``path`` with its last suffix replaced by ``tail``.
+
+    ``a.v2.safetensors`` + ``_loss.png`` gives ``a.v2_loss.png`` (the full name is kept, never
+    cut at its first dot).
+    """
     path = Path(path)
     return path.with_name(path.stem + tail) if path.suffix else path.with_name(path.name + tail)
 
@@ -106,9 +109,11 @@ def classification_outputs(classified: str | Path) -> ClassificationOutputs:
 
 
 def scene_outputs(folder: str | Path, raster: str | Path) -> ClassificationOutputs:
-    """The classification files of one of several rasters classified into ``folder``: the
-    class raster ``<raster>_classes.tif`` (``T32TQM.tif`` and ``T32TQM.vrt`` give
-    ``T32TQM_classes.tif``), its side files named from it (see the table above)."""
+    """The classification files of one of several rasters classified into ``folder``.
+
+    The class raster ``<raster>_classes.tif`` (``T32TQM.tif`` and ``T32TQM.vrt`` give
+    ``T32TQM_classes.tif``), its side files named from it (see the table above).
+    """
     return classification_outputs(Path(folder) / side_file(Path(raster).name, "_classes.tif"))
 
 

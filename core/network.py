@@ -27,8 +27,9 @@ _ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
 
 
 class MLP(nn.Module):
-    """An ensemble of ``members`` fully connected networks of one architecture, with input
-    standardisation built in.
+    """An ensemble of fully connected networks of one architecture, input standardisation built in.
+
+    The ensemble has ``members`` networks.
 
     The members share nothing but their input: each has its own weights, drawn with its own
     seed, and during training its own order of the mini-batches. Their weights are stacked
@@ -109,17 +110,21 @@ class MLP(nn.Module):
         return h
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Class probabilities of the ensemble for raw pixels ``x`` (n, bands): the mean of
-        the members' softmax outputs, shape (n, classes)."""
+        """Class probabilities of the ensemble for raw pixels ``x`` (n, bands).
+
+        The mean of the members' softmax outputs, shape (n, classes).
+        """
         return torch.softmax(self.member_logits(x), dim=2).mean(0)
 
 
 def ensemble_loss(
     probs: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None
 ) -> torch.Tensor:
-    """Cross-entropy of the ensemble's averaged probabilities ``probs`` (n, classes) for class
-    indices ``target`` (n,): the mean of -log p[target], weighted by ``weight`` per class as
-    torch's ``nll_loss`` does."""
+    """Cross-entropy of the ensemble's averaged probabilities for class indices ``target``.
+
+    ``probs`` has shape (n, classes), ``target`` (n,): the mean of -log p[target], weighted by
+    ``weight`` per class as torch's ``nll_loss`` does.
+    """
     return nn.functional.nll_loss(torch.log(probs.clamp_min(1e-12)), target, weight=weight)
 
 

@@ -47,8 +47,10 @@ def no_validation_warnings(result: TrainResult) -> list[str]:
 def no_validation_report(
     details: dict[str, Any], warnings: list[str] | None = None
 ) -> dict[str, Any]:
-    """The report JSON of a model trained without validation pixels: the keys of an accuracy
-    report (``docs/naming.md``) with no accuracy."""
+    """The report JSON of a model trained without validation pixels.
+
+    The keys of an accuracy report (``docs/naming.md``) with no accuracy.
+    """
     warnings = warnings or [NO_VALIDATION]
     return {
         "overall_accuracy": None,

@@ -125,10 +125,12 @@ def _window_pixels(config: PredictionConfig, itemsize: int, bands: int, n_classe
 
 
 def big_block_warning(info: RasterInfo, bands: tuple[int, ...], memory_mb: int) -> str | None:
-    """A sentence when the input's native blocks are larger than the memory budget: GDAL
-    decompresses (and caches) a whole block to read any part of it, so memory grows with the
-    block, whatever the windows (a 15000 x 8000 x 4 raster stored as one DEFLATE strip took
-    2.9 GB, in 8192 px tiles 1.8 GB). None when the blocks fit."""
+    """A sentence when the input's native blocks are larger than the memory budget, else None.
+
+    GDAL decompresses (and caches) a whole block to read any part of it, so memory grows with
+    the block, whatever the windows (a 15000 x 8000 x 4 raster stored as one DEFLATE strip
+    took 2.9 GB, in 8192 px tiles 1.8 GB). None when the blocks fit.
+    """
     bx, by = (max(1, v) for v in info.block_size)
     itemsize = max(
         gdal.GetDataTypeSize(gdal.GetDataTypeByName(info.data_types[b - 1])) // 8 for b in bands
@@ -313,9 +315,11 @@ def plan_windows(
     want_probs: bool,
     max_pixels: int | None = None,
 ) -> list[Window]:
-    """The windows to classify, in reading order: aligned to the input's native blocks
-    (:func:`~.raster.iter_windows`), each sized so that the work in flight fits
-    ``config.memory_mb``, and ending on rows of the output's 256 px tiles where they can.
+    """The windows to classify, in reading order.
+
+    Aligned to the input's native blocks (:func:`~.raster.iter_windows`), each sized so that
+    the work in flight fits ``config.memory_mb``, and ending on rows of the output's 256 px
+    tiles where they can.
 
     Args:
         info: the input raster.
@@ -370,10 +374,13 @@ def _classify_windows(ds: gdal.Dataset, info: RasterInfo, bands: tuple[int, ...]
 
 
 class WindowRunner(Protocol):
-    """Who classifies the windows of :func:`classify_raster` and hands each one's results to
-    the outputs: this process (:class:`LocalRunner`) or the workers of a Dask cluster
+    """Who classifies the windows of :func:`classify_raster` and hands their results on.
+
+    Each window's results go to the outputs. The runner is this process
+    (:class:`LocalRunner`) or the workers of a Dask cluster
     (:class:`~.distributed.DaskRunner`). The caller owns the outputs: one writer, whoever
-    computes."""
+    computes.
+    """
 
     device_name: str
     #: a cap on a window's pixels, or None for the memory budget alone
@@ -381,13 +388,18 @@ class WindowRunner(Protocol):
 
     def run(self, ds: gdal.Dataset, info: RasterInfo, bands: tuple[int, ...],
             windows: list[Window], out: _OutputRasters, hooks: Hooks) -> None:  # fmt: skip
-        """Classify every window and pass its results to ``out.write``, checking
-        ``hooks`` (cancel, progress) as windows complete."""
+        """Classify every window and pass its results to ``out.write``.
+
+        ``hooks`` (cancel, progress) are checked as windows complete.
+        """
 
 
 class LocalRunner:
-    """The windows classified in this process: a reader thread, the network's worker threads
-    and a writer thread, overlapped (see :class:`~.predictor.Predictor`)."""
+    """The windows classified in this process.
+
+    A reader thread, the network's worker threads and a writer thread, overlapped (see
+    :class:`~.predictor.Predictor`).
+    """
 
     max_window_pixels: int | None = None
 

@@ -26,8 +26,11 @@ UNKNOWN_VERSION = "unknown"
 
 @functools.lru_cache(maxsize=1)
 def plugin_version() -> str:
-    """The plugin's version: the ``version=`` line of its ``metadata.txt`` (the one place it
-    is written), or :data:`UNKNOWN_VERSION` when the file or the line is missing."""
+    """The plugin's version: the ``version=`` line of its ``metadata.txt``.
+
+    ``metadata.txt`` is the one place it is written; :data:`UNKNOWN_VERSION` when the file or
+    the line is missing.
+    """
     try:
         lines = METADATA.read_text(encoding="utf-8").splitlines()
     except OSError:
@@ -40,16 +43,19 @@ def plugin_version() -> str:
 
 
 def now_iso() -> str:
-    """The local date and time in ISO 8601 with its UTC offset, to the second
-    (``2024-05-17T14:03:09+02:00``)."""
+    """The local date and time in ISO 8601 with its UTC offset, to the second.
+
+    E.g. ``2024-05-17T14:03:09+02:00``.
+    """
     return _dt.datetime.now().astimezone().isoformat(timespec="seconds")
 
 
 def training_settings(request: TrainRequest) -> dict[str, Any]:
-    """Every training setting of the table (``core/settings.py``), name -> value, as the
-    request holds it: :func:`core.config.train_request` with these values rebuilds the same
-    request. ``max_per_class`` None (automatic) is 0 and ``hidden_layers`` text such as
-    ``"32,32"``, as the table writes them.
+    """Every training setting of the table (``core/settings.py``), name -> value.
+
+    The values as the request holds them: :func:`core.config.train_request` with these values
+    rebuilds the same request. ``max_per_class`` None (automatic) is 0 and ``hidden_layers``
+    text such as ``"32,32"``, as the table writes them.
 
     Raises:
         KeyError: a training setting that no part of the request holds (a table out of step
@@ -71,8 +77,9 @@ def training_settings(request: TrainRequest) -> dict[str, Any]:
 
 
 def polygon_layer_name(path: str | Path, class_field: str, layer: str | None) -> str:
-    """The name of the polygon layer read from ``path``: ``layer``, or the layer
-    :func:`core.vector.open_polygons` picks when it is None.
+    """The name of the polygon layer read from ``path``.
+
+    ``layer``, or the layer :func:`core.vector.open_polygons` picks when it is None.
 
     Raises:
         LandCoverError: the layer cannot be opened (see :func:`core.vector.open_polygons`).
@@ -85,8 +92,9 @@ def polygon_layer_name(path: str | Path, class_field: str, layer: str | None) ->
 
 
 def training_inputs(request: TrainRequest) -> dict[str, Any]:
-    """The inputs and settings of a training run, for the model's ``info``: ``raster``,
-    ``polygons``, ``polygons_layer``, ``class_field``, ``validation_polygons`` and
+    """The inputs and settings of a training run, for the model's ``info``.
+
+    ``raster``, ``polygons``, ``polygons_layer``, ``class_field``, ``validation_polygons`` and
     ``validation_layer`` (None without them) and ``settings`` (:func:`training_settings`).
 
     Raises:
@@ -108,11 +116,12 @@ def training_inputs(request: TrainRequest) -> dict[str, Any]:
 
 
 def model_provenance(model: LandCoverModel) -> dict[str, Any]:
-    """The provenance of a trained model's report, from its header: ``raster``, ``bands``
-    (``[{"band": 1, "name": "B1"}, ...]``), ``polygons``, ``polygons_layer``, ``class_field``,
-    ``validation_polygons``, ``validation_layer``, ``settings`` (name -> value), ``created``
-    (ISO 8601), ``plugin_version``, ``torch`` (its version), ``device``. A fact the header
-    lacks (a model saved by an older version) is None.
+    """The provenance of a trained model's report, from its header.
+
+    ``raster``, ``bands`` (``[{"band": 1, "name": "B1"}, ...]``), ``polygons``,
+    ``polygons_layer``, ``class_field``, ``validation_polygons``, ``validation_layer``,
+    ``settings`` (name -> value), ``created`` (ISO 8601), ``plugin_version``, ``torch`` (its
+    version), ``device``. A fact the header lacks (a model saved by an older version) is None.
     """
     info = model.info
     versions = info.get("versions") or {}

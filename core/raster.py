@@ -128,9 +128,11 @@ def raster_info(ds_or_path: gdal.Dataset | str | Path) -> RasterInfo:
 
 
 def _refuse_point_georeferencing(ds: gdal.Dataset) -> None:
-    """Stop on a raster placed by ground control points or RPCs instead of a grid (a level-1
-    satellite product): its pixels have no map coordinates until warped, so polygons would be
-    matched to the wrong pixels (or none) and the map would have no place on the ground.
+    """Stop on a raster placed by ground control points or RPCs instead of a grid.
+
+    Such a raster (a level-1 satellite product) has pixels with no map coordinates until
+    warped, so polygons would be matched to the wrong pixels (or none) and the map would have
+    no place on the ground.
 
     Raises:
         LandCoverError: saying to warp it first.
@@ -151,8 +153,9 @@ def _refuse_point_georeferencing(ds: gdal.Dataset) -> None:
 
 
 def usable_nodata(value: float | None, data_type: int) -> float | None:
-    """The nodata value ``value`` as pixels of GDAL type ``data_type`` can hold it, or None
-    when they cannot hold it.
+    """The nodata value ``value`` as pixels of GDAL type ``data_type`` can hold it, or None.
+
+    None when they cannot hold it.
 
     A value outside an integer type's range or with a fraction (-1 or 2.5 on a Byte band,
     -9999 on UInt16), or beyond Float32's range on a Float32 band, can never be a pixel's
@@ -178,8 +181,9 @@ def usable_nodata(value: float | None, data_type: int) -> float | None:
 
 
 def refuse_complex_bands(info: RasterInfo, bands: Sequence[int]) -> None:
-    """Stop on complex bands (radar CInt16, CFloat32 ...): their imaginary part would be
-    dropped without a word.
+    """Stop on complex bands (radar CInt16, CFloat32 ...).
+
+    Their imaginary part would be dropped without a word.
 
     Raises:
         LandCoverError: naming the bands, with what to do.
@@ -194,8 +198,10 @@ def refuse_complex_bands(info: RasterInfo, bands: Sequence[int]) -> None:
 
 
 def nodata_warnings(info: RasterInfo, bands: Sequence[int]) -> list[str]:
-    """One sentence per chosen band whose tagged nodata value its pixels cannot hold (see
-    :func:`usable_nodata`): the tag is ignored, as GDAL ignores it."""
+    """One sentence per chosen band whose tagged nodata value its pixels cannot hold.
+
+    See :func:`usable_nodata`: the tag is ignored, as GDAL ignores it.
+    """
     out = []
     for b in bands:
         tag = info.nodata_tags[b - 1] if info.nodata_tags else None
@@ -269,8 +275,10 @@ _MAX_BANDS = 65_536
 
 
 def unreadable(ds: gdal.Dataset, exc: BaseException | None) -> LandCoverError:
-    """The sentence for pixels GDAL could not read: a damaged file, or a missing file a VRT
-    refers to (never blamed on an output)."""
+    """The sentence for pixels GDAL could not read.
+
+    A damaged file, or a missing file a VRT refers to (never blamed on an output).
+    """
     why = f" ({str(exc).strip()})" if exc is not None else ""
     return LandCoverError(
         f"Could not read the pixels of '{Path(ds.GetDescription()).name}'{why}: the file is "
@@ -374,10 +382,12 @@ def iter_windows(info: RasterInfo, max_pixels: int, align_rows: int = 1) -> Iter
 def _windows_inside_blocks(
     info: RasterInfo, bx: int, by: int, max_pixels: int, align_rows: int
 ) -> Iterator[Window]:
-    """Windows of at most ``max_pixels`` inside each native block, block after block (so
-    the reader decompresses each block once, see :func:`same_blocks`); their rows are a
+    """Windows of at most ``max_pixels`` inside each native block, block after block.
+
+    So the reader decompresses each block once (see :func:`same_blocks`). Their rows are a
     multiple of ``align_rows`` when that fits, else a power of two, so that with blocks of
-    whole output tiles each window completes whole output tiles."""
+    whole output tiles each window completes whole output tiles.
+    """
     rows = max(1, max_pixels // bx)
     if align_rows > 1:
         if rows >= align_rows:
@@ -392,8 +402,11 @@ def _windows_inside_blocks(
 
 
 def same_blocks(info: RasterInfo, a: Window, b: Window) -> bool:
-    """Whether window ``b`` starts in the native block where ``a`` starts: the blocks just
-    read are then kept in GDAL's cache for ``b`` (windows inside one large block)."""
+    """Whether window ``b`` starts in the native block where ``a`` starts.
+
+    The blocks just read are then kept in GDAL's cache for ``b`` (windows inside one large
+    block).
+    """
     bx, by = (max(1, v) for v in info.block_size)
     return (a.xoff // bx, a.yoff // by) == (b.xoff // bx, b.yoff // by)
 

@@ -27,10 +27,12 @@ HISTORY_COLUMNS = (
 def write_history_csv(
     history: Sequence[dict[str, float]], path: str | Path, *, stage: OutputStage | None = None
 ) -> Path:
-    """One row per epoch: epoch, train_loss, val_loss, val_accuracy, final_train_loss (the
-    saved model's run on all polygons, after an assessment run), lr, and for a network
-    distilled from the ensemble distill_loss, distill_val_loss, distill_val_accuracy and
-    final_distill_loss (empty when unknown).
+    """Write the training history as CSV, one row per epoch.
+
+    Columns: epoch, train_loss, val_loss, val_accuracy, final_train_loss (the saved model's
+    run on all polygons, after an assessment run), lr, and for a network distilled from the
+    ensemble distill_loss, distill_val_loss, distill_val_accuracy and final_distill_loss
+    (empty when unknown).
 
     Args:
         history: one record per epoch.
@@ -141,8 +143,10 @@ def write_report_json(
     provenance: dict[str, Any] | None = None,
     stage: OutputStage | None = None,
 ) -> Path:
-    """The accuracy report as JSON (``overall_accuracy``, ``kappa``, ``confusion_matrix``,
-    ``classes``, per-class ``precision`` / ``recall`` / ``f1``, ...).
+    """Write the accuracy report as JSON.
+
+    Keys ``overall_accuracy``, ``kappa``, ``confusion_matrix``, ``classes``, per-class
+    ``precision`` / ``recall`` / ``f1``, ...
 
     Args:
         report: the accuracy report.
@@ -200,9 +204,11 @@ def _provenance_value(value: object) -> str:
 
 
 def provenance_html(provenance: dict[str, Any] | None) -> str:
-    """The *Provenance* section of a report page (``""`` for None): one row per fact of
-    ``provenance`` (see :func:`core.provenance.model_provenance`), labelled by
-    :data:`PROVENANCE_LABELS`."""
+    """The *Provenance* section of a report page (``""`` for None).
+
+    One row per fact of ``provenance`` (see :func:`core.provenance.model_provenance`),
+    labelled by :data:`PROVENANCE_LABELS`.
+    """
     if not provenance:
         return ""
     rows = "".join(
@@ -233,9 +239,10 @@ def _ci(value: float | None, half: float | None, fmt: Callable[[float], str]) ->
 
 
 def area_table_text(area: AreaAdjusted) -> list[str]:
-    """The area-adjusted estimates as plain-text lines (terminal, Processing log): one line
-    per class with its mapped area, estimated area and 95 % interval, user's and producer's
-    accuracy, then the overall accuracy and the protocol.
+    """The area-adjusted estimates as plain-text lines (terminal, Processing log).
+
+    One line per class with its mapped area, estimated area and 95 % interval, user's and
+    producer's accuracy, then the overall accuracy and the protocol.
 
     Args:
         area: an :class:`core.area_estimation.AreaAdjusted`.
@@ -270,11 +277,13 @@ def area_table_text(area: AreaAdjusted) -> list[str]:
 
 
 def area_adjusted_html(report: AccuracyReport) -> str:
-    """The *Area-adjusted estimates* section of a report on a stratified sample of points
-    (``""`` without one): overall, user's and producer's accuracy with 95 % intervals, the
+    """The *Area-adjusted estimates* section of a report on a stratified sample of points.
+
+    ``""`` without one. Overall, user's and producer's accuracy with 95 % intervals, the
     mapped area next to the estimated area and its 95 % interval, the error matrix in area
     proportions (rows = reference), quantity and allocation disagreement, and which protocol
-    produced the numbers (see :mod:`core.area_estimation`)."""
+    produced the numbers (see :mod:`core.area_estimation`).
+    """
     area = report.area_adjusted
     if area is None:
         return ""

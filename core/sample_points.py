@@ -1,5 +1,7 @@
-"""Reference points of an accuracy sample (``accuracy-sample`` writes them, the user labels
-them): their map class, stratum and reference class, read from a point layer and the map.
+"""Reference points of an accuracy sample: their map class, stratum and reference class.
+
+``accuracy-sample`` writes them, the user labels them; they are read from a point layer and
+the map.
 
 The reference is a class name typed by the user (or a class value in an integer field); an
 empty reference leaves the point out and is counted. Points outside the map or on its nodata
@@ -28,8 +30,11 @@ STRATUM_FIELD = "stratum"
 
 
 def is_point_layer(path: str | Path, layer: str | None = None) -> bool:
-    """True when ``path`` (its ``layer``, else its first layer with geometries) holds points
-    or multipoints; False for polygons, rasters and anything OGR cannot open."""
+    """True when ``path`` holds points or multipoints.
+
+    The layer read is ``layer``, else the first layer with geometries. False for polygons,
+    rasters and anything OGR cannot open.
+    """
     try:
         ds = gdal.OpenEx(str(path), gdal.OF_VECTOR)
     except RuntimeError:
@@ -191,9 +196,12 @@ def read_sample_points(
 def _read_features(
     path: str | Path, class_field: str, layer: str | None
 ) -> tuple[list[tuple[tuple[float, float] | None, object, object]], str, bool]:
-    """Each point's (x, y) (None when empty), raw reference and stratum, the layer's CRS as
-    WKT ("" = none) and whether it has a stratum field. The file is closed on return, also
-    when a sentence is raised (GDAL objects freed by a traceback in the wrong order crash)."""
+    """Points' (x, y), raw reference and stratum; the layer's CRS; whether it has a stratum field.
+
+    A point's (x, y) is None when it is empty; the CRS is WKT ("" = none).
+    The file is closed on return, also when a sentence is raised (GDAL objects freed by a
+    traceback in the wrong order crash).
+    """
     try:
         src = gdal.OpenEx(str(path), gdal.OF_VECTOR)
     except RuntimeError as exc:
@@ -229,8 +237,10 @@ def _read_features(
 def _transform_to(
     srs_wkt: str, info: RasterInfo, path: str | Path
 ) -> osr.CoordinateTransformation | None:
-    """The transformation of the points' CRS to the map's, or None when they are the same
-    (or either has none)."""
+    """The transformation of the points' CRS to the map's, or None.
+
+    None when they are the same (or either has none).
+    """
     if not srs_wkt or not info.crs_wkt:
         return None
     srs = osr.SpatialReference()

@@ -108,8 +108,11 @@ class ConfigScore:
 
     @property
     def n_parameters(self) -> int:
-        """Weights of the network for a given input/output size do not matter for ties: hidden
-        sizes do, so count hidden-to-hidden weights plus neurons."""
+        """Hidden-to-hidden weights plus neurons, the size that breaks ties.
+
+        Weights of the network for a given input/output size do not matter for ties: hidden
+        sizes do.
+        """
         h = self.model.hidden_layers
         return sum(h) + sum(a * b for a, b in zip(h, h[1:]))
 

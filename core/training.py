@@ -201,18 +201,20 @@ MIN_SCALED_EPOCHS = 3
 
 
 def schedule_for(config: TrainingConfig, n: int) -> TrainingConfig:
-    """The settings to train on ``n`` pixels: ``config`` itself up to
-    :data:`LARGE_DATA_PIXELS`, else a schedule that grows well with the data.
+    """The settings to train on ``n`` pixels.
 
-    With f = n / LARGE_DATA_PIXELS: the batch grows f times (at most
-    :data:`MAX_BATCH_GROWTH` times, never beyond n or the setting's maximum), the epochs shrink f times (at least
-    :data:`MIN_SCALED_EPOCHS`, never more than set), and the learning rate grows with the
-    square root of the batch growth (Krizhevsky 2014, "One weird trick for parallelizing
-    convolutional neural networks"; Hoffer, Hubara and Soudry 2017, "Train longer, generalize
-    better"). Each network then sees about as many samples as on LARGE_DATA_PIXELS pixels
-    (epochs x n), in fewer, larger steps: on 100 k pixels 12 epochs of batch 256 instead of
-    100 epochs of batch 32, with the same held-out accuracy (benchmarks/training_scale.py).
-    Early stopping's patience counts epochs of the scaled schedule.
+    ``config`` itself up to :data:`LARGE_DATA_PIXELS`, else a schedule that grows well with
+    the data.
+
+    With f = n / LARGE_DATA_PIXELS: the batch grows f times (at most :data:`MAX_BATCH_GROWTH`
+    times, never beyond n or the setting's maximum), the epochs shrink f times (at least
+    :data:`MIN_SCALED_EPOCHS`, never more than set), and the learning rate grows with the square
+    root of the batch growth (Krizhevsky 2014, "One weird trick for parallelizing convolutional
+    neural networks"; Hoffer, Hubara and Soudry 2017, "Train longer, generalize better"). Each
+    network then sees about as many samples as on LARGE_DATA_PIXELS pixels (epochs x n), in
+    fewer, larger steps: on 100 k pixels 12 epochs of batch 256 instead of 100 epochs of batch
+    32, with the same held-out accuracy (benchmarks/training_scale.py). Early stopping's
+    patience counts epochs of the scaled schedule.
 
     The weight decay shrinks f times: it is an L2 penalty (a Gaussian prior on the weights)
     added to the MEAN loss, so its weight against the data would otherwise stay that of
@@ -239,9 +241,11 @@ AUTO_ENSEMBLE = 5
 
 
 def ensemble_for(model_config: ModelConfig, n: int) -> ModelConfig:
-    """The architecture to train on ``n`` pixels: ``model_config`` itself when its ensemble
-    size is set (>= 1); the automatic ensemble (0, the default) is :data:`AUTO_ENSEMBLE`
-    networks up to :data:`LARGE_DATA_PIXELS` pixels and one network above.
+    """The architecture to train on ``n`` pixels.
+
+    ``model_config`` itself when its ensemble size is set (>= 1); the automatic ensemble (0,
+    the default) is :data:`AUTO_ENSEMBLE` networks up to :data:`LARGE_DATA_PIXELS` pixels and
+    one network above.
 
     An ensemble is variance reduction: on the few thousand pixels of a real scene's polygons
     one network's map depends on its seed (Indian Pines, grouped splits: 3.4 points between
@@ -267,8 +271,10 @@ def describe_schedule(
     n: int,
     model_config: ModelConfig | None = None,
 ) -> str | None:
-    """One sentence when :func:`schedule_for` changed the settings (or :func:`ensemble_for`
-    chose one network), else None."""
+    """One sentence when :func:`schedule_for` changed the settings, else None.
+
+    Also when :func:`ensemble_for` chose one network.
+    """
     single = model_config is not None and model_config.ensemble == 0 and n > LARGE_DATA_PIXELS
     if used == given and not single:
         return None
@@ -375,8 +381,10 @@ def _member_losses(
 def _evaluate(
     model: MLP, x: torch.Tensor, y: torch.Tensor, weight: torch.Tensor | None
 ) -> tuple[float, float]:
-    """The ensemble's loss (cross-entropy of its averaged probabilities, class-weighted as in
-    training) and accuracy on ``x`` (n, bands), ``y`` (n,)."""
+    """The ensemble's loss and accuracy on ``x`` (n, bands), ``y`` (n,).
+
+    The loss is the cross-entropy of its averaged probabilities, class-weighted as in training.
+    """
     model.eval()
     with torch.no_grad():
         probs = torch.cat([model(x[s : s + 65536]) for s in range(0, x.shape[0], 65536)])

@@ -1,5 +1,7 @@
-"""Polygon input: open any OGR source, check the class field, reproject to the raster grid and
-rasterise one polygon at a time onto its own window of the grid.
+"""Polygon input: open, check the class field, reproject and rasterise one polygon at a time.
+
+Any OGR source is opened; polygons are reprojected to the raster grid and each is rasterised
+onto its own window of the grid.
 
 Rasterising polygon by polygon keeps memory bounded by the largest polygon (itself tiled),
 never by the raster.
@@ -68,10 +70,12 @@ _POLYGON_TYPES = (ogr.wkbPolygon, ogr.wkbMultiPolygon, ogr.wkbCurvePolygon, ogr.
 
 
 def _other_geometries(lyr: ogr.Layer) -> str | None:
-    """The refusal when a layer of generic geometry type holds features that are not
-    polygons (a GeoPackage layer of type GEOMETRY with points), with the count of each
+    """The refusal when a layer of generic geometry type holds features that are not polygons.
+
+    E.g. a GeoPackage layer of type GEOMETRY with points; the refusal gives the count of each
     geometry type found; None when all are polygons. Sampling would otherwise take the few
-    pixels under them without a word, where a Point layer is refused."""
+    pixels under them without a word, where a Point layer is refused.
+    """
     counts: dict[int, int] = {}
     lyr.ResetReading()
     feature = lyr.GetNextFeature()
@@ -224,8 +228,10 @@ def _tiles(window: Window, most: int) -> Iterator[Window]:
 
 
 def polygons_by_class(source: PolygonSource) -> dict[object, list[int]]:
-    """Class value -> feature ids of the polygons holding it (polygons without a class are
-    left out), in layer order."""
+    """Class value -> feature ids of the polygons holding it, in layer order.
+
+    Polygons without a class are left out.
+    """
     out: dict[object, list[int]] = {}
     source.layer.ResetReading()
     for feature in source.layer:

@@ -1,5 +1,8 @@
-"""The main jobs end to end: train a model from polygons, classify a raster, and the file
-outputs that go with them. This is what the dialog, Processing and the command line call."""
+"""The main jobs end to end: train a model from polygons, classify a raster, write the outputs.
+
+The file outputs are those that go with them. This is what the dialog, Processing and the
+command line call.
+"""
 
 from __future__ import annotations
 
@@ -252,8 +255,10 @@ def final_training(training: TrainingConfig, assessment: TrainedNetwork) -> Trai
 
 def _merge_histories(first: list[dict[str, float]],
                      final: list[dict[str, float]]) -> list[dict[str, float]]:  # fmt: skip
-    """The assessment run's records with the saved model's training losses added, by epoch,
-    as named by :data:`FINAL_NAMES`."""
+    """The assessment run's records with the saved model's training losses added, by epoch.
+
+    The losses are named as :data:`FINAL_NAMES` says.
+    """
     return merge_records(first, final, FINAL_NAMES)
 
 
@@ -326,8 +331,9 @@ def fit_networks(
 
 
 def train_model(request: TrainRequest, hooks: Hooks | None = None) -> TrainResult:
-    """Sample, split, assess and train: a model ready to classify, trained on every training
-    polygon.
+    """Sample, split, assess and train: a model ready to classify.
+
+    The model is trained on every training polygon.
 
     One policy for every route (command line, Processing, dialog, the search's final model):
 

@@ -35,8 +35,9 @@ class ExploreOutcome:
 
 
 class ExploreTask(BaseTask):
-    """Train the grid of learning rates x momentums (:func:`core.explore.run_explore`) and
-    write its figure and table.
+    """Train the grid of learning rates x momentums and write its figure and table.
+
+    The grid is trained by :func:`core.explore.run_explore`.
 
     Signals:
         epoch_ended(dict): every epoch of every run (learning_rate, momentum, epoch,
@@ -75,8 +76,10 @@ class ExploreTask(BaseTask):
 
 
 class ExplainTask(BaseTask):
-    """Draw a model's decision regions beside a perceptron's
-    (:func:`core.explain.decision_regions`)."""
+    """Draw a model's decision regions beside a perceptron's.
+
+    See :func:`core.explain.decision_regions`.
+    """
 
     def __init__(
         self,

@@ -1,5 +1,8 @@
-"""Result layer styling: paletted class raster with names and colours, grey confidence ramp,
-and class colours taken from the training layer's categorised symbology."""
+"""Result layer styling: paletted class raster, grey confidence ramp, class colours.
+
+The class raster is paletted with names and colours; class colours are taken from the
+training layer's categorised symbology.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,7 @@
-"""Is PyTorch importable here? Checked without importing it at plugin load (importing torch
-takes seconds); the message says how to install it."""
+"""Is PyTorch importable here? Checked without importing it at plugin load.
+
+Importing torch takes seconds; the message says how to install it.
+"""
 
 from __future__ import annotations
 
@@ -101,8 +103,9 @@ PRELOAD = ("libtorch_global_deps", "libc10", "libtorch_cpu", "libtorch")
 
 
 def preload_torch_libraries() -> list[str]:
-    """Load torch's shared libraries without holding Python's GIL; call it in a worker thread
-    before ``import torch``.
+    """Load torch's shared libraries without holding Python's GIL.
+
+    Call it in a worker thread before ``import torch``.
 
     ``import torch`` loads ``torch._C`` with the GIL held, and loading libtorch_cpu (its static
     initialisers: 200-300 ms on a 2-core machine) then stops every other Python thread, QGIS's

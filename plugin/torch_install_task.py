@@ -1,5 +1,7 @@
-"""Install PyTorch in the background: pip in a subprocess, verified by ``import torch`` in a
-fresh Python with the paths QGIS will use, moved into place only after that worked.
+"""Install PyTorch in the background, moved into place only after it imports.
+
+pip runs in a subprocess; the install is verified by ``import torch`` in a fresh Python with
+the paths QGIS will use, and moved into place only after that worked.
 
 Everything one install writes lives in ``<site>.work`` (pip's target, its temp files and the
 constraints file), so a failure, a refusal or a cancel removes one folder and leaves QGIS's
@@ -74,8 +76,11 @@ ProcessFn = Callable[[subprocess.Popen], None]
 
 # -- processes -----------------------------------------------------------------------------------
 def child_env(tmp: Path | None = None) -> dict[str, str]:
-    """Environment for pip and the probe: QGIS's own (PATH matters for Windows DLLs), output
-    as UTF-8 without buffering, no prompts, never ``--user``, temp files in ``tmp``."""
+    """Environment for pip and the probe.
+
+    QGIS's own (PATH matters for Windows DLLs), output as UTF-8 without buffering, no
+    prompts, never ``--user``, temp files in ``tmp``.
+    """
     env = dict(os.environ)
     env.update(PYTHONUNBUFFERED="1", PYTHONIOENCODING="utf-8", PIP_NO_INPUT="1", PIP_USER="0")
     if tmp is not None:
@@ -361,6 +366,7 @@ class TorchInstallTask(BaseTask):
     output = pyqtSignal(str)
 
     def __init__(self, request: InstallRequest) -> None:
+        """A task installing what ``request`` asks for (the build, the target folder)."""
         super().__init__(f"Land Cover MLP: install PyTorch ({request.kind.upper()})")
         self.request = request
         self.process: subprocess.Popen | None = None
@@ -371,6 +377,7 @@ class TorchInstallTask(BaseTask):
             kill_tree(proc)
 
     def work(self) -> InstallResult:
+        """Install in the worker thread, each line of output emitted as :attr:`output`."""
         return install_torch(self.request, self.output.emit, self.isCanceled, self._started)
 
     def cancel(self) -> None:
@@ -379,6 +386,7 @@ class TorchInstallTask(BaseTask):
         kill_tree(self.process)
 
     def cleanup(self) -> None:
+        """Remove the install's work folder after a failure."""
         remove_quietly(ts.work_dir(self.request.site))
 
 
@@ -403,10 +411,12 @@ class TorchProbeTask(BaseTask):
     """Finds QGIS's Python, the NVIDIA driver and the PyTorch QGIS would import (off the UI)."""
 
     def __init__(self, site: Path) -> None:
+        """A check of the PyTorch QGIS would import; ``site`` is the install folder (site_dir)."""
         super().__init__("Land Cover MLP: check PyTorch")
         self.site = site
 
     def work(self) -> Probe:
+        """Find QGIS's Python, the NVIDIA driver and the PyTorch it imports (worker thread)."""
         nvidia = ts.detect_nvidia()
         try:
             python = ts.python_executable()

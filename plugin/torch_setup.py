@@ -98,8 +98,10 @@ def insert_position(paths: Sequence[str]) -> int:
 
 
 def path_with(folder: Path, paths: Sequence[str], replacing: Path | None = None) -> list[str]:
-    """``paths`` with ``folder`` at :func:`insert_position` (``replacing`` and ``folder``
-    removed first), as the plugin would set it; the input is not changed."""
+    """``paths`` with ``folder`` at :func:`insert_position`, as the plugin would set it.
+
+    ``replacing`` and ``folder`` are removed first; the input is not changed.
+    """
     drop = {os.path.normcase(str(p)) for p in (folder, replacing) if p is not None}
     out = [p for p in paths if os.path.normcase(p) not in drop]
     out.insert(insert_position(out), str(folder))
@@ -197,14 +199,14 @@ def python_candidates(
     version: Sequence[int],
     base_prefix: str | None = None,
 ) -> list[PurePath]:
-    """Where QGIS's Python interpreter may be, best first (no file system access).
+    r"""Where QGIS's Python interpreter may be, best first (no file system access).
 
     From the running Python's own prefixes, never from PATH: inside QGIS ``sys.executable``
     is QGIS itself (``qgis-bin.exe``, ``QGIS.app``) or, with an embedded Python, whatever
     ``python3`` comes first on PATH (a pyenv, conda or Homebrew Python), so it only comes
     last, to be checked like the others (:func:`python_executable`). Windows (OSGeo4W and the
-    standalone installer): ``<exec_prefix>\\python.exe`` is ``apps\\Python3x\\python.exe``;
-    ``<root>\\bin\\python3.exe`` is the OSGeo4W wrapper. macOS QGIS.app:
+    standalone installer): ``<exec_prefix>\python.exe`` is ``apps\Python3x\python.exe``;
+    ``<root>\bin\python3.exe`` is the OSGeo4W wrapper. macOS QGIS.app:
     ``Contents/MacOS/bin/python3``. Linux: ``<prefix>/bin/python3.x`` (``/usr/bin/python3.11``).
     """
     short = f"{version[0]}.{version[1]}"
@@ -230,8 +232,10 @@ def python_candidates(
 
 
 def python_executable() -> Path:
-    """QGIS's Python interpreter: the first candidate that runs, has this Python's version
-    and reports this Python's prefix (another ``python3.11`` first on PATH reports its own).
+    """QGIS's Python interpreter.
+
+    The first candidate that runs, has this Python's version and reports this Python's prefix
+    (another ``python3.11`` first on PATH reports its own).
 
     Raises:
         LandCoverError: none was found.

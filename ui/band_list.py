@@ -1,6 +1,9 @@
-"""The dialog's band list: one checkable row per band of the raster, with All and None
-buttons, a range entry ("1-7, 9"), toggling of a whole selection, mask and quality bands left
-unchecked, and the choice remembered per raster (:func:`.settings.remember_bands`)."""
+"""The dialog's band list: one checkable row per band of the raster.
+
+With All and None buttons, a range entry ("1-7, 9"), toggling of a whole selection, mask and
+quality bands left unchecked, and the choice remembered per raster
+(:func:`.settings.remember_bands`).
+"""
 
 from __future__ import annotations
 
@@ -70,8 +73,10 @@ def odd_nodata_bands(nodata: Sequence[float | None]) -> set[int]:
 
 
 def ranges_text(bands: Iterable[int]) -> str:
-    """Band numbers as compact ranges: (1, 2, 3, 4, 5, 6, 7, 9) -> "1-7, 9" ("" for none);
-    sorted, each band once; :func:`read_ranges` reads it back."""
+    """Band numbers as compact ranges: (1, 2, 3, 4, 5, 6, 7, 9) -> "1-7, 9" ("" for none).
+
+    Sorted, each band once; :func:`read_ranges` reads it back.
+    """
     runs: list[list[int]] = []
     for band in sorted(set(bands)):
         if runs and band == runs[-1][1] + 1:
@@ -82,8 +87,9 @@ def ranges_text(bands: Iterable[int]) -> str:
 
 
 def read_ranges(text: str, band_count: int) -> tuple[int, ...]:
-    """The band numbers of a range text such as "1-7, 9", read by the core's parser
-    (:func:`~landcover_mlp.core.raster.parse_bands`).
+    """The band numbers of a range text such as "1-7, 9", read by the core's parser.
+
+    The parser is :func:`~landcover_mlp.core.raster.parse_bands`.
 
     Args:
         text: comma-separated band numbers and low-high ranges.
@@ -135,6 +141,7 @@ class BandList(QObject):
         none_button: QPushButton,
         status_label: QLabel,
     ) -> None:
+        """Control ``view`` with its range entry, All and None buttons and status label."""
         super().__init__(view)
         self.view = view
         self._edit = range_edit
@@ -158,9 +165,12 @@ class BandList(QObject):
 
     # -- public ------------------------------------------------------------------------------
     def fill(self, layer: object) -> None:
-        """One checkable item per band of ``layer``, "1: <description>"; the remembered
-        choice for this raster, else every band but those named like masks or with a nodata value of their own, is checked.
-        Anything but a readable raster layer leaves the list empty."""
+        """One checkable item per band of ``layer``, "1: <description>".
+
+        The remembered choice for this raster, else every band but those named like masks or
+        with a nodata value of their own, is checked. Anything but a readable raster layer
+        leaves the list empty.
+        """
         self._keep_selection = None
         with self._quiet():
             self.view.clear()
@@ -206,8 +216,10 @@ class BandList(QObject):
         return tuple(item.data(_BAND) for item in self._items() if item.checkState() == _CHECKED)
 
     def set_checked(self, bands: Iterable[int]) -> None:
-        """Check exactly ``bands`` (band numbers; others in it are ignored) and remember the
-        choice for the raster."""
+        """Check exactly ``bands`` and remember the choice for the raster.
+
+        ``bands`` are band numbers; others in it are ignored.
+        """
         self._apply(set(bands), range(self.view.count()))
         self._changed(save=True)
 
@@ -294,8 +306,10 @@ class BandList(QObject):
         return True
 
     def _on_text_edited(self, text: str) -> None:
-        """While typing, only say whether the text reads (a prefix such as "200" of "200-1"
-        must not check band 200 alone); Enter or leaving the entry applies it."""
+        """While typing, only say whether the text reads; Enter or leaving the entry applies it.
+
+        A prefix such as "200" of "200-1" must not check band 200 alone.
+        """
         if not text.strip():  # nothing typed yet: the checks stay
             self._show(None)
             return
@@ -308,8 +322,10 @@ class BandList(QObject):
         self._status.setText("Press Enter to check these bands.")
 
     def _on_editing_finished(self) -> None:
-        """Enter or leaving the entry: check exactly the bands typed; a text that does not
-        read leaves the checks as they were and says why."""
+        """Enter or leaving the entry: check exactly the bands typed.
+
+        A text that does not read leaves the checks as they were and says why.
+        """
         text = self._edit.text()
         if not text.strip():
             self._changed(save=False)

@@ -1,5 +1,6 @@
-"""The point-and-click route: choose layers and settings, train and classify in the background,
-watch the loss curves, get a styled land-cover map and its accuracy; or first find the best
+"""The point-and-click route: choose layers and settings, train and classify in the background.
+
+Watch the loss curves, get a styled land-cover map and its accuracy; or first find the best
 settings by cross-validation and copy them into the training settings.
 
 The dialog wires widgets to the core's config objects (:mod:`.form`, :mod:`.tuning`) and shows
@@ -12,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from qgis.core import Qgis, QgsApplication, QgsMessageLog, QgsProject
 from qgis.gui import QgsMessageBarItem
@@ -33,6 +34,9 @@ from .explore_panel import ExplorePanel
 from .form import TrainingForm
 from .loss_plot import LossPlot
 from .tuning import TuningPanel
+
+if TYPE_CHECKING:
+    from qgis.gui import QgisInterface
 
 FORM_CLASS, _ = uic.loadUiType(str(Path(__file__).with_name("main_dialog.ui")))
 WAIT_ON_SHUTDOWN_MS = 5000
@@ -71,7 +75,8 @@ class LandCoverDialog(QDialog, FORM_CLASS):
     tuning_finished = pyqtSignal(bool)
     exploring_finished = pyqtSignal(bool)  # the explorer's grid ended (True on success)
 
-    def __init__(self, iface: Any, parent: QWidget | None = None) -> None:
+    def __init__(self, iface: QgisInterface | None, parent: QWidget | None = None) -> None:
+        """The dialog for QGIS's ``iface`` (None: messages stay in the dialog) under ``parent``."""
         super().__init__(parent)
         self.setupUi(self)
         self.iface = iface
@@ -116,9 +121,11 @@ class LandCoverDialog(QDialog, FORM_CLASS):
             self._show_torch_missing()
 
     def _fit_input_width(self, *_: Any) -> None:
-        """Keep the input panel at least as wide as its widgets plus a vertical scroll bar:
-        when the Advanced box opens, the bar appears and would otherwise hide the right edge
-        of every row (combo arrows, spin buttons)."""
+        """Keep the input panel at least as wide as its widgets plus a vertical scroll bar.
+
+        When the Advanced box opens, the bar appears and would otherwise hide the right edge
+        of every row (combo arrows, spin buttons).
+        """
         scroll = self.inputScroll
         inner = scroll.widget().minimumSizeHint().width()
         bar = scroll.verticalScrollBar().sizeHint().width()
@@ -129,8 +136,11 @@ class LandCoverDialog(QDialog, FORM_CLASS):
 
     # -- PyTorch missing ---------------------------------------------------------------------
     def _show_torch_missing(self) -> None:
-        """A short warning with a button that opens "Set up PyTorch..." (the full sentence, with
-        the manual install command, is the warning's tooltip and the set-up dialog's text)."""
+        """A short warning with a button that opens "Set up PyTorch...".
+
+        The full sentence, with the manual install command, is the warning's tooltip and the
+        set-up dialog's text.
+        """
         button = QPushButton("Set up PyTorch...")
         button.setObjectName("setupTorchButton")
         button.setToolTip("Install PyTorch into QGIS's Python and check it")
@@ -268,8 +278,10 @@ class LandCoverDialog(QDialog, FORM_CLASS):
         QgsApplication.taskManager().addTask(task)
 
     def explore_rates(self) -> None:
-        """Validate, then train the explorer's grid in the background (curves fill live);
-        its figure and table go to a new run folder."""
+        """Validate, then train the explorer's grid in the background (curves fill live).
+
+        Its figure and table go to a new run folder.
+        """
         request = self._checked_request()
         if request is None:
             return
@@ -322,8 +334,11 @@ class LandCoverDialog(QDialog, FORM_CLASS):
         )
 
     def cancel(self) -> None:
-        """Ask the running task to stop; a training reports back through ``failed``, a search
-        through ``succeeded`` with the configurations it finished."""
+        """Ask the running task to stop.
+
+        A training reports back through ``failed``, a search through ``succeeded`` with the
+        configurations it finished.
+        """
         if self.task is not None:
             self.statusLabel.setText("Cancelling...")
             self.cancelButton.setEnabled(False)
@@ -481,8 +496,11 @@ class LandCoverDialog(QDialog, FORM_CLASS):
 
     # -- closing -----------------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt virtual
-        """Closing never cancels: a run goes on as a QGIS task (progress in the task bar) and
-        its layers are added when it ends; settings are remembered."""
+        """Closing never cancels; settings are remembered.
+
+        A run goes on as a QGIS task (progress in the task bar) and its layers are added when
+        it ends.
+        """
         self._save_settings()
         self._say_run_goes_on()
         super().closeEvent(event)
@@ -513,8 +531,10 @@ class LandCoverDialog(QDialog, FORM_CLASS):
         duration: int,
         also_main_window: bool = False,
     ) -> None:
-        """A message in the dialog's bar, and in QGIS's own bar when the dialog is closed
-        (a run that ends in the background still reports)."""
+        """A message in the dialog's bar, and in QGIS's own bar when the dialog is closed.
+
+        A run that ends in the background still reports.
+        """
         self.message_bar.pushMessage(title, text, level, duration)
         if (also_main_window or not self.isVisible()) and self.iface is not None:
             self.iface.messageBar().pushMessage(f"Land Cover MLP: {title}", text, level, duration)

@@ -1,6 +1,7 @@
-"""The "Decision regions..." panel of a trained model: choose two of its bands, draw in the
-background what the model and a perceptron decide on their plane (core/explain.py), show the
-figure.
+"""The "Decision regions..." panel of a trained model.
+
+Choose two of its bands, draw in the background what the model and a perceptron decide on
+their plane (core/explain.py), show the figure.
 
 The raster, polygons and class field are those the model was trained on (its header); the
 work runs in :class:`~landcover_mlp.plugin.explore_task.ExplainTask`.
@@ -45,6 +46,7 @@ class ExplainPanel(QDialog, FORM_CLASS):
     def __init__(
         self, model: LandCoverModel, model_path: Path | None, parent: QWidget | None = None
     ) -> None:
+        """The panel of ``model``; the figure's file is named after ``model_path`` when given."""
         super().__init__(parent)
         self.setupUi(self)
         self.model = model
@@ -134,6 +136,7 @@ class ExplainPanel(QDialog, FORM_CLASS):
             Qt.TransformationMode.SmoothTransformation))  # fmt: skip
 
     def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt virtual
+        """Scale the figure to the new size."""
         super().resizeEvent(event)
         self._show_pixmap()
 

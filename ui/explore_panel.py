@@ -1,6 +1,8 @@
-"""The "Explore learning rate" tab: the learning rates, momentums, epochs and loss threshold to
-compare, every run's loss curve drawn live (one colour per learning rate, one line style per
-momentum, as in explore.png) and a table of the runs that is also the plot's legend.
+"""The "Explore learning rate" tab: settings to compare, live loss curves and a table of runs.
+
+The learning rates, momentums, epochs and loss threshold to compare, every run's loss curve
+drawn live (one colour per learning rate, one line style per momentum, as in explore.png) and
+a table of the runs that is also the plot's legend.
 
 Display only: the runs train in :class:`~landcover_mlp.plugin.explore_task.ExploreTask`, which
 the dialog starts (one task at a time) with :meth:`ExplorePanel.make_task`.
@@ -79,6 +81,7 @@ class ExplorePlot(QWidget):
     MARGIN = (52, 14, 22)  # left, top, right; the bottom holds two lines of text
 
     def __init__(self, parent: QWidget | None = None) -> None:
+        """An empty plot (no grid yet) of the training losses."""
         super().__init__(parent)
         self.setObjectName("explorePlot")
         self.config: ExploreConfig | None = None
@@ -88,6 +91,7 @@ class ExplorePlot(QWidget):
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
 
     def sizeHint(self) -> QSize:  # noqa: N802 - Qt virtual
+        """The preferred size: 560 x 260 px."""
         return QSize(560, 260)
 
     def start(self, config: ExploreConfig) -> None:
@@ -115,12 +119,16 @@ class ExplorePlot(QWidget):
         return out
 
     def _top(self) -> float:
-        """1.3 times the highest first-epoch loss (every run starts near the loss of a uniform
-        guess; a run far above it oscillates or diverges and leaves the plot)."""
+        """1.3 times the highest first-epoch loss.
+
+        Every run starts near the loss of a uniform guess; a run far above it oscillates or
+        diverges and leaves the plot.
+        """
         firsts = [points[0][1] for points in map(self._points, self.records) if points]
         return 1.3 * max(firsts) if firsts else 1.0
 
     def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt virtual
+        """Draw the axes, the loss threshold and every run's curve (x where it diverged)."""
         painter = QPainter(self)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         palette = self.palette()
@@ -201,6 +209,7 @@ class ExplorePanel(QWidget, FORM_CLASS):
     finished = pyqtSignal(bool)
 
     def __init__(self, parent: QWidget | None = None) -> None:
+        """The tab's widgets, the grid's settings at their defaults and an empty plot."""
         super().__init__(parent)
         self.setupUi(self)
         self.widgets = setting_widgets.place(self, self.gridForm, GRID_SETTINGS)
@@ -242,8 +251,9 @@ class ExplorePanel(QWidget, FORM_CLASS):
         self.planLabel.setText(f"{runs} runs × {config.epochs} epochs, one network each.")
 
     def make_task(self, request: TrainRequest, folder: Path) -> ExploreTask:
-        """A task for the grid of the widgets on ``request``'s pixels and network, writing
-        into ``folder`` (created now); the curves and the table follow it live.
+        """A task for the grid of the widgets on ``request``'s pixels and network.
+
+        It writes into ``folder`` (created now); the curves and the table follow it live.
 
         Raises:
             LandCoverError: a value of the grid the core refuses, or a folder that cannot be

@@ -1,5 +1,8 @@
-"""The dialog's input widgets as a form: defaults, band list, device check, validation, and
-the core's TrainRequest and output paths built from them. No training logic here."""
+"""The dialog's input widgets as a form.
+
+Defaults, band list, device check, validation, and the core's TrainRequest and output paths
+built from them. No training logic here.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ import tempfile
 import threading
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from qgis.core import QgsProcessingUtils, QgsProject
 from qgis.gui import QgsFileWidget
@@ -34,14 +37,19 @@ from . import setting_widgets
 from .band_list import BandList
 from .sources import class_fields, default_class_field, polygon_source, raster_path
 
+if TYPE_CHECKING:
+    from qgis.core import QgsVectorLayer
+
 #: Settings whose widget the .ui file places itself (beside the inputs and the device label);
 #: the others get a row in the training box (or its Advanced box) made from the table.
 PLACED_BY_UI = ("pixel_rule", "device")
 
 
 class _DeviceProbe(QObject):
-    """Carries the devices found by a worker thread back to the GUI thread (a signal
-    emitted from another thread is delivered queued, in the receiver's thread)."""
+    """Carries the devices found by a worker thread back to the GUI thread.
+
+    A signal emitted from another thread is delivered queued, in the receiver's thread.
+    """
 
     found = pyqtSignal(object, str)
 
@@ -55,6 +63,7 @@ class TrainingForm:
     """
 
     def __init__(self, ui: QWidget, torch_ok: bool) -> None:
+        """The form of the dialog ``ui``; ``torch_ok``: PyTorch can be imported."""
         self.ui = ui
         self.torch_ok = torch_ok
         self._devices: dict[str, str] | None = None
@@ -111,10 +120,13 @@ class TrainingForm:
         """Settings name -> widget, for the values remembered between sessions."""
         return {**self.widgets, "confidence": self.ui.confidenceCheck}
 
-    def set_class_fields(self, layer: Any, remembered: str = "") -> None:
-        """Offer the layer's possible class fields (text or whole numbers, never the primary
-        key) and choose ``remembered`` when it is one of them, else the field of the layer's
-        categorised style, else the first (see :func:`sources.default_class_field`)."""
+    def set_class_fields(self, layer: QgsVectorLayer | None, remembered: str = "") -> None:
+        """Offer the layer's possible class fields and choose one.
+
+        The fields are text or whole numbers, never the primary key. ``remembered`` is chosen
+        when it is one of them, else the field of the layer's categorised style, else the
+        first (see :func:`sources.default_class_field`).
+        """
         combo = self.ui.classFieldCombo
         fields = class_fields(layer)
         combo.setFields(fields)
@@ -127,8 +139,10 @@ class TrainingForm:
             setting_widgets.set_value(widget, settings.setting(name), settings.default(name))
 
     def apply_settings(self, model: ModelConfig, training: TrainingConfig) -> None:
-        """Put a configuration (e.g. the best of a search) into the training widgets: hidden
-        layers, activation, learning rate, momentum and batch size."""
+        """Put a configuration (e.g. the best of a search) into the training widgets.
+
+        Hidden layers, activation, learning rate, momentum and batch size.
+        """
         values = {
             "hidden_layers": ",".join(map(str, model.hidden_layers)),
             "activation": model.activation,
@@ -164,9 +178,11 @@ class TrainingForm:
 
     # -- device ------------------------------------------------------------------------------
     def available_devices(self) -> dict[str, str]:
-        """Devices torch finds here, once the background check has run (empty before, and
-        when torch is broken): ``import torch`` takes seconds and never runs on the GUI
-        thread."""
+        """Devices torch finds here, once the background check has run.
+
+        Empty before, and when torch is broken: ``import torch`` takes seconds and never runs
+        on the GUI thread.
+        """
         self._start_probe()
         return self._devices or {}
 
@@ -193,8 +209,11 @@ class TrainingForm:
         self.update_device_label()
 
     def device_problem(self, device: str) -> str | None:
-        """Why a forced device cannot be used here, or None (also while the background
-        check runs: the run then says it, in one sentence, if the device is missing)."""
+        """Why a forced device cannot be used here, or None.
+
+        None also while the background check runs: the run then says it, in one sentence, if
+        the device is missing.
+        """
         if device == "auto" or not self.torch_ok or self._devices is None:
             return None
         found = self._devices
@@ -279,8 +298,9 @@ class TrainingForm:
         )
 
     def run_folder(self) -> Path:
-        """Where a run's outputs go when no file is chosen: never QGIS's temporary folder,
-        which QGIS deletes at exit with the user's model in it.
+        """Where a run's outputs go when no file is chosen.
+
+        Never QGIS's temporary folder, which QGIS deletes at exit with the user's model in it.
 
         ``<project folder>/landcover_mlp/<run name>`` when the project has a file, else
         ``landcover_mlp/<run name>`` beside the raster when that folder is writable, else in
@@ -292,9 +312,11 @@ class TrainingForm:
         return self.runs_root() / f"{stem or 'run'}_{datetime.now():%Y%m%d_%H%M%S}"
 
     def runs_root(self) -> Path:
-        """The folder that holds the run folders (see :meth:`run_folder`): ``landcover_mlp``
-        in the project's folder, else beside the raster, else in the home folder; the first
-        whose parent is writable."""
+        """The folder that holds the run folders (see :meth:`run_folder`).
+
+        ``landcover_mlp`` in the project's folder, else beside the raster, else in the home
+        folder; the first whose parent is writable.
+        """
         layer = self.ui.rasterCombo.currentLayer()
         project = QgsProject.instance().fileName()
         bases = [Path(project).parent] if project else []

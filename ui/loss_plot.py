@@ -81,6 +81,7 @@ class LossPlot(QWidget):
     MARGIN_BOTTOM = 40
 
     def __init__(self, parent: QWidget | None = None) -> None:
+        """An empty plot, its tooltip explaining the curves."""
         super().__init__(parent)
         self.records: list[dict[str, Any]] = []
         self.best_epoch: int | None = None
@@ -96,6 +97,7 @@ class LossPlot(QWidget):
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
 
     def sizeHint(self) -> QSize:  # noqa: N802 - Qt virtual
+        """The preferred size: 560 x 300 px."""
         return QSize(560, 300)
 
     def add_epoch(self, record: dict[str, Any]) -> None:
@@ -129,6 +131,7 @@ class LossPlot(QWidget):
         return out
 
     def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt virtual
+        """Draw the legend, the axes, the best epoch's mark and every curve recorded so far."""
         painter = QPainter(self)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         palette = self.palette()
@@ -243,8 +246,10 @@ class LossPlot(QWidget):
             painter.drawText(QPointF(area.right() + 7, y + metrics.ascent() / 2 - 1), f"{tick:.0%}")
 
     def _status(self) -> str:
-        """Where training is: "now: 12", "distilled: 12", "saved model: 20", with the best
-        epoch if marked."""
+        """Where training is, with the best epoch if marked.
+
+        E.g. "now: 12", "distilled: 12", "saved model: 20".
+        """
         last = self.records[-1]
         run = "now"
         if "train_loss" not in last and "distill_loss" not in last:
@@ -257,8 +262,10 @@ class LossPlot(QWidget):
         return text
 
     def _legend_rows(self, painter: QPainter) -> list[list[tuple[str, QColor, Any, float]]]:
-        """The legend's entries (label, colour, pen style, x), wrapped into rows that fit the
-        widget's width."""
+        """The legend's entries (label, colour, pen style, x), in rows that fit the widget.
+
+        The entries are wrapped into rows that fit the widget's width.
+        """
         metrics = QFontMetrics(painter.font())
         rows: list[list[tuple[str, QColor, Any, float]]] = [[]]
         x = float(self.MARGIN_LEFT)

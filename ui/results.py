@@ -1,6 +1,8 @@
-"""Show a finished run in the dialog: accuracy summary, confusion matrix with totals and
-per-class precision (user's accuracy), recall (producer's accuracy) and F1, and links to the
-files written."""
+"""Show a finished run in the dialog.
+
+Accuracy summary, confusion matrix with totals and per-class precision (user's accuracy),
+recall (producer's accuracy) and F1, and links to the files written.
+"""
 
 from __future__ import annotations
 
@@ -67,8 +69,10 @@ def _item(text: str, bold: bool = False) -> QTableWidgetItem:
 
 
 def diagnosis_html(diagnosis: Sequence[Mapping[str, Any]]) -> str:
-    """The training diagnosis (:mod:`core.diagnosis`) as small lines for the summary, one per
-    finding ("" when no rule fired)."""
+    """The training diagnosis (:mod:`core.diagnosis`) as small lines for the summary.
+
+    One line per finding ("" when no rule fired).
+    """
     return "".join(
         f"<br><small>&#9888; <b>Diagnosis ({html.escape(str(d['kind']))})</b>: "
         f"{html.escape(str(d['message']))}</small>"
@@ -77,8 +81,11 @@ def diagnosis_html(diagnosis: Sequence[Mapping[str, Any]]) -> str:
 
 
 def summary_html(result: TrainClassifyResult) -> str:
-    """One paragraph: overall accuracy, kappa, pixels, how accuracy was estimated, the model,
-    warnings and the training diagnosis."""
+    """The run's summary as one paragraph.
+
+    Overall accuracy, kappa, pixels, how accuracy was estimated, the model, warnings and the
+    training diagnosis.
+    """
     report = result.training.report
     diagnosis = diagnosis_html(result.training.diagnosis)
     if report is None:

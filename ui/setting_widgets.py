@@ -87,7 +87,7 @@ def configure(widget: QWidget, setting: Setting) -> None:
     set_value(widget, setting, setting.default)
 
 
-def set_value(widget: QWidget, setting: Setting, value: Any) -> None:
+def set_value(widget: QWidget, setting: Setting, value: bool | int | float | str) -> None:
     """Show ``value`` in ``widget``."""
     if isinstance(widget, QCheckBox):
         widget.setChecked(bool(value))
@@ -101,7 +101,7 @@ def set_value(widget: QWidget, setting: Setting, value: Any) -> None:
         widget.setText(str(value))
 
 
-def value_of(widget: QWidget, setting: Setting) -> Any:
+def value_of(widget: QWidget, setting: Setting) -> bool | int | float | str:
     """The value ``widget`` shows, in the setting's type."""
     if isinstance(widget, QCheckBox):
         return widget.isChecked()
@@ -117,8 +117,10 @@ def value_of(widget: QWidget, setting: Setting) -> Any:
 def place(
     ui: QWidget, form: QFormLayout, settings: Iterable[Setting], row: int = 0
 ) -> dict[str, QWidget]:
-    """Make one labelled row per setting in ``form`` from ``row`` on; each widget is also set
-    as ``ui.<widget_name>``. Returns setting name -> widget."""
+    """Make one labelled row per setting in ``form`` from ``row`` on.
+
+    Each widget is also set as ``ui.<widget_name>``. Returns setting name -> widget.
+    """
     made: dict[str, QWidget] = {}
     for setting in settings:
         widget = make_widget(setting, ui)
@@ -141,8 +143,9 @@ def place(
 
 
 def zero_switch(edit: QLineEdit, setting: Setting, parent: QWidget | None = None) -> QCheckBox:
-    """A check box, placed under a text setting's line edit, for the value the table's
-    ``zero_means`` names: "Perceptron (linear)" beside the hidden layers.
+    """A check box under a text setting's line edit, for the value its ``zero_means`` names.
+
+    The table's ``zero_means``: "Perceptron (linear)" beside the hidden layers.
 
     Checking it writes "0" in ``edit`` (the one value every route reads, see
     :meth:`Setting.means_zero`); unchecking it gives back the text it replaced (the default

@@ -36,7 +36,11 @@ def _key(name: str) -> str:
     return f"{PREFIX}/{name}"
 
 
-def read(name: str, default: Any = None, kind: type | None = None) -> Any:
+def read(
+    name: str,
+    default: Any = None,  # noqa: ANN401 - whatever the caller offers as the fallback value
+    kind: type | None = None,
+) -> Any:  # noqa: ANN401 - any value QgsSettings holds (of ``kind`` when given)
     """A stored value (``default`` when missing or unreadable)."""
     settings = QgsSettings()
     if kind is None:
@@ -47,7 +51,7 @@ def read(name: str, default: Any = None, kind: type | None = None) -> Any:
         return default
 
 
-def write(name: str, value: Any) -> None:
+def write(name: str, value: Any) -> None:  # noqa: ANN401 - any value QgsSettings can store
     """Store one value."""
     QgsSettings().setValue(_key(name), value)
 
@@ -123,8 +127,11 @@ def remember_bands(source: str, band_count: int, bands: str) -> None:
 
 
 def remembered_bands(source: str, band_count: int) -> str | None:
-    """The range text remembered for this raster (see :func:`remember_bands`), or None when
-    nothing is remembered or it was chosen when the raster had another number of bands."""
+    """The range text remembered for this raster (see :func:`remember_bands`), or None.
+
+    None when nothing is remembered or it was chosen when the raster had another number of
+    bands.
+    """
     count, sep, bands = read(_band_key(source), "", str).partition(":")
     return bands if sep and count == str(band_count) else None
 
@@ -150,8 +157,10 @@ def restore_form(form: TrainingForm) -> None:
 
 
 def save_form(form: TrainingForm) -> None:
-    """Remember layers, class field, hyperparameters, device and output folder (the band
-    list remembers each raster's bands as they change, see :func:`remember_bands`)."""
+    """Remember layers, class field, hyperparameters, device and output folder.
+
+    The band list remembers each raster's bands as they change, see :func:`remember_bands`.
+    """
     ui = form.ui
     save_widgets(form.plain_widgets)
     save_layer("raster", ui.rasterCombo.currentLayer())

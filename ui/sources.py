@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from qgis.core import (
     QgsCategorizedSymbolRenderer,
@@ -21,6 +21,9 @@ from qgis.core import (
 
 from ..core.errors import LandCoverError
 
+if TYPE_CHECKING:
+    from qgis.core import QgsField
+
 #: Field type codes a class field may have (the core reads whole numbers and text): Int,
 #: UInt, LongLong, ULongLong and String, the same numbers in Qt 5's QVariant.Type and Qt 6's
 #: QMetaType.Type.
@@ -28,7 +31,7 @@ _CLASS_TYPES = (2, 3, 4, 5, 10)
 _TEXT = 10
 
 
-def _type_code(field: Any) -> int:
+def _type_code(field: QgsField) -> int:
     """A field's type as a number, on Qt 5 (an int enum) and Qt 6 (a Python enum)."""
     kind = field.type()
     return int(getattr(kind, "value", kind))
@@ -93,8 +96,10 @@ def polygon_source(
 
 
 def class_fields(layer: QgsVectorLayer | None) -> QgsFields:
-    """The fields that can hold classes: whole numbers or text, never the primary key (a
-    GeoPackage's ``fid`` numbers the features, it does not name classes)."""
+    """The fields that can hold classes: whole numbers or text, never the primary key.
+
+    A GeoPackage's ``fid`` numbers the features, it does not name classes.
+    """
     out = QgsFields()
     if layer is None:
         return out
@@ -108,10 +113,13 @@ def class_fields(layer: QgsVectorLayer | None) -> QgsFields:
 
 
 def default_class_field(layer: QgsVectorLayer | None) -> str:
-    """The class field to offer first: the one the layer's categorised style colours by;
-    else the first field whose values repeat (several polygons per class: a field with a
-    different value on every feature numbers polygons, like ``id``); else the first text
-    field; else the first; "" when there is none (see :func:`class_fields`)."""
+    """The class field to offer first.
+
+    The one the layer's categorised style colours by; else the first field whose values repeat
+    (several polygons per class: a field with a different value on every feature numbers
+    polygons, like ``id``); else the first text field; else the first; "" when there is none
+    (see :func:`class_fields`).
+    """
     fields = class_fields(layer)
     names = [fields.at(i).name() for i in range(fields.count())]
     if layer is None or not names:

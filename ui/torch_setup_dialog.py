@@ -1,5 +1,7 @@
-"""The "Set up PyTorch..." dialog: what is installed, which device training will use and why,
-and a guided install of the CPU or CUDA build with live output and cancel.
+"""The "Set up PyTorch..." dialog.
+
+What is installed, which device training will use and why, and a guided install of the CPU or
+CUDA build with live output and cancel.
 
 All logic lives in :mod:`..plugin.torch_setup` and :mod:`..plugin.torch_install_task`; this
 class wires widgets to them. Open it with :func:`open_torch_setup` (menu action, the main
@@ -86,6 +88,11 @@ class TorchSetupDialog(QDialog, FORM_CLASS):
         site: Path | None = None,
         options: dict[str, Any] | None = None,
     ) -> None:
+        """The dialog for the install folder ``site`` (the default folder when None).
+
+        ``options`` are extra :class:`InstallRequest` fields; the check of what is installed
+        starts at once.
+        """
         super().__init__(parent)
         self.setupUi(self)
         self.site = site if site is not None else torch_setup.site_dir()
@@ -213,6 +220,8 @@ class TorchSetupDialog(QDialog, FORM_CLASS):
 
     # -- closing -------------------------------------------------------------------------------
     def shutdown(self) -> None:
-        """Cancel the running install (plugin unload); closing the dialog only hides it, so an
-        install goes on in the task manager."""
+        """Cancel the running install (plugin unload).
+
+        Closing the dialog only hides it, so an install goes on in the task manager.
+        """
         self.cancel()

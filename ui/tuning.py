@@ -1,5 +1,7 @@
-"""The "Find the best settings" tab: the values to try as text, the search options, the table
-of configurations that fills in live (best first) and the choice of one to train with.
+"""The "Find the best settings" tab.
+
+The values to try as text, the search options, the table of configurations that fills in live
+(best first) and the choice of one to train with.
 
 Parsing and display only: the search runs in :class:`~landcover_mlp.plugin.tasks.TuneTask`,
 which the dialog starts; the copy into the training widgets is done by the form.
@@ -130,6 +132,7 @@ class TuningPanel(QWidget, FORM_CLASS):
     """
 
     def __init__(self, parent: QWidget | None = None) -> None:
+        """The tab's widgets, the search options set up from the settings table."""
         super().__init__(parent)
         self.setupUi(self)
         self.scores: list[ConfigScore] = []
@@ -183,8 +186,9 @@ class TuningPanel(QWidget, FORM_CLASS):
         return space_from(self.values(), default_activation)
 
     def search_config(self, base: TrainRequest) -> SearchConfig:
-        """The core's SearchConfig (the same builder as every route); the seed is the
-        training seed.
+        """The core's SearchConfig (the same builder as every route).
+
+        The seed is the training seed.
 
         Raises:
             LandCoverError: a value that cannot be read or used.

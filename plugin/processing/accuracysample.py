@@ -1,10 +1,14 @@
-"""landcover_mlp:accuracysample - a stratified random sample of points for an accuracy
-assessment of a class raster (Olofsson et al. 2014), styled by map class when loaded."""
+"""landcover_mlp:accuracysample - a stratified random sample of points for accuracy assessment.
+
+The sample is drawn for an accuracy assessment of a class raster (Olofsson et al. 2014),
+styled by map class when loaded.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from qgis.core import (
     QgsCategorizedSymbolRenderer,
@@ -34,8 +38,11 @@ SOURCE_VECTOR_POINT = compat.SOURCE_VECTOR_POINT  # the sample's layer type
 
 
 def style_sample_points(layer: QgsVectorLayer, classes: Sequence[ClassInfo]) -> None:
-    """Ready to label: a categorised renderer on ``map_class`` in the map's colours and class
-    names, and every field but ``reference`` read-only in the attribute form."""
+    """Make the sample points ready to label.
+
+    A categorised renderer on ``map_class`` in the map's colours and class names, and every
+    field but ``reference`` read-only in the attribute form.
+    """
     categories = []
     for c in classes:
         symbol = QgsMarkerSymbol.createSimple(
@@ -64,16 +71,20 @@ def is_temporary(path: str) -> bool:
 
 
 class StylePointsWhenLoaded(QgsProcessingLayerPostProcessorInterface):
-    """Styles the sample points once Processing has added them to the project (the pattern of
-    :class:`.jobs.StyleWhenLoaded`, for a point layer)."""
+    """Styles the sample points once Processing has added them to the project.
+
+    The pattern of :class:`.jobs.StyleWhenLoaded`, for a point layer.
+    """
 
     def __init__(self, classes: Sequence[ClassInfo]) -> None:
+        """Keep ``classes``, the map classes whose colours and names style the points."""
         super().__init__()
         self.classes = tuple(classes)
 
     def postProcessLayer(  # noqa: N802 - QGIS virtual
         self, layer: QgsMapLayer, context: QgsProcessingContext, feedback: QgsProcessingFeedback
     ) -> None:
+        """Style ``layer`` as sample points to label, when it is a valid vector layer."""
         if isinstance(layer, QgsVectorLayer) and layer.isValid():
             style_sample_points(layer, self.classes)
 
@@ -91,12 +102,15 @@ class AccuracySampleAlgorithm(LandCoverAlgorithm):
     NEEDS_TORCH = False  # reads a class raster and writes points: no network
 
     def name(self) -> str:
+        """The algorithm id within the provider (``landcover_mlp:accuracysample``)."""
         return "accuracysample"
 
     def displayName(self) -> str:  # noqa: N802 - QGIS virtual
+        """The translated name shown in the toolbox."""
         return tr("Stratified sample for accuracy assessment")
 
     def summary(self) -> str:
+        """What the algorithm does, the first paragraph of its help."""
         return tr(
             "Draws a stratified random sample of pixel centres from a class raster for an "
             "accuracy assessment and area estimation as Olofsson et al. (2014) recommend: the "
@@ -109,7 +123,8 @@ class AccuracySampleAlgorithm(LandCoverAlgorithm):
             "assess the map with these points."
         )
 
-    def initAlgorithm(self, config=None) -> None:  # noqa: N802 - QGIS virtual
+    def initAlgorithm(self, config: dict[str, Any] | None = None) -> None:  # noqa: N802
+        """Add the parameters (QGIS virtual; ``config`` is unused)."""
         self.addParameter(_help(
             QgsProcessingParameterRasterLayer(self.CLASSIFIED, tr("Classified raster")),
             "The class raster to assess (band 1; nodata pixels are never drawn). Class names "
@@ -122,7 +137,21 @@ class AccuracySampleAlgorithm(LandCoverAlgorithm):
             "Point GeoPackage (.gpkg) to write, in the map's CRS."))  # fmt: skip
         self.addOutput(QgsProcessingOutputNumber(self.POINTS, tr("Points drawn")))
 
-    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 - QGIS virtual
+    def processAlgorithm(  # noqa: N802 - QGIS virtual
+        self,
+        parameters: dict[str, Any],
+        context: QgsProcessingContext,
+        feedback: QgsProcessingFeedback,
+    ) -> dict[str, Any]:
+        """Draw the sample and write the points, styled for labelling when loaded.
+
+        Returns:
+            The outputs by name: SAMPLE (the points' file) and POINTS (the number drawn).
+
+        Raises:
+            QgsProcessingException: no valid classified raster, a value out of range or a
+                failed draw or write.
+        """
         classified = self.parameterAsRasterLayer(parameters, self.CLASSIFIED, context)
         if classified is None or not classified.isValid():
             raise QgsProcessingException(tr("Choose the classified raster."))

@@ -1,5 +1,8 @@
-"""Shared pieces of the algorithms: parameter definitions, reading them into core configs,
-the torch check, and running the core with QGIS feedback."""
+"""Shared pieces of the algorithms.
+
+Parameter definitions, reading them into core configs, the torch check, and running the core
+with QGIS feedback.
+"""
 
 from __future__ import annotations
 
@@ -31,7 +34,9 @@ from .parameters import add_settings, read_settings, tr
 ICON = Path(__file__).resolve().parents[2] / "resources" / "icon.svg"
 
 
-def _help(param: QgsProcessingParameterDefinition, text: str, advanced: bool = False):
+def _help(
+    param: QgsProcessingParameterDefinition, text: str, advanced: bool = False
+) -> QgsProcessingParameterDefinition:
     param.setHelp(tr(text))
     if advanced:
         param.setFlags(param.flags() | compat.PARAMETER_ADVANCED)
@@ -55,16 +60,20 @@ class LandCoverAlgorithm(QgsProcessingAlgorithm):
     OVERALL_ACCURACY = "OVERALL_ACCURACY"
     KAPPA = "KAPPA"
 
-    def createInstance(self):  # noqa: N802 - QGIS virtual
+    def createInstance(self) -> LandCoverAlgorithm:  # noqa: N802 - QGIS virtual
+        """A new instance of the same algorithm class (QGIS runs a copy of the algorithm)."""
         return type(self)()
 
     def group(self) -> str:
+        """No group: the algorithms sit directly under the provider."""
         return ""
 
     def groupId(self) -> str:  # noqa: N802 - QGIS virtual
+        """No group id (see :meth:`group`)."""
         return ""
 
     def icon(self) -> QIcon:
+        """The plugin's icon, beside the algorithm in the toolbox."""
         return QIcon(str(ICON))
 
     def summary(self) -> str:
@@ -83,21 +92,34 @@ class LandCoverAlgorithm(QgsProcessingAlgorithm):
     NEEDS_TORCH = True
 
     def canExecute(self) -> tuple[bool, str]:  # noqa: N802 - QGIS virtual
+        """Whether the algorithm can run here and, when not, why (torch is missing)."""
         if self.NEEDS_TORCH and not torch_available():
             return False, missing_torch_message()
         return True, ""
 
-    def prepareAlgorithm(self, parameters, context, feedback) -> bool:  # noqa: N802 - QGIS virtual
-        """Before any work, torch must import: qgis_process runs an algorithm without asking
-        canExecute, and a broken install must give the set-up sentence, not a traceback."""
+    def prepareAlgorithm(  # noqa: N802 - QGIS virtual
+        self,
+        parameters: dict[str, Any],
+        context: QgsProcessingContext,
+        feedback: QgsProcessingFeedback,
+    ) -> bool:
+        """Before any work, torch must import.
+
+        qgis_process runs an algorithm without asking canExecute, and a broken install must
+        give the set-up sentence, not a traceback.
+        """
         problem = torch_problem() if self.NEEDS_TORCH else None
         if problem:
             raise QgsProcessingException(problem)
         return True
 
-    def checkParameterValues(self, parameters, context):  # noqa: N802 - QGIS virtual
-        """The settings table's sentence for a value out of range (QGIS only says "Incorrect
-        parameter value"), then QGIS's own checks."""
+    def checkParameterValues(  # noqa: N802 - QGIS virtual
+        self, parameters: dict[str, Any], context: QgsProcessingContext
+    ) -> tuple[bool, str]:
+        """The settings table's sentence for a value out of range, then QGIS's own checks.
+
+        QGIS only says "Incorrect parameter value".
+        """
         for s in settings.SETTINGS:
             if s.kind not in ("int", "float") or self.parameterDefinition(s.parameter) is None:
                 continue
@@ -114,6 +136,7 @@ class LandCoverAlgorithm(QgsProcessingAlgorithm):
 
     # -- parameters ---------------------------------------------------------------------
     def add_raster_parameters(self) -> None:
+        """Add the RASTER and BANDS parameters."""
         self.addParameter(_help(QgsProcessingParameterRasterLayer(self.RASTER, tr("Raster")),
                                 "The image to learn from (any GDAL raster): its pixels under the polygons are the "
                                 "training samples; trainclassify also classifies it."))  # fmt: skip
@@ -123,6 +146,7 @@ class LandCoverAlgorithm(QgsProcessingAlgorithm):
             "Bands used as features; leave empty to use all bands."))  # fmt: skip
 
     def add_training_parameters(self) -> None:
+        """Add the training and validation polygons, the class field and the training settings."""
         poly = [compat.SOURCE_VECTOR_POLYGON]
         self.addParameter(_help(
             QgsProcessingParameterFeatureSource(self.POLYGONS, tr("Training polygons"), poly),
@@ -142,6 +166,11 @@ class LandCoverAlgorithm(QgsProcessingAlgorithm):
 
     # -- reading parameters -------------------------------------------------------------
     def raster_path(self, parameters: dict[str, Any], context: QgsProcessingContext) -> str:
+        """The source of the RASTER parameter's layer.
+
+        Raises:
+            QgsProcessingException: no valid raster layer was given.
+        """
         layer = self.parameterAsRasterLayer(parameters, self.RASTER, context)
         if layer is None or not layer.isValid():
             raise QgsProcessingException(tr("Choose a valid raster layer."))
@@ -186,6 +215,7 @@ class LandCoverAlgorithm(QgsProcessingAlgorithm):
         return bands
 
     def device(self, parameters: dict[str, Any], context: QgsProcessingContext) -> str:
+        """The value of the ``device`` setting."""
         return read_settings(self, parameters, context, (settings.setting("device"),))["device"]
 
     def train_request(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from qgis.core import (
     QgsProcessingException,
@@ -26,12 +26,18 @@ from .base import LandCoverAlgorithm, tr
 from .jobs import core_call
 from .parameters import parameter_for, read_settings
 
+if TYPE_CHECKING:
+    from qgis.core import QgsProcessingContext, QgsProcessingFeedback
+
 
 def write_evaluation_outputs(
     report: AccuracyReport, matrix_csv: str, html: str, provenance: dict[str, Any] | None = None
 ) -> None:
-    """The confusion matrix (CSV, rows = reference) and the report (HTML + JSON beside it,
-    with ``provenance``), committed together as one stage (core/fileio.py)."""
+    """Write the confusion matrix and the report, committed together as one stage.
+
+    The confusion matrix as CSV (rows = reference), the report as HTML + JSON beside it (with
+    ``provenance``); one stage of core/fileio.py.
+    """
     with OutputStage() as stage:
         with (
             output_path(matrix_csv, stage) as tmp,
@@ -57,12 +63,15 @@ class EvaluateAlgorithm(LandCoverAlgorithm):
     PIXEL_RULE = settings.setting("pixel_rule").parameter
 
     def name(self) -> str:
+        """The algorithm id within the provider (``landcover_mlp:evaluate``)."""
         return "evaluate"
 
     def displayName(self) -> str:  # noqa: N802 - QGIS virtual
+        """The translated name shown in the toolbox."""
         return tr("Assess classification accuracy")
 
     def summary(self) -> str:
+        """What the algorithm does, the first paragraph of its help."""
         return tr(
             "Compares a class raster with reference polygons (and their class field), with a "
             "labelled stratified sample of points (made by 'Stratified sample for accuracy "
@@ -77,7 +86,8 @@ class EvaluateAlgorithm(LandCoverAlgorithm):
 
     NEEDS_TORCH = False  # evaluation compares rasters and polygons: no network
 
-    def initAlgorithm(self, config=None) -> None:  # noqa: N802 - QGIS virtual
+    def initAlgorithm(self, config: dict[str, Any] | None = None) -> None:  # noqa: N802
+        """Add the parameters (QGIS virtual; ``config`` is unused)."""
         params = [
             (QgsProcessingParameterRasterLayer(self.CLASSIFIED, tr("Classified raster")),
              "The class raster to assess."),
@@ -115,7 +125,22 @@ class EvaluateAlgorithm(LandCoverAlgorithm):
         self.addOutput(QgsProcessingOutputNumber(
             self.AREA_OVERALL_ACCURACY, tr("Area-adjusted overall accuracy")))  # fmt: skip
 
-    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 - QGIS virtual
+    def processAlgorithm(  # noqa: N802 - QGIS virtual
+        self,
+        parameters: dict[str, Any],
+        context: QgsProcessingContext,
+        feedback: QgsProcessingFeedback,
+    ) -> dict[str, Any]:
+        """Compare the class raster with the reference and write the matrix and the report.
+
+        Returns:
+            The outputs by name: CONFUSION_MATRIX, REPORT, OVERALL_ACCURACY, KAPPA and
+            AREA_OVERALL_ACCURACY (None without a sample of points).
+
+        Raises:
+            QgsProcessingException: a missing input, unreadable or mismatched data, or a
+                failed write.
+        """
         classified = self.parameterAsRasterLayer(parameters, self.CLASSIFIED, context)
         if classified is None:
             raise QgsProcessingException(tr("Choose the classified raster."))

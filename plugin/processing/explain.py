@@ -1,7 +1,11 @@
-"""landcover_mlp:explain - decision regions on two bands: a perceptron trained on the same
-pixels and the model side by side (PNG)."""
+"""landcover_mlp:explain - decision regions on two bands.
+
+A perceptron trained on the same pixels and the model side by side (PNG).
+"""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 from qgis.core import (
     QgsProcessingException,
@@ -20,10 +24,15 @@ from .base import LandCoverAlgorithm, _help, tr
 from .explore import add_polygon_parameters
 from .jobs import core_call
 
+if TYPE_CHECKING:
+    from qgis.core import QgsProcessingContext, QgsProcessingFeedback
+
 
 class ExplainAlgorithm(LandCoverAlgorithm):
-    """The classes a model and a perceptron assign on a plane of two bands, the training
-    pixels drawn over them."""
+    """The classes a model and a perceptron assign on a plane of two bands.
+
+    The training pixels are drawn over them.
+    """
 
     PLOT_BANDS = "PLOT_BANDS"
     OUTPUT = "OUTPUT"
@@ -31,12 +40,15 @@ class ExplainAlgorithm(LandCoverAlgorithm):
     MODEL_ACCURACY = "MODEL_ACCURACY"
 
     def name(self) -> str:
+        """The algorithm id within the provider (``landcover_mlp:explain``)."""
         return "explain"
 
     def displayName(self) -> str:  # noqa: N802 - QGIS virtual
+        """The translated name shown in the toolbox."""
         return tr("Decision regions of a model")
 
     def summary(self) -> str:
+        """What the algorithm does, the first paragraph of its help."""
         return tr(
             "Draws what a trained model decides on a plane of two of its bands: a grid of "
             "their values over the training pixels' range, every other band held at its "
@@ -47,7 +59,8 @@ class ExplainAlgorithm(LandCoverAlgorithm):
             "perceptron combines regions."
         )
 
-    def initAlgorithm(self, config=None) -> None:  # noqa: N802 - QGIS virtual
+    def initAlgorithm(self, config: dict[str, Any] | None = None) -> None:  # noqa: N802
+        """Add the parameters (QGIS virtual; ``config`` is unused)."""
         self.addParameter(_help(
             QgsProcessingParameterFile(self.MODEL, tr("Model file"), extension="safetensors"),
             "A model file written by 'Train land-cover model'."))  # fmt: skip
@@ -69,7 +82,9 @@ class ExplainAlgorithm(LandCoverAlgorithm):
         self.addOutput(QgsProcessingOutputNumber(
             self.MODEL_ACCURACY, tr("Training pixels right: model")))  # fmt: skip
 
-    def plot_bands(self, parameters, context) -> tuple[int, int]:
+    def plot_bands(
+        self, parameters: dict[str, Any], context: QgsProcessingContext
+    ) -> tuple[int, int]:
         """The two bands, from a list (the band widget) or text such as "3,5"."""
         raw = parameters.get(self.PLOT_BANDS)
         try:
@@ -79,7 +94,22 @@ class ExplainAlgorithm(LandCoverAlgorithm):
         except LandCoverError as exc:
             raise QgsProcessingException(str(exc)) from exc
 
-    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 - QGIS virtual
+    def processAlgorithm(  # noqa: N802 - QGIS virtual
+        self,
+        parameters: dict[str, Any],
+        context: QgsProcessingContext,
+        feedback: QgsProcessingFeedback,
+    ) -> dict[str, Any]:
+        """Train the perceptron on the polygons' pixels and draw both models' regions.
+
+        Returns:
+            The outputs by name: OUTPUT (the figure), PERCEPTRON_ACCURACY and MODEL_ACCURACY
+            (the share of training pixels each classifies right).
+
+        Raises:
+            QgsProcessingException: bad bands, an unreadable model, no polygons or a failed
+                step.
+        """
         plot_bands = self.plot_bands(parameters, context)
         model = core_call(load_model, self.parameterAsFile(parameters, self.MODEL, context))
         core_call(band_columns, model, plot_bands)  # refused before sampling

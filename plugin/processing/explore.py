@@ -1,9 +1,12 @@
-"""landcover_mlp:explore - the same pixels trained with a grid of learning rates x momentums,
-every loss curve in one figure (PNG) and table (CSV)."""
+"""landcover_mlp:explore - the same pixels trained with a grid of learning rates x momentums.
+
+Every loss curve in one figure (PNG) and table (CSV).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from qgis.core import (
     QgsProcessingException,
@@ -22,6 +25,9 @@ from .base import LandCoverAlgorithm, _help, tr
 from .jobs import core_call
 from .parameters import add_settings, read_settings
 
+if TYPE_CHECKING:
+    from qgis.core import QgsProcessingContext, QgsProcessingFeedback
+
 
 def add_polygon_parameters(alg: LandCoverAlgorithm) -> None:
     """The training polygons and their class field (explore, explain)."""
@@ -37,8 +43,10 @@ def add_polygon_parameters(alg: LandCoverAlgorithm) -> None:
 
 
 class ExploreAlgorithm(LandCoverAlgorithm):
-    """Train one network per learning rate and momentum of the grid, from the same first
-    weights, and draw every loss curve in one figure."""
+    """Train one network per learning rate and momentum of the grid, draw every loss curve.
+
+    Every network starts from the same first weights; the curves go in one figure.
+    """
 
     OUTPUT_DIR = "OUTPUT_DIR"
     CSV = "CSV"
@@ -46,12 +54,15 @@ class ExploreAlgorithm(LandCoverAlgorithm):
     CONVERGED = "CONVERGED"
 
     def name(self) -> str:
+        """The algorithm id within the provider (``landcover_mlp:explore``)."""
         return "explore"
 
     def displayName(self) -> str:  # noqa: N802 - QGIS virtual
+        """The translated name shown in the toolbox."""
         return tr("Explore learning rate and momentum")
 
     def summary(self) -> str:
+        """What the algorithm does, the first paragraph of its help."""
         return tr(
             "See how the learning rate and the momentum change gradient descent: the pixels "
             "under the training polygons are sampled once (whole polygons held out for the "
@@ -65,7 +76,8 @@ class ExploreAlgorithm(LandCoverAlgorithm):
             "a number is kept, marked diverged, and the others go on."
         )
 
-    def initAlgorithm(self, config=None) -> None:  # noqa: N802 - QGIS virtual
+    def initAlgorithm(self, config: dict[str, Any] | None = None) -> None:  # noqa: N802
+        """Add the parameters (QGIS virtual; ``config`` is unused)."""
         self.add_raster_parameters()
         add_polygon_parameters(self)
         add_settings(self, explore.SETTINGS)
@@ -78,7 +90,21 @@ class ExploreAlgorithm(LandCoverAlgorithm):
         self.addOutput(QgsProcessingOutputFile(self.CSV, tr("Losses per run and epoch")))
         self.addOutput(QgsProcessingOutputNumber(self.CONVERGED, tr("Runs that converged")))
 
-    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 - QGIS virtual
+    def processAlgorithm(  # noqa: N802 - QGIS virtual
+        self,
+        parameters: dict[str, Any],
+        context: QgsProcessingContext,
+        feedback: QgsProcessingFeedback,
+    ) -> dict[str, Any]:
+        """Train every run of the grid and write the figure and the table.
+
+        Returns:
+            The outputs by name: OUTPUT_DIR, PNG, CSV and CONVERGED (the runs that converged).
+
+        Raises:
+            QgsProcessingException: no polygons, a value the explorer refuses or a failed
+                step.
+        """
         polygons = self.source_path(parameters, self.POLYGONS, context, feedback)
         if polygons is None:
             raise QgsProcessingException(tr("Choose the training polygons."))

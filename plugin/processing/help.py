@@ -1,5 +1,7 @@
-"""The algorithms' help, generated from their parameter definitions (whose labels, ranges and
-help come from the settings table, core/settings.py), so no parameter is documented twice.
+"""The algorithms' help, generated from their parameter definitions.
+
+The parameters' labels, ranges and help come from the settings table (core/settings.py), so
+no parameter is documented twice.
 
 - :func:`short_help`: the text of the algorithm dialog's help panel (``shortHelpString``): the
   algorithm's summary, then every parameter with its help. QGIS 3.22 shows only this text in
@@ -55,9 +57,10 @@ def _title(param: QgsProcessingParameterDefinition) -> str:
 
 
 def short_help(summary: str, alg: QgsProcessingAlgorithm) -> str:
-    """The help panel's text: ``summary``, then one line per parameter of ``alg`` ("label
-    (optional, advanced): help"). Lines are paragraphs in the panel; the text is HTML-escaped
-    (the panel reads it as HTML).
+    """The help panel's text: ``summary``, then one line per parameter of ``alg``.
+
+    A parameter's line reads "label (optional, advanced): help". Lines are paragraphs in the
+    panel; the text is HTML-escaped (the panel reads it as HTML).
 
     Args:
         summary: what the algorithm does, translated.
@@ -95,8 +98,10 @@ def _allowed(param: QgsProcessingParameterDefinition) -> str:
 
 
 def help_page(summary: str, alg: QgsProcessingAlgorithm) -> str:
-    """The algorithm's help page (HTML): ``summary``, then a table of its parameters (label,
-    name for scripts and qgis_process, type, default, allowed values, help) and its outputs.
+    """The algorithm's help page (HTML): ``summary``, then a table of its parameters and outputs.
+
+    The table gives each parameter's label, name for scripts and qgis_process, type, default,
+    allowed values and help.
 
     Args:
         summary: what the algorithm does, translated.
@@ -140,9 +145,10 @@ def help_folder() -> Path:
 
 
 def help_url(summary: str, alg: QgsProcessingAlgorithm) -> str:
-    """A ``file://`` URL of the algorithm's help page (:func:`help_page`), written (or
-    rewritten when it changed) into :func:`help_folder` at this call; the README's URL when
-    the page cannot be written (the reason is logged).
+    """A ``file://`` URL of the algorithm's help page (:func:`help_page`).
+
+    The page is written (or rewritten when it changed) into :func:`help_folder` at this call;
+    the README's URL when the page cannot be written (the reason is logged).
 
     Args:
         summary: what the algorithm does, translated.

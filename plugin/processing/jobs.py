@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from qgis.core import (
     QgsMapLayer,
@@ -26,8 +26,10 @@ from ...core.workflow import TrainResult, train_model
 from ..feedback import hooks_from_feedback
 from ..styling import save_style_beside, style_classified, style_confidence
 
+_T = TypeVar("_T")
 
-def core_call(func, *args, **kwargs):
+
+def core_call(func: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
     """Run a core function; its errors become QgsProcessingException with the same sentence."""
     try:
         return func(*args, **kwargs)
@@ -76,8 +78,10 @@ def classify_and_style(
     hooks: Hooks,
     runner: WindowRunner | None = None,
 ) -> PredictionResult:
-    """Classify and write a .qml beside each output so QGIS opens them styled (``runner``:
-    who classifies the windows, see :func:`~...core.prediction.classify_raster`)."""
+    """Classify and write a .qml beside each output so QGIS opens them styled.
+
+    ``runner``: who classifies the windows, see :func:`~...core.prediction.classify_raster`.
+    """
     for path in (classified, confidence, probabilities):
         if path and Path(path).suffix.lower() not in (".tif", ".tiff"):
             raise QgsProcessingException(f"Output '{path}' must be a GeoTIFF (.tif).")
@@ -113,9 +117,12 @@ def classify_on_cluster(
     config: PredictionConfig,
     hooks: Hooks,
 ) -> PredictionResult:
-    """:func:`classify_and_style` with the windows classified by the workers of the Dask
-    scheduler at ``scheduler``, which read the model from ``model_path``; this process writes
-    the outputs. Imports dask (its absence is a sentence with the install command)."""
+    """:func:`classify_and_style` with the windows classified by the workers of a Dask cluster.
+
+    The workers of the Dask scheduler at ``scheduler`` read the model from ``model_path``;
+    this process writes the outputs. Imports dask (its absence is a sentence with the install
+    command).
+    """
     from ...core.distributed import DaskRunner, dask_client
 
     try:
@@ -136,12 +143,14 @@ class StyleWhenLoaded(QgsProcessingLayerPostProcessorInterface):
     """
 
     def __init__(self, style: Callable[[QgsRasterLayer], None]) -> None:
+        """Keep ``style``, the function that styles the loaded raster layer."""
         super().__init__()
         self.style = style
 
     def postProcessLayer(  # noqa: N802 - QGIS virtual
         self, layer: QgsMapLayer, context: QgsProcessingContext, feedback: QgsProcessingFeedback
     ) -> None:
+        """Apply the style to ``layer`` when it is a valid raster layer."""
         if isinstance(layer, QgsRasterLayer) and layer.isValid():
             self.style(layer)
 
@@ -154,8 +163,10 @@ _POST_PROCESSORS: dict[str, StyleWhenLoaded] = {}
 def style_when_loaded(
     context: QgsProcessingContext, path: str, name: str, style: Callable[[QgsRasterLayer], None]
 ) -> StyleWhenLoaded | None:
-    """Name the output ``path`` and have ``style`` applied to it once Processing loads it into
-    the project (nothing when it is not loaded on completion).
+    """Name the output ``path`` and have ``style`` applied once Processing loads it.
+
+    Applied when Processing loads it into the project (nothing when it is not loaded on
+    completion).
 
     Returns:
         The post-processor set on the layer's details, or None.

@@ -41,8 +41,10 @@ def label_of(setting: Setting) -> str:
 def parameter_for(
     setting: Setting, advanced: bool | None = None
 ) -> QgsProcessingParameterDefinition:
-    """The Processing parameter of one setting, with its help text and advanced flag
-    (``advanced`` overrides the table's, for an algorithm where the setting is a main input)."""
+    """The Processing parameter of one setting, with its help text and advanced flag.
+
+    ``advanced`` overrides the table's, for an algorithm where the setting is a main input.
+    """
     name, label = setting.parameter, label_of(setting)
     param: QgsProcessingParameterDefinition
     if setting.kind in ("int", "float"):
