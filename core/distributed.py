@@ -67,21 +67,39 @@ TASK_PIXELS = 1 << 20
 
 
 def install_command() -> str:
-    """The command that installs dask and distributed into this Python (inside QGIS: QGIS's
-    own interpreter, as plugin/torch_check.py names it; neither package touches numpy)."""
+    """The command that installs dask and distributed for this Python.
+
+    Inside QGIS it names QGIS's own interpreter (as plugin/torch_check.py does; sys.executable
+    is qgis there, or whatever python3 is first on PATH) and a folder that Python reads: the
+    plugin's dependency folder on ``sys.path`` (where "Set up PyTorch" put torch), else the
+    user's site-packages, with ``--break-system-packages`` where the distribution marks its
+    Python as externally managed (Debian 12 and later refuse a plain pip install). Neither
+    package touches numpy.
+    """
+    import sysconfig
+
     packages = f"dask=={DASK_VERSION} distributed=={DASK_VERSION}"
     python = sys.executable
-    # inside QGIS sys.executable is qgis, or whatever python3 is first on PATH (pyenv, conda):
-    # never trust it there (the trap plugin/torch_setup.py documents)
     inside_qgis = "qgis.core" in sys.modules
-    if inside_qgis or not Path(python).name.lower().startswith("python"):
-        if sys.platform.startswith("win"):
-            return f"in the OSGeo4W Shell: python -m pip install {packages}"
-        if sys.platform == "darwin":
-            python = "/Applications/QGIS.app/Contents/MacOS/bin/python3"
-        else:
-            python = f"{sys.base_prefix}/bin/python{sys.version_info[0]}.{sys.version_info[1]}"
-    return f"{python} -m pip install {packages}"
+    if not inside_qgis and Path(python).name.lower().startswith("python"):
+        return f"{python} -m pip install {packages}"
+    if sys.platform.startswith("win"):
+        return f"in the OSGeo4W Shell: python -m pip install {packages}"
+    if sys.platform == "darwin":
+        python = "/Applications/QGIS.app/Contents/MacOS/bin/python3"
+    else:
+        python = f"{sys.base_prefix}/bin/python{sys.version_info[0]}.{sys.version_info[1]}"
+    deps = [p for p in sys.path if Path(p).parent.name == DEPS_FOLDER]
+    if deps:
+        return f"{python} -m pip install --target {deps[0]} {packages}"
+    managed = Path(sysconfig.get_path("stdlib")) / "EXTERNALLY-MANAGED"
+    extra = " --break-system-packages" if managed.exists() else ""
+    return f"{python} -m pip install --user{extra} {packages}"
+
+
+#: The folder of the plugin's dependencies in the QGIS profile (plugin/torch_setup.py's
+#: ``DEPS_FOLDER``; one sub-folder per Python version).
+DEPS_FOLDER = "landcover_mlp_deps"
 
 
 SCHEDULER = Setting(
@@ -156,6 +174,16 @@ def dask_client(scheduler: str = "", workers: int = 0) -> Iterator[Client]:
         )
     if not scheduler and workers < 1:
         raise LandCoverError("A Dask cluster needs a scheduler address or at least 1 worker.")
+    cores = os.cpu_count() or 1
+    if workers > cores:
+        raise LandCoverError(
+            f"--workers {workers} is more than this computer's {cores} cores: give "
+            f"--workers {cores} at most (each worker is a process with one torch thread and "
+            "about 400 MB; more only compete for the cores), or --scheduler for a cluster "
+            "of several machines."
+        )
+    if scheduler:
+        _check_address(scheduler)
     distributed = import_distributed()
     with _quiet_dask_logs(), ExitStack() as stack:
         if scheduler:
@@ -178,16 +206,62 @@ def dask_client(scheduler: str = "", workers: int = 0) -> Iterator[Client]:
 
 
 def dask_setup(worker: object) -> None:
-    """Run by each worker of a local cluster as it starts (dask's preload hook): the worker
-    ignores SIGINT. Ctrl+C in a terminal reaches the whole process group; the client cancels
-    the run and closes the cluster, and the workers' own KeyboardInterrupt tracebacks would
-    bury its one sentence."""
+    """Make a worker of a local cluster ignore SIGINT (dask's preload hook, run as it starts).
+
+    Ctrl+C in a terminal reaches the whole process group; the client cancels the run and
+    closes the cluster, and the workers' own KeyboardInterrupt tracebacks would bury its one
+    sentence.
+
+    Args:
+        worker: the starting ``distributed.Worker`` (unused).
+    """
     import signal
 
     try:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
     except ValueError:  # not the main thread (a worker inside this process): nothing to do
         pass
+
+
+def _check_address(scheduler: str) -> None:
+    """Refuse at once what cannot be a scheduler's address.
+
+    A web address, or a port where nothing listens (dask would retry for its whole connect
+    timeout, 30 s).
+
+    Raises:
+        LandCoverError: the sentence.
+    """
+    from urllib.parse import urlsplit
+
+    scheme = scheduler.split("://", 1)[0].lower() if "://" in scheduler else "tcp"
+    if scheme in ("http", "https"):
+        raise LandCoverError(
+            f"'{scheduler}' is a web address (the dashboard's?): give the scheduler's address, "
+            "tcp://host:8786 (dask scheduler prints it as it starts)."
+        )
+    if scheme != "tcp":
+        return  # tls://, ucx://, inproc://: dask's own checks
+    parts = urlsplit(scheduler if "://" in scheduler else f"tcp://{scheduler}")
+    try:
+        host, port = parts.hostname, parts.port
+    except ValueError:  # a port that is no number
+        host, port = None, None
+    if not host or not port:
+        raise LandCoverError(
+            f"'{scheduler}' is no scheduler address: give tcp://host:port (e.g. "
+            "tcp://10.0.0.5:8786)."
+        )
+    try:
+        with socket.create_connection((host, port), timeout=5):
+            pass
+    except ConnectionRefusedError:
+        raise LandCoverError(
+            f"Nothing listens at '{scheduler}': start the scheduler (dask scheduler, then dask "
+            "worker on each machine) or check the host and port (8786 by default)."
+        ) from None
+    except OSError:
+        pass  # a timeout or a name to resolve: dask's connect says more
 
 
 #: Seconds beyond dask's connect timeout that the handshake with a scheduler may take.
@@ -239,10 +313,11 @@ def _connect(distributed: ModuleType, scheduler: str) -> Client:
     client: Client = outcome["client"]
     try:
         client.wait_for_workers(1, timeout=WORKER_WAIT_S)
-    except (TimeoutError, OSError) as exc:
+    except (TimeoutError, OSError):
         client.close()
         raise LandCoverError(
-            f"The Dask scheduler at '{scheduler}' has no worker ({exc}): start at least one "
+            f"The Dask scheduler at '{scheduler}' has had no worker for {WORKER_WAIT_S:g} s: "
+            "start at least one "
             f"(dask worker {scheduler}) on a machine that reads the rasters and the model by "
             "the same paths and has landcover_mlp on its PYTHONPATH."
         ) from None
@@ -251,8 +326,11 @@ def _connect(distributed: ModuleType, scheduler: str) -> Client:
 
 @contextmanager
 def _quiet_dask_logs() -> Iterator[None]:
-    """Only dask's warnings (a worker lost, memory) meanwhile: its INFO lines (workers
-    started, comms closed) would bury the run's own on the command line's log."""
+    """Only dask's warnings (a worker lost, memory) meanwhile.
+
+    Its INFO lines (workers started, comms closed) would bury the run's own on the command
+    line's log.
+    """
     logger = logging.getLogger("distributed")
     previous = logger.level
     logger.setLevel(max(previous, logging.WARNING))
@@ -338,8 +416,11 @@ def _worker_model(path: str) -> tuple[tuple[str, int, int], LandCoverModel]:
 
 
 def _predictor(task: WindowTask) -> Predictor:
-    """This thread's network for ``task``'s model (a Predictor keeps per-call buffers, so
-    each of a worker's threads has its own; the weights come from the process's cache)."""
+    """This thread's network for ``task``'s model.
+
+    A Predictor keeps per-call buffers, so each of a worker's threads has its own; the weights
+    come from the process's cache.
+    """
     from .predictor import Predictor
 
     key, model = _worker_model(task.model)
@@ -410,8 +491,12 @@ def classify_window(task: WindowTask) -> WindowResult:
 
 
 def worker_figures() -> dict[str, float]:
-    """This worker's model-file reads, windows classified and peak resident memory (VmHWM,
-    MiB; NaN where /proc is missing)."""
+    """This worker's model-file reads, windows classified and peak resident memory.
+
+    Returns:
+        ``model_loads``, ``windows`` and ``peak_rss_mb`` (VmHWM in MiB; NaN where /proc is
+        missing).
+    """
     peak = float("nan")
     try:
         with open("/proc/self/status", encoding="ascii") as fh:
@@ -480,19 +565,24 @@ def check_cluster_environment(client: Client) -> None:
         )
         raise LandCoverError(
             f"{_count(len(missing), 'Dask worker')} of {len(on_workers)} cannot import "
-            f"{PACKAGE} ({shown}): {hint.replace('start it', 'restart them')}."
+            f"{PACKAGE} ({shown}): "
+            f"{hint.replace('start it', 'restart it' if len(missing) == 1 else 'restart them')}."
         )
 
 
 def _shared_path(path: str) -> str:
-    """An existing file as an absolute path (a worker's working folder is not ours); other
-    GDAL names (``/vsicurl/...``, connection strings) as given."""
+    """An existing file as an absolute path, other GDAL names as given.
+
+    A worker's working folder is not ours; ``/vsicurl/...`` names and connection strings
+    mean the same everywhere.
+    """
     return str(Path(path).resolve()) if Path(path).exists() else path
 
 
 class DaskRunner:
-    """Windows classified by the workers of a Dask cluster, written here as they arrive
-    (a :class:`~.prediction.WindowRunner` for :func:`~.prediction.classify_raster`).
+    """Windows classified by the workers of a Dask cluster, written here as they arrive.
+
+    A :class:`~.prediction.WindowRunner` for :func:`~.prediction.classify_raster`.
 
     Memory here stays bounded: at most ``in_flight`` windows are submitted and not yet
     written, and their results wait on the workers until this process fetches them, one at
@@ -534,8 +624,9 @@ class DaskRunner:
 
     def run(self, ds: gdal.Dataset, info: RasterInfo, bands: tuple[int, ...],
             windows: list[Window], out: _OutputRasters, hooks: Hooks) -> None:  # fmt: skip
-        """Submit every window, write each result as it arrives (see
-        :class:`~.prediction.WindowRunner`).
+        """Submit every window, write each result as it arrives.
+
+        See :class:`~.prediction.WindowRunner`.
 
         A cancel stops submitting and cancels the windows in flight.
 
@@ -611,7 +702,7 @@ class DaskRunner:
             return now
         if now - since >= WORKER_WAIT_S:
             raise LandCoverError(
-                f"The Dask cluster has had no worker for {WORKER_WAIT_S:.0f} s (they died or "
+                f"The Dask cluster has had no worker for {WORKER_WAIT_S:g} s (they died or "
                 "were stopped; their logs say why): start workers again and rerun; the "
                 "outputs of this raster were not written."
             )

@@ -31,7 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePath, PurePosixPath, PureWindowsPath
 from typing import Any
 
-DEPS_FOLDER = "landcover_mlp_deps"
+from ..core.distributed import DEPS_FOLDER  # one definition: the Dask install command uses it
+
 PINNED = ("numpy",)
 """Packages QGIS is built against: pinned to the installed version and never kept in the folder."""
 FORBIDDEN = (

@@ -344,7 +344,7 @@ def test_an_unreachable_scheduler_is_one_sentence(big_scene, model_file, tmp_pat
         "--output", str(tmp_path / "x.tif"), "--scheduler", address,
         env={"DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT": "1s"},
     )  # fmt: skip
-    assert f"Could not reach the Dask scheduler at '{address}'" in _error_line(proc)
+    assert f"Nothing listens at '{address}': start the scheduler" in _error_line(proc)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -373,7 +373,7 @@ def test_a_run_without_cluster_options_never_imports_dask(big_scene, model_file,
 
 def test_without_dask_the_option_says_how_to_install_it(monkeypatch) -> None:
     monkeypatch.setitem(sys.modules, "distributed", None)  # as if it were not installed
-    with pytest.raises(DaskMissingError, match=r"pip install dask==\S+ distributed==\S+"):
+    with pytest.raises(DaskMissingError, match=r"pip install( --\S+)* dask==\S+ distributed==\S+"):
         import_distributed()
     proc = run_cli("classify", "--help")
     assert "pip install dask==2026.8.0 distributed==2026.8.0" in " ".join(proc.stdout.split())
@@ -438,7 +438,7 @@ def test_an_address_that_is_no_scheduler_and_a_scheduler_without_workers(monkeyp
     server.close()
     monkeypatch.setattr(dist, "WORKER_WAIT_S", 0.5)
     with distributed.LocalCluster(n_workers=0, processes=False, dashboard_address=None) as empty:
-        with pytest.raises(LandCoverError, match="has no worker .* start at least one"):
+        with pytest.raises(LandCoverError, match="has had no worker for 0.5 s: start at least one"):
             with dist.dask_client(empty.scheduler_address):
                 pass
 
@@ -498,6 +498,20 @@ def _start(*command: str, pythonpath: str | None) -> subprocess.Popen:
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
 
 
+def _listening(address: str) -> None:
+    """Wait until a scheduler started at ``address`` accepts connections."""
+    import socket
+
+    host, port = address.rsplit("//", 1)[1].rsplit(":", 1)
+    for _ in range(300):
+        try:
+            socket.create_connection((host, int(port)), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise AssertionError(f"no scheduler at {address} after 30 s")
+
+
 def _free_port() -> int:
     import socket
 
@@ -519,6 +533,7 @@ def test_a_cluster_that_cannot_import_the_package_is_one_sentence(
                       "--dashboard-address", ":0",
                       pythonpath=None if lacking == "scheduler" else plugins)]  # fmt: skip
     try:
+        _listening(address)
         for path in (plugins, None if lacking == "worker" else plugins):
             started.append(_start("worker", address, "--nthreads", "1", "--no-nanny",
                                   pythonpath=path))  # fmt: skip
@@ -570,3 +585,52 @@ def test_a_cluster_left_without_workers_mid_run_is_one_sentence(
             worker.kill()
             worker.wait(30)
     assert list(tmp_path.iterdir()) == [] and 1 <= len(seen) < 24
+
+
+def test_more_workers_than_cores_a_web_address_and_a_closed_port_are_refused_at_once(
+    monkeypatch,
+) -> None:
+    """Trial: --workers 1024 ran the machine out of memory; http://... and a port where nothing
+    listens each waited dask's 30 s connect timeout before one sentence."""
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    with pytest.raises(LandCoverError, match="--workers 3 is more than this computer's 2 cores"):
+        with dask_client(workers=3):
+            pass
+    with pytest.raises(LandCoverError, match="is a web address"):
+        with dask_client("http://127.0.0.1:8787/status"):
+            pass
+    with pytest.raises(LandCoverError, match="no scheduler address: give tcp://host:port"):
+        with dask_client("tcp://127.0.0.1"):
+            pass
+    import distributed
+
+    clients: list[tuple] = []  # dask's Client retries a refused port for 30 s: never called
+    monkeypatch.setattr(distributed, "Client", lambda *a, **k: clients.append(a))
+    port = _free_port()  # nothing listens there
+    with pytest.raises(LandCoverError, match=f"Nothing listens at '127.0.0.1:{port}'"):
+        with dask_client(f"127.0.0.1:{port}"):
+            pass
+    assert clients == []
+
+
+def test_the_install_command_inside_qgis_reaches_a_folder_qgis_python_reads(
+    monkeypatch, tmp_path
+) -> None:
+    """Trial: the command given in QGIS ('python3.11 -m pip install dask...') failed on Debian
+    12 with "externally-managed-environment"."""
+    import sysconfig
+    import types
+
+    from landcover_mlp.core import distributed as dist
+
+    monkeypatch.setitem(sys.modules, "qgis.core", types.ModuleType("qgis.core"))
+    deps = tmp_path / "landcover_mlp_deps" / "py311"
+    monkeypatch.setattr(sys, "path", [*sys.path, str(deps)])
+    assert f"pip install --target {deps} dask==" in dist.install_command()
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p != str(deps)])
+    stdlib = tmp_path / "stdlib"
+    stdlib.mkdir()
+    monkeypatch.setattr(sysconfig, "get_path", lambda name: str(stdlib))
+    assert " --user dask==" in dist.install_command()
+    (stdlib / "EXTERNALLY-MANAGED").write_text("[externally-managed]\n")
+    assert " --user --break-system-packages dask==" in dist.install_command()

@@ -3,6 +3,7 @@ of a Dask cluster, the outputs written (and styled) by the Processing run as a l
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,7 @@ def test_the_scheduler_is_an_advanced_parameter_that_says_how_to_get_dask(
     alg = QgsApplication.processingRegistry().algorithmById(f"landcover_mlp:{name}")
     param = alg.parameterDefinition("SCHEDULER")
     assert param is not None and param.flags() & compat.PARAMETER_ADVANCED
-    assert "pip install dask==" in param.help() and param.defaultValue() == ""
+    assert re.search(r"pip install( --\S+)* dask==", param.help()) and param.defaultValue() == ""
 
 
 def test_classify_on_a_cluster_equals_the_local_map(
@@ -85,9 +86,7 @@ def test_an_unreachable_scheduler_is_one_sentence(
         address = f"tcp://127.0.0.1:{s.getsockname()[1]}"
     with (
         dask.config.set({"distributed.comm.timeouts.connect": "1s"}),
-        pytest.raises(
-            QgsProcessingException, match=f"Could not reach the Dask scheduler at '{address}'"
-        ),
+        pytest.raises(QgsProcessingException, match=f"Nothing listens at '{address}'"),
     ):
         run_alg("classify", {
             "RASTER": str(sample_scene.raster), "MODEL": scene_run.results["MODEL"],
