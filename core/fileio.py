@@ -80,7 +80,7 @@ def describe_os_error(exc: BaseException, path: Path) -> str:
     full = (isinstance(exc, OSError) and exc.errno == errno.ENOSPC) or "No space left" in text
     if not full and "write error" in text.lower():  # libtiff's words for a failed write
         try:
-            full = shutil.disk_usage(path.parent if str(path.parent) else ".").free < 1 << 20
+            full = shutil.disk_usage(path.parent).free < 1 << 20
         except OSError:
             pass
     if full:
@@ -126,6 +126,8 @@ def _windows_process_alive(
     try:
         import ctypes
 
+        # pragma: no mutate start - loads the real Windows API: runs on Windows only, where
+        # no CI runs; the tests pass a stand-in kernel32 and last_error
         if kernel32 is None:
             kernel32 = getattr(ctypes, "WinDLL")("kernel32", use_last_error=True)  # noqa: B009
             kernel32.OpenProcess.restype = ctypes.c_void_p
@@ -134,6 +136,7 @@ def _windows_process_alive(
             kernel32.CloseHandle.argtypes = (ctypes.c_void_p,)
         if last_error is None:
             last_error = getattr(ctypes, "get_last_error")  # noqa: B009
+        # pragma: no mutate end
         handle = kernel32.OpenProcess(0x1000, 0, pid)  # PROCESS_QUERY_LIMITED_INFORMATION
         if not handle:
             return bool(last_error() != 87)  # ERROR_INVALID_PARAMETER: no such process

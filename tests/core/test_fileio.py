@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import ctypes
+import errno
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -259,11 +261,14 @@ class _FakeKernel32:
     def __init__(self, handle: int, exit_code: int = 259, query_ok: bool = True) -> None:
         self.handle, self.exit_code, self.query_ok = handle, exit_code, query_ok
         self.closed: list[int] = []
+        self.calls: list[tuple] = []
 
     def OpenProcess(self, access: int, inherit: int, pid: int) -> int:  # noqa: N802
+        self.calls.append(("OpenProcess", access, inherit, pid))
         return self.handle
 
     def GetExitCodeProcess(self, handle: int, code) -> int:  # noqa: N802
+        self.calls.append(("GetExitCodeProcess", handle))
         code.contents.value = self.exit_code
         return int(self.query_ok)
 
@@ -283,8 +288,128 @@ class _FakeKernel32:
     ],
 )
 def test_windows_process_alive(kernel32, error, alive):
+    kernel32.calls.clear()
+    kernel32.closed.clear()
     assert fileio._windows_process_alive(1234, kernel32, lambda: error) is alive
     assert kernel32.closed == ([7] if kernel32.handle else [])
+    # PROCESS_QUERY_LIMITED_INFORMATION, handle not inherited, the process asked about
+    assert kernel32.calls[0] == ("OpenProcess", 0x1000, 0, 1234)
+    assert kernel32.calls[1:] == ([("GetExitCodeProcess", 7)] if kernel32.handle else [])
+
+
+def test_process_alive_on_posix_and_windows(dead_pid, monkeypatch):
+    assert process_alive(os.getpid()) is True
+    assert process_alive(dead_pid) is False
+    assert process_alive(1) is True  # init: another user's (PermissionError or alive)
+    assert process_alive(0) is True and process_alive(-5) is True  # process groups: keep
+    signals: list[tuple[int, int]] = []
+
+    def kill(pid: int, sig: int) -> None:
+        signals.append((pid, sig))
+        if pid == 1:
+            raise ProcessLookupError  # a positive id, however small, is asked about
+
+    monkeypatch.setattr(os, "kill", kill)
+    assert process_alive(1) is False
+    assert process_alive(4321) is True
+    assert signals == [(1, 0), (4321, 0)]  # signal 0 only asks; any other would be delivered
+    asked: list[int] = []
+    monkeypatch.setattr(os, "name", "nt")
+    monkeypatch.setattr(fileio, "_windows_process_alive", lambda pid: asked.append(pid) or False)
+    assert process_alive(4321) is False and asked == [4321] and len(signals) == 2
+
+
+def _usage(free: int):
+    return shutil._ntuple_diskusage(1 << 40, (1 << 40) - free, free)
+
+
+def test_a_full_disk_is_named_however_the_error_says_it(tmp_path, monkeypatch):
+    out = tmp_path / "sub" / "x.tif"
+    full = f"The disk is full while writing '{out}': free some space or choose another folder."
+    asked: list[Path] = []
+    free = [1 << 30]
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: asked.append(p) or _usage(free[0]))
+    assert fileio.describe_os_error(OSError(errno.ENOSPC, "disk"), out) == full  # errno only
+    assert fileio.describe_os_error(RuntimeError("No space left on device"), out) == full
+    assert asked == []  # both said it: the disk is not asked
+    other = RuntimeError(f"TIFFAppendToStrip: {out}: write error")  # libtiff's words only
+    assert fileio.describe_os_error(other, out) == (
+        f"Could not write '{out}' ({other}); check the folder and free disk space."
+    )
+    assert asked == [out.parent]  # the output's own file system
+    free[0] = (1 << 20) - 1  # under 1 MiB left: that was the cause
+    assert fileio.describe_os_error(other, out) == full
+    free[0] = 1 << 20
+    assert fileio.describe_os_error(other, out).startswith("Could not write")
+    free[0] = 0
+    asked.clear()
+    denied = PermissionError(errno.EACCES, "Permission denied")  # not about space at all
+    assert fileio.describe_os_error(denied, out).startswith(f"Could not write '{out}' (")
+    assert asked == []
+
+
+def test_an_error_is_blamed_on_the_output_it_names_else_the_last_staged(tmp_path):
+    a, b = tmp_path / "a.tif", tmp_path / "b.tif"
+    with OutputStage() as stage:
+        part_a = stage.part(a)
+        stage.part(b)
+        named = OSError(errno.EIO, "I/O error")
+        named.filename = str(part_a)  # named by the exception's filename, not its text
+        assert stage._blame(named) == a
+        assert stage._blame(RuntimeError("something failed")) == b
+        stage.abort()
+    empty = OutputStage()
+    named = OSError(errno.EIO, "I/O error")
+    named.filename = str(tmp_path / "c.tif")
+    assert empty._blame(named) == tmp_path / "c.tif"
+    assert empty._blame(RuntimeError("something failed")) == Path("the output")
+
+
+def test_abort_removes_every_part_and_its_sidecars_and_only_them(tmp_path, monkeypatch):
+    other = tmp_path / "other"
+    other.mkdir()
+    stage = OutputStage()
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    stage.part(gone / "d.tif")  # staged first, its folder vanishes: the others still go
+    gone.rmdir()
+    parts = [
+        stage.part(tmp_path / "a.tif"),
+        stage.part(other / "b.tif"),
+        stage.part(tmp_path / "c.tif"),
+    ]
+    for part in parts:
+        part.write_text("x")
+        Path(f"{part}.aux.xml").write_text("x")
+    (tmp_path / "keep.tif").write_text("x")
+    warnings: list[tuple] = []
+    monkeypatch.setattr(fileio.log, "warning", lambda *a: warnings.append(a))
+    real_unlink = Path.unlink
+
+    def unlink(self: Path, missing_ok: bool = False) -> None:
+        if self == Path(f"{parts[2]}.aux.xml"):
+            raise PermissionError(errno.EACCES, "Permission denied")
+        real_unlink(self, missing_ok)
+
+    monkeypatch.setattr(Path, "unlink", unlink)
+    stage.abort()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["keep.tif", "other", Path(f"{parts[2]}.aux.xml").name]
+    )
+    assert list(other.iterdir()) == []
+    assert len(warnings) == 1 and warnings[0][0] == "Could not remove '%s': %s"
+    assert warnings[0][1] == Path(f"{parts[2]}.aux.xml")
+    stage.abort()  # again: what is left stays, no error
+    assert stage._state == "aborted"
+
+
+def test_abort_after_a_commit_undoes_nothing(tmp_path):
+    stage = OutputStage()
+    stage.part(tmp_path / "a.txt").write_text("new")
+    stage.commit()
+    stage.abort()
+    assert (tmp_path / "a.txt").read_text() == "new"
+    assert stage._state == "committed"
 
 
 def test_windows_process_alive_without_the_api():
