@@ -104,7 +104,13 @@ def test_report_json(tmp_path):
     assert data["overall_accuracy"] == pytest.approx(6 / 8)
     assert data["kappa"] == pytest.approx(metrics.cohen_kappa_score(reference, predicted))
     assert data["confusion_matrix"] == [[2, 1, 0], [0, 2, 0], [1, 0, 2]]
-    assert "rows = reference" in data["confusion_matrix_orientation"]
+    orientation = "rows = reference (truth), columns = predicted"
+    assert data["confusion_matrix_orientation"] == orientation
+    assert data["assessed_model"] == rep.assessed_model
+    # per class: the statistics, keyed by the class name (not repeated inside)
+    assert sorted(data["per_class"]) == ["forest", "urban", "water"]
+    assert "name" not in data["per_class"]["forest"]
+    assert data["per_class"]["forest"]["support"] == 3
     assert [c["name"] for c in data["classes"]] == ["forest", "water", "urban"]
     assert [c["value"] for c in data["classes"]] == [1, 2, 3]
     p, r, f, _ = metrics.precision_recall_fscore_support(reference, predicted, labels=[0, 1, 2])

@@ -124,6 +124,35 @@ def test_failed_move_puts_the_old_set_back(tmp_path, old_set, monkeypatch):
     assert _files(tmp_path) == old_set
 
 
+def test_an_old_file_that_cannot_be_put_back_is_kept_and_logged(tmp_path, old_set, monkeypatch):
+    real = os.replace
+    failed: list[tuple[str, str]] = []
+
+    def move(src, dst):
+        if Path(dst).name == "c.txt" and ".part-" in Path(src).name:
+            raise PermissionError(13, "The file is open in another program", str(dst))
+        if Path(dst).name == "a.txt" and ".old-" in Path(src).name:  # putting a.txt back
+            failed.append((src, dst))
+            raise PermissionError(13, "Access is denied", str(dst))
+        return real(src, dst)
+
+    monkeypatch.setattr(os, "replace", move)
+    warnings: list[tuple] = []
+    monkeypatch.setattr(fileio.log, "warning", lambda *a: warnings.append(a))
+    with pytest.raises(LandCoverError, match="Could not write '.*c.txt'"):
+        with OutputStage() as stage:
+            for name in ("a.txt", "b.txt", "c.txt"):
+                stage.part(tmp_path / name).write_text("new")
+    assert len(failed) == 1
+    backup, target = failed[0]
+    assert warnings == [
+        ("Could not put back '%s' (kept as '%s'): %s", Path(target), Path(backup), warnings[0][3])
+    ]
+    assert "Access is denied" in str(warnings[0][3])
+    assert Path(backup).read_text() == "old a.txt"  # kept for a later run to put back
+    assert (tmp_path / "b.txt").read_text() == "old b.txt"
+
+
 def test_committed_stage_stays_after_a_later_error(tmp_path):
     with pytest.raises(LandCoverError, match="second"):
         with OutputStage() as first:
